@@ -1,0 +1,27 @@
+// Package index holds the block metadata index the prefetcher ranks: the
+// [Reader] interface the snapshot stage streams from, and [Memory], a
+// concurrent in-memory index for nodes, tests and the replay lab.
+//
+// The request path writes the index (a read touches a block, a new block is
+// inserted) while the prefetch cycle streams all of it, so [Memory] is built
+// for both at once: it is split into shards with one lock each, and a scan
+// holds one shard's read lock only while it copies that shard's few hundred
+// entries, never while it runs the caller's code.
+package index
+
+import (
+	"iter"
+
+	"github.com/wombatkv/prefetch/block"
+)
+
+// Reader is the read side of a metadata index: what a cycle's snapshot
+// stage needs.
+type Reader interface {
+	// All streams every entry. Each call starts a new pass; entries may be
+	// inserted, touched or removed concurrently, and a pass sees each entry
+	// at most once, with the value it had at some moment during the pass.
+	All() iter.Seq2[block.Hash, block.Meta]
+	// Len returns the number of entries.
+	Len() int
+}

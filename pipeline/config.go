@@ -1,0 +1,151 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/wombatkv/prefetch/block"
+)
+
+// Defaults for the zero fields of [Config].
+const (
+	// DefaultInterval is the seed's 500 ms between cycles.
+	DefaultInterval = 500 * time.Millisecond
+	// DefaultTopK is the seed's 8 candidates per cycle.
+	DefaultTopK = 8
+	// DefaultNamespace is the node's default namespace (the seed's C ABI
+	// default for WMBT_KV_NAMESPACE).
+	DefaultNamespace = "tp-default"
+	// DefaultFetchTimeout is the seed's 5 s per-fetch cap.
+	DefaultFetchTimeout = 5 * time.Second
+)
+
+// Config composes a pipeline. Zero fields mean the defaults; the stages
+// Sources, Scorer and Selector are required (the presets package fills them
+// for the usual cases).
+type Config struct {
+	// Interval is the time between the starts of two worker cycles
+	// (default 500 ms). A cycle that overruns delays the next; ticks are
+	// not queued.
+	Interval time.Duration
+	// TopK is how many candidates a cycle selects (default 8).
+	TopK int
+	// Namespace is the namespace blocks are fetched in (default
+	// "tp-default"); see [block.ValidateNamespace].
+	Namespace string
+	// FetchTimeout is the deadline of one fetch (default 5 s), enforced by
+	// the fetch stage through its context; an overrun counts as failed
+	// with reason FailDeadline.
+	FetchTimeout time.Duration
+
+	// Sources supply the candidates; a cycle draws on all of them. When
+	// there are several, a block proposed twice is taken once (the first
+	// source wins).
+	Sources []Source
+	// Scorer scores each candidate.
+	Scorer Scorer
+	// Selector keeps the TopK best.
+	Selector Selector
+	// PreFilters run on every candidate before it is scored, so the top K
+	// is chosen among blocks that pass them. They run once per index
+	// entry: keep them cheap (no I/O).
+	PreFilters []Filter
+	// Filters run on the selected candidates, in order; the first that
+	// gives a reason drops the candidate.
+	Filters []Filter
+	// Fetcher materializes the survivors. Nil means a dry run: nothing is
+	// fetched.
+	Fetcher Fetcher
+	// Emitter reports each cycle. Nil means none.
+	Emitter Emitter
+	// Observers are shown each finished cycle, after the stages that
+	// implement Observer themselves.
+	Observers []Observer
+
+	// Clock is the time source for scoring (default time.Now). Replay
+	// injects a virtual clock here.
+	Clock func() time.Time
+	// Logger receives stage failures (default: discard).
+	Logger *slog.Logger
+}
+
+// WithDefaults returns c with its zero fields set to the defaults.
+func (c Config) WithDefaults() Config {
+	if c.Interval == 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.TopK == 0 {
+		c.TopK = DefaultTopK
+	}
+	if c.Namespace == "" {
+		c.Namespace = DefaultNamespace
+	}
+	if c.FetchTimeout == 0 {
+		c.FetchTimeout = DefaultFetchTimeout
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports every problem with c at once (joined with errors.Join),
+// each naming the field, its value and what is allowed. Call it on
+// c.WithDefaults(): a zero field that has a default is reported as missing.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("pipeline: "+format, args...)) }
+	if c.Interval <= 0 {
+		bad("Interval = %v, want > 0 (0 means the default, %v)", c.Interval, DefaultInterval)
+	}
+	if c.TopK <= 0 {
+		bad("TopK = %d, want >= 1 (0 means the default, %d)", c.TopK, DefaultTopK)
+	}
+	if err := block.ValidateNamespace(c.Namespace); err != nil {
+		bad("Namespace = %q: %w (empty means the default, %q)", c.Namespace, err, DefaultNamespace)
+	}
+	if c.FetchTimeout <= 0 {
+		bad("FetchTimeout = %v, want > 0 (0 means the default, %v)", c.FetchTimeout, DefaultFetchTimeout)
+	}
+	if len(c.Sources) == 0 {
+		bad("Sources is empty, want at least one (e.g. snapshot.Index)")
+	}
+	for i, s := range c.Sources {
+		if s == nil {
+			bad("Sources[%d] is nil", i)
+		}
+	}
+	if c.Scorer == nil {
+		bad("Scorer is nil, want one (e.g. score.RFC0008)")
+	}
+	if c.Selector == nil {
+		bad("Selector is nil, want one (e.g. topk.Heap)")
+	}
+	for i, f := range c.PreFilters {
+		if f == nil {
+			bad("PreFilters[%d] is nil", i)
+		}
+	}
+	for i, f := range c.Filters {
+		if f == nil {
+			bad("Filters[%d] is nil", i)
+		}
+	}
+	for i, o := range c.Observers {
+		if o == nil {
+			bad("Observers[%d] is nil", i)
+		}
+	}
+	if c.Clock == nil {
+		bad("Clock is nil (call WithDefaults first)")
+	}
+	if c.Logger == nil {
+		bad("Logger is nil (call WithDefaults first)")
+	}
+	return errors.Join(errs...)
+}

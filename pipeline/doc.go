@@ -1,0 +1,31 @@
+// Package pipeline composes one prefetch cycle from small stages and runs it
+// on an interval.
+//
+// A cycle is one pass down this line:
+//
+//	snapshot ──▶ score ──▶ select top-K ──▶ filter ──▶ fetch ──▶ emit
+//	(Source)    (Scorer)   (Selector)      (Filter…)  (Fetcher)  (Emitter)
+//
+// Each arrow is a one-method interface paired with a func adapter, the way
+// http.Handler pairs with http.HandlerFunc: [Source] and [SourceFunc],
+// [Scorer] and [ScorerFunc], [Selector] and [SelectorFunc], [Filter] and
+// [FilterFunc], [Fetcher] and [FetcherFunc], [Emitter] and [EmitterFunc].
+// The implementations live in the stage packages under stages/, and ready
+// compositions in presets/.
+//
+// [Config] names the stages and the cycle's settings; [New] fills defaults,
+// validates and returns a [Pipeline], whose [Pipeline.Run] runs one cycle
+// synchronously and returns its [Outcome]. A [Worker] runs cycles every
+// Config.Interval (or at once after [Worker.Wake]) until stopped.
+//
+// Two things bend the line without breaking it. Config.PreFilters run on
+// every candidate before scoring, so the top K is chosen among blocks that
+// need a fetch; Config.Filters run on the K selected. And any stage that
+// implements [Observer] is shown every finished cycle's Outcome, so a stage
+// can learn from the past (a backoff filter, a frequency scorer).
+//
+// Data flows one way: no stage calls back up the line. The snapshot, score
+// and select stages are streamed together (candidates pass from the source
+// through the scorer into the selector one at a time, and nothing holds the
+// whole index), so the Outcome times them as one step, Timings.Scan.
+package pipeline

@@ -1,0 +1,148 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wombatkv/prefetch/block"
+)
+
+// Skip reasons of the module's own filters, as counted in Outcome.Skipped.
+const (
+	// SkipAlreadyFlat: the block is already in the flat tier (the seed's
+	// skipped_already_flat).
+	SkipAlreadyFlat = "already_flat"
+	// SkipInFlight: a fetch of the block is already in flight.
+	SkipInFlight = "in_flight"
+	// SkipBackoff: the block failed recently and is backing off.
+	SkipBackoff = "backoff"
+)
+
+// Failure reasons of a fetch, as counted in Outcome.FailedBy.
+const (
+	// FailMiss: the cold tier does not hold the block. The seed counts a
+	// miss as failed; so does this module.
+	FailMiss = "miss"
+	// FailError: the store returned an error without a more precise reason.
+	FailError = "error"
+	// FailDeadline: the fetch overran its deadline (Config.FetchTimeout).
+	FailDeadline = "deadline"
+	// FailCanceled: the cycle was canceled (the worker stopped) mid-fetch.
+	FailCanceled = "canceled"
+	// FailPanic: the fetch code panicked; the panic was recovered.
+	FailPanic = "panic"
+)
+
+// FetchResult is the result of one fetch.
+type FetchResult struct {
+	Hash block.Hash
+	// Bytes is the payload size materialized into flat (0 unless fetched).
+	Bytes int64
+	// Duration is how long the fetch took.
+	Duration time.Duration
+	// Reason is "" when the block was fetched, else why it failed
+	// (FailMiss, FailDeadline, or a store's own reason such as "corrupt").
+	Reason string
+	// Err is the error behind a failure other than a miss, for logs.
+	Err error
+}
+
+// Fetched reports whether the block was materialized.
+func (r FetchResult) Fetched() bool { return r.Reason == "" }
+
+// Reasoner is implemented by errors that name their own failure reason (a
+// store's "corrupt" or "short" body, say); [FailureReason] looks for it.
+type Reasoner interface {
+	error
+	Reason() string
+}
+
+// FailureReason names the failure behind err for Outcome.FailedBy: the
+// Reason of a [Reasoner] in err's chain, else FailDeadline for
+// context.DeadlineExceeded, FailCanceled for context.Canceled, else
+// FailError. It returns "" for a nil err.
+func FailureReason(err error) string {
+	var r Reasoner
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &r) && r.Reason() != "":
+		return r.Reason()
+	case errors.Is(err, context.DeadlineExceeded):
+		return FailDeadline
+	case errors.Is(err, context.Canceled):
+		return FailCanceled
+	}
+	return FailError
+}
+
+// Outcome is the report of one cycle.
+type Outcome struct {
+	// Seq counts the pipeline's cycles, from 1.
+	Seq uint64
+	// Start is the cycle's clock reading (Cycle.Now).
+	Start time.Time
+	// Namespace is the namespace the cycle fetched in.
+	Namespace string
+	// Scored is the number of candidates scored (after pre-filters).
+	Scored int
+	// Selected are the top-K candidates with their scores, best first,
+	// before the post-selection filters.
+	Selected []Candidate
+	// Skipped counts candidates dropped by filters, by reason, before and
+	// after selection.
+	Skipped map[string]int
+	// Fetches holds one result per fetch attempted.
+	Fetches []FetchResult
+	// Fetched, Failed and BytesMaterialized sum Fetches.
+	Fetched           int
+	Failed            int
+	BytesMaterialized int64
+	// FailedBy counts Failed by reason.
+	FailedBy map[string]int
+	// Elapsed is the cycle's duration up to the emit stage (as the seed's
+	// elapsed_ms), measured on the wall clock.
+	Elapsed time.Duration
+	// Timings breaks Elapsed down by stage.
+	Timings Timings
+	// Err is why the cycle ended early or a stage failed: the context's
+	// error when it was canceled, or a *PanicError when a stage panicked.
+	// Counts cover what ran before. Nil for a clean cycle.
+	Err error
+}
+
+// Timings are the per-stage durations of a cycle.
+type Timings struct {
+	// Scan covers snapshot, pre-filters, score and select, which stream
+	// into each other and so run as one step.
+	Scan time.Duration
+	// Filter covers the post-selection filters.
+	Filter time.Duration
+	// Fetch covers the fetch stage.
+	Fetch time.Duration
+	// Emit covers the emit stage (not part of Elapsed).
+	Emit time.Duration
+}
+
+// SkippedAlreadyFlat returns the seed's skipped_already_flat count.
+func (o *Outcome) SkippedAlreadyFlat() int { return o.Skipped[SkipAlreadyFlat] }
+
+// PanicError records a panic recovered from a stage.
+type PanicError struct {
+	// Stage names the stage: "source", "scorer", "selector", "filter",
+	// "fetcher", "emitter" or "observer".
+	Stage string
+	// Value is what was passed to panic.
+	Value any
+	// Stack is the panicking goroutine's stack.
+	Stack []byte
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("pipeline: %s panicked: %v", e.Stage, e.Value)
+}
+
+// Reason returns FailPanic, so a recovered panic counts under that reason.
+func (e *PanicError) Reason() string { return FailPanic }

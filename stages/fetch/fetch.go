@@ -1,0 +1,185 @@
+// Package fetch holds the fetch stage: strategies that materialize a
+// cycle's surviving candidates from the cold tier into the flat tier.
+//
+// Each strategy is a [pipeline.Fetcher] over a [Materializer], the small
+// interface a store implements (the seed's PrefetchFetcher.fetch_block):
+//
+//   - [DryRun] fetches nothing (the v1 preset);
+//   - [Sequential] fetches one block after another (v2);
+//   - [Parallel] keeps at most Limit fetches in flight, a sliding window
+//     through errgroup's SetLimit (v3).
+//
+// Every strategy enforces the cycle's per-fetch deadline
+// (pipeline.Cycle.FetchTimeout) through the context it hands the
+// Materializer: an overrun counts as failed with reason
+// pipeline.FailDeadline and the cycle goes on with the next block. A miss
+// counts as failed with reason pipeline.FailMiss, as in the seed. A panic in
+// a Materializer is recovered and counts as failed with reason
+// pipeline.FailPanic. Cross-cutting behaviour around a Materializer
+// (metrics, logging) is a [Middleware], composed with [Chain].
+package fetch
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/wombatkv/prefetch/pipeline"
+)
+
+// Materializer fetches one block from the cold tier into the flat tier.
+type Materializer interface {
+	// Materialize fetches c into flat in namespace ns. It returns the
+	// payload size and found=true on a hit; found=false and a nil error on
+	// a miss (the cold tier does not hold the block); or an error, whose
+	// reason [pipeline.FailureReason] names. It must honor ctx: the fetch
+	// stage sets the per-fetch deadline there. On any failure nothing may
+	// be left in flat.
+	Materialize(ctx context.Context, ns string, c pipeline.Candidate) (n int64, found bool, err error)
+}
+
+// MaterializerFunc adapts a function to [Materializer].
+type MaterializerFunc func(ctx context.Context, ns string, c pipeline.Candidate) (int64, bool, error)
+
+// Materialize calls f(ctx, ns, c).
+func (f MaterializerFunc) Materialize(ctx context.Context, ns string, c pipeline.Candidate) (int64, bool, error) {
+	return f(ctx, ns, c)
+}
+
+// Middleware wraps a Materializer with cross-cutting behaviour.
+type Middleware func(Materializer) Materializer
+
+// Chain composes middlewares; the first is outermost, so
+// Chain(a, b)(m) == a(b(m)).
+func Chain(outer Middleware, others ...Middleware) Middleware {
+	return func(m Materializer) Materializer {
+		for i := len(others) - 1; i >= 0; i-- {
+			m = others[i](m)
+		}
+		return outer(m)
+	}
+}
+
+// DryRun is the v1 strategy: it fetches nothing. The cycle still scores,
+// selects and filters, and its emitter reports what would be fetched.
+type DryRun struct{}
+
+// Fetch returns no results.
+func (DryRun) Fetch(context.Context, *pipeline.Cycle, []pipeline.Candidate) []pipeline.FetchResult {
+	return nil
+}
+
+// Sequential is the v2 strategy: one fetch after another, each under the
+// per-fetch deadline. A failure moves on to the next block; a canceled
+// context ends the remaining fetches as pipeline.FailCanceled without
+// calling the Materializer.
+type Sequential struct {
+	M Materializer
+}
+
+// NewSequential returns the sequential strategy over m.
+func NewSequential(m Materializer) *Sequential { return &Sequential{M: m} }
+
+// Fetch fetches cands one by one.
+func (s *Sequential) Fetch(ctx context.Context, cy *pipeline.Cycle, cands []pipeline.Candidate) []pipeline.FetchResult {
+	res := make([]pipeline.FetchResult, len(cands))
+	for i, c := range cands {
+		res[i] = one(ctx, s.M, cy, c)
+	}
+	return res
+}
+
+// DefaultLimit is the default fan-out of [Parallel]: at most 8 fetches in
+// flight.
+const DefaultLimit = 8
+
+// Parallel is the v3 strategy: a sliding window of at most Limit fetches in
+// flight (errgroup's SetLimit), each under the per-fetch deadline. Results
+// keep the order of the candidates. Fetch returns when every fetch it
+// started has returned.
+type Parallel struct {
+	M Materializer
+	// Limit is the most fetches in flight (0 means DefaultLimit).
+	Limit int
+}
+
+// NewParallel returns the parallel strategy over m with at most limit
+// fetches in flight (0 means DefaultLimit). It panics on a negative limit,
+// a programming error.
+func NewParallel(m Materializer, limit int) *Parallel {
+	if limit < 0 {
+		panic(fmt.Sprintf("fetch: NewParallel limit = %d, want >= 0 (0 means the default, %d)", limit, DefaultLimit))
+	}
+	return &Parallel{M: m, Limit: limit}
+}
+
+// Fetch fetches cands with at most Limit in flight.
+func (p *Parallel) Fetch(ctx context.Context, cy *pipeline.Cycle, cands []pipeline.Candidate) []pipeline.FetchResult {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	res := make([]pipeline.FetchResult, len(cands))
+	var g errgroup.Group // failures are data, not errors: no shared cancel
+	g.SetLimit(limit)
+	for i, c := range cands {
+		if ctx.Err() != nil {
+			res[i] = canceled(c, ctx.Err())
+			continue
+		}
+		g.Go(func() error {
+			res[i] = one(ctx, p.M, cy, c)
+			return nil
+		})
+	}
+	_ = g.Wait() // tasks never return errors
+	return res
+}
+
+// canceled is the result of a fetch never started because ctx ended.
+func canceled(c pipeline.Candidate, err error) pipeline.FetchResult {
+	return pipeline.FetchResult{Hash: c.Hash, Reason: pipeline.FailureReason(err), Err: err}
+}
+
+// one runs a single fetch under the per-fetch deadline, recovering a panic.
+func one(ctx context.Context, m Materializer, cy *pipeline.Cycle, c pipeline.Candidate) (r pipeline.FetchResult) {
+	if err := ctx.Err(); err != nil {
+		return canceled(c, err)
+	}
+	r.Hash = c.Hash
+	start := time.Now()
+	fctx, cancel := context.WithTimeout(ctx, cy.FetchTimeout)
+	defer func() {
+		cancel()
+		r.Duration = time.Since(start)
+		if v := recover(); v != nil {
+			r.Bytes = 0
+			r.Err = &pipeline.PanicError{Stage: "fetcher", Value: v, Stack: debug.Stack()}
+			r.Reason = pipeline.FailPanic
+		}
+	}()
+	n, found, err := m.Materialize(fctx, cy.Namespace, c)
+	switch {
+	case err != nil:
+		// The store may return a bare error after its context expired:
+		// name the deadline when it is ours, a cancellation when it is the
+		// cycle's.
+		if pipeline.FailureReason(err) == pipeline.FailError && fctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", err, fctx.Err())
+		}
+		if ctx.Err() != nil && fctx.Err() != nil {
+			r.Reason = pipeline.FailCanceled
+		} else {
+			r.Reason = pipeline.FailureReason(err)
+		}
+		r.Err = err
+	case !found:
+		r.Reason = pipeline.FailMiss
+	default:
+		r.Bytes = n
+	}
+	return r
+}

@@ -1,0 +1,70 @@
+// Package filter holds the filter stage: [pipeline.Filter] implementations
+// that drop candidates needing no fetch, each with the reason the cycle's
+// Outcome counts.
+//
+// A filter runs after selection (Config.Filters, on the K selected) or
+// before it (Config.PreFilters, on every candidate, so the top K is chosen
+// among blocks that need a fetch). Before selection it runs once per index
+// entry: only cheap, in-memory filters belong there.
+package filter
+
+import (
+	"context"
+
+	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/pipeline"
+)
+
+// Flat reports whether the flat tier already holds a block (the seed's
+// PrefetchFetcher.contains_flat). A store implements it; it should cost no
+// more than one stat.
+type Flat interface {
+	ContainsFlat(ctx context.Context, ns string, h block.Hash) bool
+}
+
+// FlatFunc adapts a function to [Flat].
+type FlatFunc func(ctx context.Context, ns string, h block.Hash) bool
+
+// ContainsFlat calls f(ctx, ns, h).
+func (f FlatFunc) ContainsFlat(ctx context.Context, ns string, h block.Hash) bool { return f(ctx, ns, h) }
+
+// AlreadyFlat skips blocks the flat tier already holds, with reason
+// pipeline.SkipAlreadyFlat.
+type AlreadyFlat struct {
+	Flat Flat
+}
+
+// NewAlreadyFlat returns the already-flat filter over f.
+func NewAlreadyFlat(f Flat) *AlreadyFlat { return &AlreadyFlat{Flat: f} }
+
+// Skip returns pipeline.SkipAlreadyFlat when flat holds c.
+func (a *AlreadyFlat) Skip(ctx context.Context, cy *pipeline.Cycle, c pipeline.Candidate) string {
+	if a.Flat.ContainsFlat(ctx, cy.Namespace, c.Hash) {
+		return pipeline.SkipAlreadyFlat
+	}
+	return ""
+}
+
+// InFlight reports whether a fetch of a block is in flight (started and not
+// yet finished), as a store with non-blocking fetches or a shared
+// singleflight knows.
+type InFlight interface {
+	InFlight(ns string, h block.Hash) bool
+}
+
+// NotInFlight skips blocks whose fetch is already in flight, with reason
+// pipeline.SkipInFlight.
+type NotInFlight struct {
+	F InFlight
+}
+
+// NewNotInFlight returns the in-flight filter over f.
+func NewNotInFlight(f InFlight) *NotInFlight { return &NotInFlight{F: f} }
+
+// Skip returns pipeline.SkipInFlight when a fetch of c is in flight.
+func (n *NotInFlight) Skip(_ context.Context, cy *pipeline.Cycle, c pipeline.Candidate) string {
+	if n.F.InFlight(cy.Namespace, c.Hash) {
+		return pipeline.SkipInFlight
+	}
+	return ""
+}
