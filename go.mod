@@ -1,5 +1,5 @@
 module github.com/wombatkv/prefetch
 
-go 1.26.0
+go 1.25.0
 
-require golang.org/x/sync v0.25.0
+require golang.org/x/sync v0.22.0
