@@ -1,0 +1,217 @@
+// Package presets wires the stages into the three ready cycles a node
+// embeds, and is the one place the module reads the environment.
+//
+//   - [V1DryRun] scores, selects and reports, and never fetches (the seed's
+//     v1 worker, kept for diagnostics and canaries).
+//   - [V2Sequential] skips blocks already in flat and fetches the rest one
+//     after another (the seed's v2 worker).
+//   - [V3Parallel] does the same with at most Options.Limit fetches in
+//     flight (the seed's v3 TODO).
+//
+// All three snapshot the index, score with [score.RFC0008], select with
+// [topk.Heap] and write the seed's [MyelonInstr] lines (fn
+// "prefetch_cycle", "prefetch_cycle_v2" and "prefetch_cycle_v3"). [Config]
+// returns a preset's pipeline.Config for callers that adjust it before
+// pipeline.New; [ByName] and [FromEnv] select a preset at run time.
+//
+// [MyelonInstr]: https://pkg.go.dev/github.com/wombatkv/prefetch/stages/emit#MyelonInstr
+package presets
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/index"
+	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/stages/emit"
+	"github.com/wombatkv/prefetch/stages/fetch"
+	"github.com/wombatkv/prefetch/stages/filter"
+	"github.com/wombatkv/prefetch/stages/score"
+	"github.com/wombatkv/prefetch/stages/snapshot"
+	topk "github.com/wombatkv/prefetch/stages/select"
+)
+
+// Preset names, for [ByName] and [FromEnv].
+const (
+	NameV1 = "v1"
+	NameV2 = "v2"
+	NameV3 = "v3"
+)
+
+// Names lists the valid preset names.
+func Names() []string { return []string{NameV1, NameV2, NameV3} }
+
+// Store is what the fetching presets need of the tiers: presence in flat
+// (for the already-flat filter) and materialization from cold. A store
+// that also implements [filter.InFlight] gets the in-flight filter.
+type Store interface {
+	filter.Flat
+	fetch.Materializer
+}
+
+// Options configure a preset. Zero fields mean the defaults of
+// [pipeline.Config] (500 ms, top 8, namespace "tp-default", 5 s per fetch).
+type Options struct {
+	// Index is the metadata index to rank. Required.
+	Index index.Reader
+	// Store is the flat and cold tiers. Required by v2 and v3; v1 ignores
+	// it.
+	Store Store
+	// Model is the active model's digest for RFC 0008's affinity bonus;
+	// the zero digest disables the bonus.
+	Model block.ModelDigest
+	// Namespace, TopK, Interval and FetchTimeout set the same fields of
+	// pipeline.Config.
+	Namespace    string
+	TopK         int
+	Interval     time.Duration
+	FetchTimeout time.Duration
+	// Limit is v3's fan-out: the most fetches in flight (default 8).
+	Limit int
+	// Log receives the MyelonInstr lines (default os.Stderr, as the seed).
+	Log io.Writer
+	// Emitters are called after the MyelonInstr line, in order.
+	Emitters []pipeline.Emitter
+	// Clock and Logger set the same fields of pipeline.Config.
+	Clock  func() time.Time
+	Logger *slog.Logger
+}
+
+// Config returns the pipeline.Config of the preset called name, or an error
+// naming the valid presets or a missing option.
+func Config(name string, o Options) (pipeline.Config, error) {
+	var errs []error
+	if o.Index == nil {
+		errs = append(errs, errors.New("presets: Options.Index is nil, want the metadata index to rank"))
+	}
+	if o.Limit < 0 {
+		errs = append(errs, fmt.Errorf("presets: Limit = %d, want >= 1 (0 means the default, %d)", o.Limit, fetch.DefaultLimit))
+	}
+	var format emit.Format
+	var fetcher pipeline.Fetcher
+	switch name {
+	case NameV1:
+		format, fetcher = emit.V1, fetch.DryRun{}
+	case NameV2, NameV3:
+		if o.Store == nil {
+			errs = append(errs, fmt.Errorf("presets: %s fetches, so Options.Store must be set (or use %s, the dry run)", name, NameV1))
+			break
+		}
+		format, fetcher = emit.V2, fetch.NewSequential(o.Store)
+		if name == NameV3 {
+			format, fetcher = emit.V3, &fetch.Parallel{M: o.Store, Limit: o.Limit}
+		}
+	default:
+		errs = append(errs, fmt.Errorf("presets: unknown preset %q, want one of %s", name, strings.Join(Names(), ", ")))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return pipeline.Config{}, err
+	}
+	w := o.Log
+	if w == nil {
+		w = os.Stderr
+	}
+	var emitter pipeline.Emitter = emit.NewMyelonInstr(w, format)
+	if len(o.Emitters) > 0 {
+		emitter = append(emit.Multi{emitter}, o.Emitters...)
+	}
+	cfg := pipeline.Config{
+		Interval:     o.Interval,
+		TopK:         o.TopK,
+		Namespace:    o.Namespace,
+		FetchTimeout: o.FetchTimeout,
+		Sources:      []pipeline.Source{snapshot.NewIndex(o.Index)},
+		Scorer:       score.NewRFC0008(o.Model),
+		Selector:     topk.Heap{},
+		Fetcher:      fetcher,
+		Emitter:      emitter,
+		Clock:        o.Clock,
+		Logger:       o.Logger,
+	}
+	if name != NameV1 {
+		cfg.Filters = []pipeline.Filter{filter.NewAlreadyFlat(o.Store)}
+		if inf, ok := o.Store.(filter.InFlight); ok {
+			cfg.Filters = append(cfg.Filters, filter.NewNotInFlight(inf))
+		}
+	}
+	return cfg, nil
+}
+
+// ByName returns the pipeline of the preset called name: "v1", "v2" or
+// "v3".
+func ByName(name string, o Options) (*pipeline.Pipeline, error) {
+	cfg, err := Config(name, o)
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.New(cfg)
+}
+
+// V1DryRun returns the dry-run pipeline: it scores, selects and writes the
+// seed's v1 line, and never fetches.
+func V1DryRun(o Options) (*pipeline.Pipeline, error) { return ByName(NameV1, o) }
+
+// V2Sequential returns the sequential pipeline: top K, skip already-flat,
+// fetch one by one.
+func V2Sequential(o Options) (*pipeline.Pipeline, error) { return ByName(NameV2, o) }
+
+// V3Parallel returns the parallel pipeline: top K, skip already-flat (and
+// in-flight), fetch with at most Options.Limit in flight.
+func V3Parallel(o Options) (*pipeline.Pipeline, error) { return ByName(NameV3, o) }
+
+// Environment variables read by [FromEnv].
+const (
+	// EnvDryRun forces the v1 dry run when truthy (the seed's values: 1,
+	// true, TRUE, yes, on).
+	EnvDryRun = "WMBT_KV_PREFETCH_DRY_RUN"
+	// EnvNamespace sets the namespace when Options.Namespace is empty.
+	EnvNamespace = "WMBT_KV_NAMESPACE"
+	// EnvPreset names the preset when the dry run is off (default v3).
+	EnvPreset = "WMBT_KV_PREFETCH_PRESET"
+)
+
+// DryRunEnabled reports whether getenv(EnvDryRun) is one of the seed's
+// truthy values: 1, true, TRUE, yes, on. A nil getenv means os.Getenv.
+func DryRunEnabled(getenv func(string) string) bool {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	switch getenv(EnvDryRun) {
+	case "1", "true", "TRUE", "yes", "on":
+		return true
+	}
+	return false
+}
+
+// FromEnv picks the preset from the environment and returns its name and
+// pipeline: v1 when EnvDryRun is truthy, else EnvPreset (default v3); the
+// namespace from EnvNamespace when o.Namespace is empty. A nil getenv means
+// os.Getenv; tests pass a map lookup instead of touching the process
+// environment.
+func FromEnv(getenv func(string) string, o Options) (string, *pipeline.Pipeline, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	name := NameV3
+	if v := getenv(EnvPreset); v != "" {
+		name = v
+	}
+	if DryRunEnabled(getenv) {
+		name = NameV1
+	}
+	if o.Namespace == "" {
+		o.Namespace = getenv(EnvNamespace)
+	}
+	p, err := ByName(name, o)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w (from the environment: %s=%q, %s=%q, %s=%q)", err,
+			EnvDryRun, getenv(EnvDryRun), EnvPreset, getenv(EnvPreset), EnvNamespace, getenv(EnvNamespace))
+	}
+	return name, p, nil
+}

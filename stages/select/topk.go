@@ -1,0 +1,99 @@
+// Package topk holds the select stage: [pipeline.Selector] implementations
+// that keep the K best candidates of a stream, best first, equal scores
+// ordered by the lower hash (see [pipeline.Compare]), so that every selector
+// returns the same K in the same order.
+//
+//   - [FullSort] collects every candidate, sorts and truncates: the seed's
+//     approach, O(N log N) time and O(N) memory, kept as the baseline.
+//   - [Heap] streams the candidates through a bounded heap of the K best:
+//     O(N log K) time, O(K) memory, and no allocation per candidate.
+//
+// The package is named topk because select is a Go keyword; it lives in
+// stages/select.
+package topk
+
+import (
+	"iter"
+	"slices"
+
+	"github.com/wombatkv/prefetch/pipeline"
+)
+
+// FullSort collects all candidates, sorts them and keeps the first K: the
+// seed's run_cycle. It allocates O(N) per cycle.
+type FullSort struct{}
+
+// Select returns the k best of seq in rank order.
+func (FullSort) Select(dst []pipeline.Candidate, k int, seq iter.Seq[pipeline.Candidate]) []pipeline.Candidate {
+	all := slices.Collect(seq)
+	slices.SortFunc(all, func(a, b pipeline.Candidate) int { return pipeline.Compare(&a, &b) })
+	if k < len(all) {
+		all = all[:k]
+	}
+	return append(dst[:0], all...)
+}
+
+// Heap keeps the K best in a bounded min-heap whose root is the worst kept
+// candidate: a newcomer that does not rank before the root costs one
+// comparison. It allocates only the K-slot result (none when dst has room).
+type Heap struct{}
+
+// Select returns the k best of seq in rank order.
+func (Heap) Select(dst []pipeline.Candidate, k int, seq iter.Seq[pipeline.Candidate]) []pipeline.Candidate {
+	h := dst[:0]
+	if k <= 0 {
+		for range seq {
+		}
+		return h
+	}
+	if cap(h) < k {
+		h = make([]pipeline.Candidate, 0, k)
+	}
+	for c := range seq {
+		if len(h) < k {
+			h = append(h, c)
+			up(h, len(h)-1)
+			continue
+		}
+		if pipeline.Compare(&c, &h[0]) < 0 {
+			h[0] = c
+			down(h, 0)
+		}
+	}
+	slices.SortFunc(h, func(a, b pipeline.Candidate) int { return pipeline.Compare(&a, &b) })
+	return h
+}
+
+// worse reports whether h[i] ranks after h[j]: the heap keeps the worst at
+// the root.
+func worse(h []pipeline.Candidate, i, j int) bool { return pipeline.Compare(&h[i], &h[j]) > 0 }
+
+func up(h []pipeline.Candidate, i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !worse(h, i, p) {
+			return
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func down(h []pipeline.Candidate, i int) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		w := l
+		if r := l + 1; r < n && worse(h, r, l) {
+			w = r
+		}
+		if !worse(h, w, i) {
+			return
+		}
+		h[i], h[w] = h[w], h[i]
+		i = w
+	}
+}

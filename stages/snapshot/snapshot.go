@@ -1,0 +1,28 @@
+// Package snapshot holds the snapshot stage: [pipeline.Source]
+// implementations that supply a cycle's candidates.
+//
+// [Index] streams a metadata index ([index.Reader]) without copying it: the
+// cycle scores each entry as it passes.
+package snapshot
+
+import (
+	"context"
+	"iter"
+
+	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/index"
+	"github.com/wombatkv/prefetch/pipeline"
+)
+
+// Index is the source that proposes every entry of a metadata index.
+type Index struct {
+	R index.Reader
+}
+
+// NewIndex returns the source over r.
+func NewIndex(r index.Reader) *Index { return &Index{R: r} }
+
+// Candidates streams every entry of the index.
+func (s *Index) Candidates(context.Context, *pipeline.Cycle) iter.Seq2[block.Hash, block.Meta] {
+	return s.R.All()
+}
