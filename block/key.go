@@ -3,7 +3,9 @@ package block
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // KeyPrefix starts every block key. It is the node's on-store naming scheme
@@ -55,9 +57,9 @@ func ParseKey(key string) (Hash, error) {
 		case 'a' <= c && c <= 'f':
 			v = c - 'a' + 10
 		case 'A' <= c && c <= 'F':
-			return Hash{}, fmt.Errorf("%w %q: uppercase hex digit %q at offset %d, want lowercase", ErrBadKey, clip(key), c, len(KeyPrefix)+i)
+			return Hash{}, fmt.Errorf("%w %q: uppercase hex digit %s at offset %d, want lowercase", ErrBadKey, clip(key), quoteByte(c), len(KeyPrefix)+i)
 		default:
-			return Hash{}, fmt.Errorf("%w %q: non-hex byte %q at offset %d", ErrBadKey, clip(key), c, len(KeyPrefix)+i)
+			return Hash{}, fmt.Errorf("%w %q: non-hex byte %s at offset %d", ErrBadKey, clip(key), quoteByte(c), len(KeyPrefix)+i)
 		}
 		if i%2 == 0 {
 			h[i/2] = v << 4
@@ -66,6 +68,16 @@ func ParseKey(key string) (Hash, error) {
 		}
 	}
 	return h, nil
+}
+
+// quoteByte quotes one byte of an input for an error message: 'g' for
+// ASCII, '\xc3' for a byte of a multi-byte character (%q would print the
+// byte as the rune of the same value, a character the input does not hold).
+func quoteByte(c byte) string {
+	if c < utf8.RuneSelf {
+		return strconv.QuoteRune(rune(c))
+	}
+	return fmt.Sprintf(`'\x%02x'`, c)
 }
 
 // clip shortens s for an error message so a hostile input cannot flood logs.

@@ -31,7 +31,7 @@ func ValidateNamespace(ns string) error {
 		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-' {
 			continue
 		}
-		return fmt.Errorf("%w %q: byte %q at offset %d, want only [A-Za-z0-9._-]", ErrBadNamespace, clip(ns), c, i)
+		return fmt.Errorf("%w %q: byte %s at offset %d, want only [A-Za-z0-9._-]", ErrBadNamespace, clip(ns), quoteByte(c), i)
 	}
 	return nil
 }

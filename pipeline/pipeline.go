@@ -59,13 +59,15 @@ func New(cfg Config) (*Pipeline, error) {
 }
 
 // containsObserver reports whether list holds o itself (a stage listed in
-// two places, say as filter and as observer, observes once).
+// two places, say as filter and as observer, observes once). A value that
+// cannot be compared (a func, or a struct holding one in an interface
+// field) is never found: comparing it with == would panic.
 func containsObserver(list []Observer, o Observer) bool {
-	if !reflect.TypeOf(o).Comparable() {
+	if !reflect.ValueOf(o).Comparable() {
 		return false
 	}
 	for _, x := range list {
-		if reflect.TypeOf(x) == reflect.TypeOf(o) && x == o {
+		if x == o { // o's dynamic value is comparable: == cannot panic
 			return true
 		}
 	}
@@ -126,11 +128,18 @@ func (p *Pipeline) Run(ctx context.Context) *Outcome {
 // guard runs f, turning a panic into o.Err (the first error wins) and a log
 // line with the stack. It reports whether f returned normally.
 func (p *Pipeline) guard(o *Outcome, stage string, f func()) (ok bool) {
+	return p.guardAt(o, &stage, f)
+}
+
+// guardAt is guard for a step that runs several stages: *stage names the
+// one running when f panicked.
+func (p *Pipeline) guardAt(o *Outcome, stage *string, f func()) (ok bool) {
 	defer func() {
 		if ok {
 			return
 		}
 		v := recover()
+		stage := *stage
 		pe := &PanicError{Stage: stage, Value: v, Stack: debug.Stack()}
 		p.cfg.Logger.Error("prefetch stage panicked; cycle continues without it",
 			slog.String("stage", stage), slog.Uint64("cycle", o.Seq),
@@ -160,13 +169,19 @@ func (p *Pipeline) scan(ctx context.Context, cy *Cycle, o *Outcome) {
 	}
 	scored := 0
 	var seqErr error
+	// stage names the stage whose code runs, for a PanicError: the source
+	// runs between two loop bodies, so every path out of a body leaves
+	// "source" behind it.
+	stage := "selector"
 	cands := func(yield func(Candidate) bool) {
 		n := 0
 		for _, src := range cfg.Sources {
+			stage = "source"
 		entries:
 			for h, m := range src.Candidates(ctx, cy) {
 				if n++; n%ctxCheckEvery == 0 && ctx.Err() != nil {
 					seqErr = ctx.Err()
+					stage = "selector"
 					return
 				}
 				if dedup {
@@ -176,22 +191,28 @@ func (p *Pipeline) scan(ctx context.Context, cy *Cycle, o *Outcome) {
 					p.seen[h] = struct{}{}
 				}
 				c := Candidate{Hash: h, Meta: m}
+				stage = "filter"
 				for _, f := range cfg.PreFilters {
 					if r := f.Skip(ctx, cy, c); r != "" {
 						o.Skipped[r]++
+						stage = "source"
 						continue entries
 					}
 				}
+				stage = "scorer"
 				c.Score = cfg.Scorer.Score(cy.Now, h, m)
 				scored++
+				stage = "selector"
 				if !yield(c) {
 					return
 				}
+				stage = "source"
 			}
 		}
+		stage = "selector"
 	}
 	var sel []Candidate
-	if p.guard(o, "scan", func() { sel = cfg.Selector.Select(nil, cy.TopK, iter.Seq[Candidate](cands)) }) {
+	if p.guardAt(o, &stage, func() { sel = cfg.Selector.Select(nil, cy.TopK, iter.Seq[Candidate](cands)) }) {
 		if len(sel) > cy.TopK {
 			sel = sel[:cy.TopK]
 		}
