@@ -59,7 +59,9 @@ func (w *Worker) loop(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	t := time.NewTicker(w.p.cfg.Interval)
 	defer t.Stop()
-	for {
+	// Check ctx before each cycle: when a stop and a tick (or a wake) are
+	// both ready, select picks either, and a cycle must not run after Stop.
+	for ctx.Err() == nil {
 		w.p.Run(ctx)
 		select {
 		case <-ctx.Done():
