@@ -1,0 +1,142 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"gocloud.dev/blob"
+)
+
+// DefaultFlatBudget is the flat tier's byte budget when Config.FlatBudget is
+// zero: 1 GiB.
+const DefaultFlatBudget int64 = 1 << 30
+
+// DefaultAdmission is the admission policy when Config.Admission is empty.
+const DefaultAdmission = "mru"
+
+// Config configures [Open]. Zero fields mean the defaults; FlatDir and one
+// of ColdURL or Cold are required.
+type Config struct {
+	// FlatDir is the flat tier's root directory, created if missing. One
+	// Store at a time may use it: Open locks it (on Unix systems) and fails
+	// when another Store, in this process or another, holds it.
+	FlatDir string
+
+	// ColdURL opens the cold tier through gocloud.dev/blob:
+	//   - "file:///abs/path" (a directory; add "?create_dir=true" to create
+	//     it, and "&no_tmp_dir=true" when os.TempDir is on another file
+	//     system than the bucket);
+	//   - "mem://" (in memory, for tests);
+	//   - "s3://bucket?region=us-east-1" for AWS S3, and for S3-compatible
+	//     servers "s3://bucket?endpoint=http://127.0.0.1:9000&use_path_style=true&region=us-east-1"
+	//     (see gocloud.dev/aws.V2ConfigFromURLParams for every parameter;
+	//     credentials come from the usual AWS environment and files, or
+	//     "anonymous=true" for none).
+	// It is ignored when Cold is set.
+	ColdURL string
+	// Cold is an already-open cold bucket, used instead of ColdURL (say, an
+	// S3 bucket built with a custom client). The Store does not close it.
+	Cold *blob.Bucket
+
+	// FlatBudget is the most payload bytes the flat tier holds (default
+	// DefaultFlatBudget, 1 GiB). Publishing a block past it first evicts
+	// least recently used blocks; a block larger than the whole budget is
+	// never published to flat. There is no unlimited setting: prefetch must
+	// never fill a disk without bound.
+	FlatBudget int64
+
+	// Admission is where a prefetched block ([Store.Materialize]) enters
+	// the flat tier's recency order (default "mru"). Blocks the node itself
+	// writes or reads ([Store.Put], [Store.Get]) always enter as most
+	// recently used, and [Store.Get] moves a block it reads there.
+	//   - "mru": at the most recently used end, like a block the node read.
+	//   - "lru": at the least recently used end, so that a prefetched block
+	//     not read before the next eviction is the first to go.
+	//   - "probation:F", 0 < F < 1 (e.g. "probation:0.25"): a segmented LRU.
+	//     Prefetched blocks enter a probation segment that holds at most F
+	//     of FlatBudget; admitting one past that evicts the segment's least
+	//     recently used block. A Get promotes a block to the main segment.
+	//     Eviction for budget takes the probation segment's least recently
+	//     used block first, and the main segment's only when probation is
+	//     empty. So blocks prefetched but never read occupy at most F of the
+	//     flat tier. The segment is not persisted: a reopened store puts
+	//     every block in the main segment, ordered by file mtime.
+	Admission string
+
+	// RequireChecksum rejects a cold object that carries no "b3" metadata
+	// (failure reason "unverified") instead of accepting it when its size
+	// matches and counting it in Stats.Unverified.
+	RequireChecksum bool
+
+	// Logger receives what the store cleans up or cannot (stale temporary
+	// files, failed evictions). Nil means discard.
+	Logger *slog.Logger
+}
+
+// WithDefaults returns c with its zero fields set to the defaults.
+func (c Config) WithDefaults() Config {
+	if c.FlatBudget == 0 {
+		c.FlatBudget = DefaultFlatBudget
+	}
+	if c.Admission == "" {
+		c.Admission = DefaultAdmission
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports every problem with c at once (joined with errors.Join),
+// each naming the field, its value and what is allowed. Call it on
+// c.WithDefaults().
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("store: "+format, args...)) }
+	if c.FlatDir == "" {
+		bad("FlatDir is empty, want the flat tier's directory")
+	}
+	if c.Cold == nil {
+		switch {
+		case c.ColdURL == "":
+			bad("ColdURL is empty and Cold is nil, want a bucket URL (file:///path, mem://, s3://bucket?region=...) or an open bucket")
+		case !strings.Contains(c.ColdURL, "://"):
+			bad("ColdURL = %q, want a bucket URL with a scheme (file:///path, mem://, s3://bucket?region=...)", c.ColdURL)
+		}
+	}
+	if c.FlatBudget <= 0 {
+		bad("FlatBudget = %d, want > 0 bytes (0 means the default, %d)", c.FlatBudget, DefaultFlatBudget)
+	}
+	if _, err := parseAdmission(c.Admission); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Logger == nil {
+		bad("Logger is nil (call WithDefaults first)")
+	}
+	return errors.Join(errs...)
+}
+
+// admission is a parsed Config.Admission.
+type admission struct {
+	place place
+	frac  float64 // probation fraction, for placeProbation
+}
+
+func parseAdmission(s string) (admission, error) {
+	switch s {
+	case "mru":
+		return admission{place: placeFront}, nil
+	case "lru":
+		return admission{place: placeBack}, nil
+	}
+	if f, ok := strings.CutPrefix(s, "probation:"); ok {
+		v, err := strconv.ParseFloat(f, 64)
+		if err == nil && v > 0 && v < 1 {
+			return admission{place: placeProbation, frac: v}, nil
+		}
+	}
+	return admission{}, fmt.Errorf("store: Admission = %q, want \"mru\", \"lru\" or \"probation:F\" with 0 < F < 1 (empty means the default, %q)", s, DefaultAdmission)
+}

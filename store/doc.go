@@ -1,0 +1,52 @@
+// Package store holds a node's real tiers: a flat directory on local disk
+// in front of a cold bucket reached through gocloud.dev/blob (file://,
+// mem:// and s3://, for AWS S3 and S3-compatible servers).
+//
+// A [Store] is what the cycle's last stages need: the already-flat filter
+// asks it [Store.ContainsFlat] (a [filter.Flat]), the in-flight filter asks
+// it [Store.InFlight] (a [filter.InFlight]), and the fetch stage calls
+// [Store.Materialize] (a [fetch.Materializer]) to pull a block from cold
+// into flat. The node itself writes through [Store.Put] (cold, then flat)
+// and reads through [Store.Get] (flat, else cold, then published to flat).
+//
+// # Names
+//
+// A block is addressed by a namespace and its hash (or its key,
+// [block.Key]). The namespace is checked by [block.ValidateNamespace] and a
+// key by [block.ParseKey] before any filesystem or network call, so no name
+// can reach outside the flat root or the namespace's part of the bucket. In
+// the bucket a block is the object "<namespace>/<key>". In flat it is a
+// file whose path is the store's own business (today
+// <root>/<namespace>/<first 2 hex digits>/<64 hex digits>, which fans a
+// namespace out over at most 256 directories); presence is one stat.
+//
+// # Safety
+//
+// A block reaches flat only whole and verified. It is written to a
+// temporary file in its final directory, checked, fsynced and renamed into
+// place, so a reader never sees part of one and a crash leaves at most a
+// temporary file, which the next [Open] removes. Put records the payload's
+// BLAKE3-256 (64 lowercase hex digits) as the object's metadata "b3"; a
+// fetch verifies it, and the size against the index's PayloadBytes when
+// that is known. A short, long or corrupt object is never published: the
+// fetch fails with an error whose reason [pipeline.FailureReason] reads
+// (ReasonSize, ReasonCorrupt, ...). An object without "b3" (written by
+// another tool) is accepted when its size checks and counted in
+// Stats.Unverified, or refused when Config.RequireChecksum is set. A
+// missing object is a miss, not an error.
+//
+// # Capacity
+//
+// The flat tier holds at most Config.FlatBudget payload bytes. Publishing
+// past it evicts the least recently used blocks first; Get marks a block
+// it reads as most recently used, and Config.Admission says where a
+// prefetched block enters ("mru", "lru" or "probation:F"). The recency order
+// is mirrored in the files' modification times, so [Open] rebuilds it.
+//
+// # Concurrency
+//
+// Concurrent fetches of one block (the prefetcher and the request path at
+// once) share one GET through golang.org/x/sync/singleflight. The store
+// starts no goroutine of its own beyond that GET's, and every call returns
+// only once the work it started has ended.
+package store

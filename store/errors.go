@@ -1,0 +1,50 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Failure reasons of the store, as [pipeline.FailureReason] reads them from
+// the errors it returns and Outcome.FailedBy counts them.
+const (
+	// ReasonCorrupt: the payload's BLAKE3-256 differs from the object's
+	// "b3" metadata, or that metadata is not 64 lowercase hex digits.
+	ReasonCorrupt = "corrupt"
+	// ReasonSize: the payload is shorter or longer than expected: than the
+	// index's PayloadBytes, or than the object's own declared size (a
+	// truncated body).
+	ReasonSize = "size"
+	// ReasonUnverified: the object carries no "b3" metadata and the store
+	// requires one (Config.RequireChecksum).
+	ReasonUnverified = "unverified"
+	// ReasonTooLarge: the block is larger than the whole flat budget, so
+	// it can never be published to flat.
+	ReasonTooLarge = "too_large"
+	// ReasonBadName: the namespace or key is not valid (see
+	// [block.ValidateNamespace] and [block.ParseKey]).
+	ReasonBadName = "bad_name"
+)
+
+// ErrNotFound is wrapped by the error [Store.Get] returns when neither tier
+// holds the block.
+var ErrNotFound = errors.New("store: block not found")
+
+// ErrClosed is wrapped by the errors of a Store used after Close.
+var ErrClosed = errors.New("store: closed")
+
+// reasonError is an error that names its failure reason, implementing
+// pipeline.Reasoner.
+type reasonError struct {
+	reason string
+	err    error
+}
+
+func (e *reasonError) Error() string  { return e.err.Error() }
+func (e *reasonError) Unwrap() error  { return e.err }
+func (e *reasonError) Reason() string { return e.reason }
+
+// failf returns an error with reason, formatted as fmt.Errorf would.
+func failf(reason, format string, args ...any) error {
+	return &reasonError{reason: reason, err: fmt.Errorf(format, args...)}
+}

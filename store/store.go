@@ -1,0 +1,767 @@
+package store
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/zeebo/blake3"
+	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/fileblob" // file:// buckets
+	_ "gocloud.dev/blob/memblob"  // mem:// buckets
+	_ "gocloud.dev/blob/s3blob"   // s3:// buckets
+	"gocloud.dev/gcerrors"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/stages/fetch"
+	"github.com/wombatkv/prefetch/stages/filter"
+)
+
+// The stage interfaces a Store implements.
+var (
+	_ fetch.Materializer = (*Store)(nil)
+	_ filter.Flat        = (*Store)(nil)
+	_ filter.InFlight    = (*Store)(nil)
+)
+
+// ChecksumKey is the cold object metadata key that holds the payload's
+// BLAKE3-256 as 64 lowercase hex digits.
+const ChecksumKey = "b3"
+
+const (
+	lockName  = "@kvprefetch.lock" // '@' is in no namespace, so no namespace dir can clash
+	tmpPrefix = ".tmp-"            // temporary files; no block file starts with '.'
+)
+
+// Store is a node's two tiers: a flat directory on local disk in front of a
+// cold bucket. It implements [fetch.Materializer] (prefetch from cold into
+// flat), [filter.Flat] (presence in flat) and [filter.InFlight] (a cold GET
+// running), and offers [Store.Put] and [Store.Get] for the node's own
+// writes and reads. It is safe for concurrent use.
+type Store struct {
+	cfg   Config
+	root  string
+	adm   admission
+	cold  *blob.Bucket
+	owned bool // cold was opened by Open, so Close closes it
+	lockf *os.File
+	log   *slog.Logger
+	hooks *testHooks // nil outside tests
+
+	mu  sync.Mutex // guards rec and every publish and eviction on disk
+	rec *recency
+
+	fmu     sync.Mutex // guards flights; a key is there iff sf runs a call for it
+	flights map[string]struct{}
+	sf      singleflight.Group
+
+	closed atomic.Bool
+	st     struct {
+		coldGets, published, evicted, evictedBytes, unverified, rejected atomic.Uint64
+	}
+}
+
+// testHooks let in-package tests stop a store at exact points.
+type testHooks struct {
+	afterChunk   func(written int64) // after each chunk written to a temp file
+	beforeRename func(tmp string)    // after fsync, before the rename that publishes
+	onJoin       func()              // when a caller joins a running fetch
+}
+
+// Stats is a snapshot of a Store's figures.
+type Stats struct {
+	// FlatBlocks and FlatBytes are the blocks and payload bytes in flat.
+	FlatBlocks int
+	FlatBytes  int64
+	// FlatBudget is Config.FlatBudget (after defaults).
+	FlatBudget int64
+	// ColdGets counts GETs sent to the cold tier (concurrent fetches of one
+	// block share one).
+	ColdGets uint64
+	// Published counts blocks published to flat (fetched or put).
+	Published uint64
+	// Evicted and EvictedBytes count blocks evicted from flat for budget.
+	Evicted      uint64
+	EvictedBytes uint64
+	// Unverified counts cold objects accepted without "b3" metadata, their
+	// size alone checked. With Config.RequireChecksum it stays 0 and such
+	// objects are rejected.
+	Unverified uint64
+	// Rejected counts cold objects refused for their content or size
+	// (reasons "corrupt", "size", "unverified", "too_large"): never
+	// published.
+	Rejected uint64
+}
+
+// Open opens the store cfg describes: it opens the cold bucket, creates and
+// locks the flat directory, removes temporary files a crash left there, and
+// rebuilds the flat tier's recency order from the blocks' sizes and
+// modification times, evicting down to the budget if it shrank. Open starts
+// no goroutines; call Close when done.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	adm, _ := parseAdmission(cfg.Admission) // Validate checked it
+	root, err := filepath.Abs(cfg.FlatDir)
+	if err != nil {
+		return nil, fmt.Errorf("store: FlatDir %q: %w", cfg.FlatDir, err)
+	}
+	s := &Store{
+		cfg:     cfg,
+		root:    root,
+		adm:     adm,
+		cold:    cfg.Cold,
+		log:     cfg.Logger,
+		flights: make(map[string]struct{}),
+		rec:     newRecency(cfg.FlatBudget, int64(adm.frac*float64(cfg.FlatBudget))),
+	}
+	if s.cold == nil {
+		b, err := blob.OpenBucket(ctx, cfg.ColdURL)
+		if err != nil {
+			return nil, fmt.Errorf("store: open cold tier %q: %w", cfg.ColdURL, err)
+		}
+		s.cold, s.owned = b, true
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		s.closeCold()
+		return nil, fmt.Errorf("store: create flat dir: %w", err)
+	}
+	if s.lockf, err = lockDir(filepath.Join(root, lockName)); err != nil {
+		s.closeCold()
+		return nil, err
+	}
+	if err := s.scan(); err != nil {
+		s.lockf.Close()
+		s.closeCold()
+		return nil, err
+	}
+	s.mu.Lock()
+	s.removeEvicted(s.rec.trim())
+	s.mu.Unlock()
+	return s, nil
+}
+
+// Close closes the cold bucket (unless it came from Config.Cold) and
+// unlocks the flat directory. Call it once every other call has returned.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	err := s.closeCold()
+	if lerr := s.lockf.Close(); lerr != nil && err == nil {
+		err = fmt.Errorf("store: unlock flat dir: %w", lerr)
+	}
+	return err
+}
+
+func (s *Store) closeCold() error {
+	if !s.owned {
+		return nil
+	}
+	if err := s.cold.Close(); err != nil {
+		return fmt.Errorf("store: close cold tier: %w", err)
+	}
+	return nil
+}
+
+// Stats returns a snapshot of the store's figures.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	blocks, bytes := len(s.rec.m), s.rec.bytes
+	s.mu.Unlock()
+	return Stats{
+		FlatBlocks:   blocks,
+		FlatBytes:    bytes,
+		FlatBudget:   s.cfg.FlatBudget,
+		ColdGets:     s.st.coldGets.Load(),
+		Published:    s.st.published.Load(),
+		Evicted:      s.st.evicted.Load(),
+		EvictedBytes: s.st.evictedBytes.Load(),
+		Unverified:   s.st.unverified.Load(),
+		Rejected:     s.st.rejected.Load(),
+	}
+}
+
+// ContainsFlat reports whether the flat tier holds block h of namespace ns,
+// with one stat. An invalid namespace holds nothing.
+func (s *Store) ContainsFlat(_ context.Context, ns string, h block.Hash) bool {
+	n, err := nameOf(ns, h)
+	if err != nil || s.closed.Load() {
+		return false
+	}
+	_, err = os.Stat(s.path(n))
+	return err == nil
+}
+
+// InFlight reports whether a cold GET of block h of namespace ns is running
+// (for a Materialize or a Get), which concurrent fetches of it would join.
+func (s *Store) InFlight(ns string, h block.Hash) bool {
+	n, err := nameOf(ns, h)
+	if err != nil {
+		return false
+	}
+	s.fmu.Lock()
+	_, ok := s.flights[n.id()]
+	s.fmu.Unlock()
+	return ok
+}
+
+// Materialize fetches block c.Hash of namespace ns from the cold tier into
+// the flat tier, entering it in the recency order as Config.Admission says.
+// It returns the payload size and found=true once the block is in flat
+// (at once, without a GET, when it already was); found=false and a nil
+// error when the cold tier does not hold it; or an error whose reason
+// [pipeline.FailureReason] names (ReasonCorrupt, ReasonSize,
+// ReasonUnverified, ReasonTooLarge, ReasonBadName, or the context's). When
+// c.Meta.PayloadBytes is not zero the object's size must equal it. On any
+// failure nothing is published. Concurrent fetches of one block, here or
+// in Get, share one GET.
+func (s *Store) Materialize(ctx context.Context, ns string, c pipeline.Candidate) (int64, bool, error) {
+	n, err := nameOf(ns, c.Hash)
+	if err != nil {
+		return 0, false, err
+	}
+	if s.closed.Load() {
+		return 0, false, ErrClosed
+	}
+	if fi, err := os.Stat(s.path(n)); err == nil {
+		return fi.Size(), true, nil
+	}
+	expect := int64(c.Meta.PayloadBytes)
+	if c.Meta.PayloadBytes > uint64(s.maxSize(s.adm.place)) {
+		s.st.rejected.Add(1)
+		return 0, false, failf(ReasonTooLarge, "store: %s: index says %d bytes, more than the flat tier admits (%d bytes)", n.object(), c.Meta.PayloadBytes, s.maxSize(s.adm.place))
+	}
+	r, err := s.shared(ctx, n, expect, s.adm.place)
+	return r.n, r.found, err
+}
+
+// Put stores payload as the block with key (a [block.Key]) in namespace ns:
+// first in the cold tier, with its BLAKE3-256 as metadata "b3", then in
+// the flat tier as the most recently used block. A payload larger than
+// the flat budget goes to cold only. A nil error means the cold tier holds
+// the block.
+func (s *Store) Put(ctx context.Context, ns, key string, payload []byte) error {
+	n, err := parseName(ns, key)
+	if err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	sum := blake3.Sum256(payload)
+	obj := n.object()
+	err = s.cold.WriteAll(ctx, obj, payload, &blob.WriterOptions{
+		ContentType: "application/octet-stream",
+		Metadata:    map[string]string{ChecksumKey: hex.EncodeToString(sum[:])},
+	})
+	if err != nil {
+		return s.coldErr(ctx, "put", obj, err)
+	}
+	size := int64(len(payload))
+	if size > s.maxSize(placeFront) {
+		return nil
+	}
+	tmp, err := s.writeTemp(n, func(w io.Writer) error {
+		_, err := w.Write(payload)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: put %s: in cold, but not in flat: %w", obj, err)
+	}
+	if err := s.publish(tmp, n, size, placeFront); err != nil {
+		return fmt.Errorf("store: put %s: in cold, but not in flat: %w", obj, err)
+	}
+	return nil
+}
+
+// Get returns the payload of the block with key (a [block.Key]) in
+// namespace ns: from the flat tier when it holds it (marking it most
+// recently used), else from the cold tier, verified as Materialize
+// verifies, then published to flat. It returns an error wrapping
+// [ErrNotFound] when neither tier holds the block.
+func (s *Store) Get(ctx context.Context, ns, key string) ([]byte, error) {
+	n, err := parseName(ns, key)
+	if err != nil {
+		return nil, err
+	}
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	if data, ok, err := s.readFlat(n); ok || err != nil {
+		return data, err
+	}
+	r, err := s.shared(ctx, n, 0, placeFront)
+	switch {
+	case pipeline.FailureReason(err) == ReasonTooLarge:
+		return s.direct(ctx, n)
+	case err != nil:
+		return nil, err
+	case !r.found:
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, n.object())
+	}
+	if data, ok, err := s.readFlat(n); ok || err != nil {
+		return data, err
+	}
+	// Published, then evicted before we read it (a tiny budget under load).
+	return s.direct(ctx, n)
+}
+
+// path is block n's flat path.
+func (s *Store) path(n name) string { return filepath.Join(s.root, n.rel()) }
+
+// maxSize is the largest block that may enter flat at p.
+func (s *Store) maxSize(p place) int64 {
+	if p == placeProbation {
+		return s.rec.probBudget
+	}
+	return s.cfg.FlatBudget
+}
+
+// readFlat reads block n from flat and marks it most recently used. ok is
+// false when flat does not hold it.
+func (s *Store) readFlat(n name) (data []byte, ok bool, err error) {
+	p := s.path(n)
+	data, err = os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("store: read flat %s: %w", n.object(), err)
+	}
+	now := time.Now()
+	s.mu.Lock()
+	if s.rec.touch(n.id(), now) {
+		// Mirror the new recency in the mtime, which a reopen orders by.
+		// Under the lock, so it cannot touch a file an eviction replaced.
+		if err := os.Chtimes(p, now, now); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("store: touch flat block", "path", p, "err", err)
+		}
+	}
+	s.mu.Unlock()
+	return data, true, nil
+}
+
+// fetched is the result of a shared cold fetch.
+type fetched struct {
+	n     int64
+	found bool
+}
+
+// shared fetches block n from cold into flat once for every concurrent
+// caller. The first caller leads: the GET runs under its context, and it
+// waits for the GET to end (which its context bounds), so no goroutine
+// outlives the call that started it. Others join and wait under their own
+// contexts; a joiner whose leader's context ended while its own did not
+// tries again, leading this time if no one else does.
+func (s *Store) shared(ctx context.Context, n name, expect int64, p place) (fetched, error) {
+	id := n.id()
+	for attempt := 0; ; attempt++ {
+		s.fmu.Lock()
+		_, joining := s.flights[id]
+		if !joining {
+			s.flights[id] = struct{}{}
+		}
+		// Under fmu, flights and sf agree: when no flight is recorded, sf
+		// runs no call for id, so this closure is the one that runs.
+		ch := s.sf.DoChan(id, func() (any, error) { return s.flight(ctx, n, expect, p) })
+		s.fmu.Unlock()
+		if joining && s.hooks != nil && s.hooks.onJoin != nil {
+			s.hooks.onJoin()
+		}
+		if !joining {
+			r := <-ch
+			return r.Val.(fetched), r.Err
+		}
+		select {
+		case r := <-ch:
+			if r.Err != nil && ctx.Err() == nil && attempt < 3 &&
+				(errors.Is(r.Err, context.Canceled) || errors.Is(r.Err, context.DeadlineExceeded)) {
+				continue // the leader's context ended, not ours
+			}
+			return r.Val.(fetched), r.Err
+		case <-ctx.Done():
+			return fetched{}, fmt.Errorf("store: get %s: %w", n.object(), ctx.Err())
+		}
+	}
+}
+
+// flight is the body of a shared fetch. It never panics (a panic inside
+// singleflight's goroutine could not be recovered by the caller) and it
+// ends the flight, under fmu, before singleflight hands out its result.
+func (s *Store) flight(ctx context.Context, n name, expect int64, p place) (v any, err error) {
+	v = fetched{}
+	defer func() {
+		if r := recover(); r != nil {
+			v, err = fetched{}, failf(pipeline.FailPanic, "store: fetch %s panicked: %v", n.object(), r)
+		}
+		s.fmu.Lock()
+		delete(s.flights, n.id())
+		s.sf.Forget(n.id())
+		s.fmu.Unlock()
+	}()
+	return s.fetch(ctx, n, expect, p)
+}
+
+// fetch GETs block n from cold, verifies it into a temporary file and
+// publishes it to flat at p.
+func (s *Store) fetch(ctx context.Context, n name, expect int64, p place) (fetched, error) {
+	r, sum, found, err := s.openCold(ctx, n, expect, s.maxSize(p))
+	if err != nil || !found {
+		return fetched{}, err
+	}
+	defer r.Close()
+	size := r.Size()
+	tmp, err := s.writeTemp(n, func(w io.Writer) error {
+		return s.copyVerified(ctx, w, r, n.object(), size, sum)
+	})
+	if err != nil {
+		s.countRejected(err)
+		return fetched{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		os.Remove(tmp)
+		return fetched{}, fmt.Errorf("store: get %s: %w", n.object(), err)
+	}
+	if err := s.publish(tmp, n, size, p); err != nil {
+		return fetched{}, err
+	}
+	if sum == "" {
+		s.st.unverified.Add(1)
+	}
+	return fetched{n: size, found: true}, nil
+}
+
+// direct reads block n from cold into memory, verified, without publishing
+// it: Get's way for a block flat cannot hold.
+func (s *Store) direct(ctx context.Context, n name) ([]byte, error) {
+	r, sum, found, err := s.openCold(ctx, n, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, n.object())
+	}
+	defer r.Close()
+	var buf strings.Builder // one allocation when Grow is right, no copy out
+	buf.Grow(int(r.Size()))
+	if err := s.copyVerified(ctx, &buf, r, n.object(), r.Size(), sum); err != nil {
+		s.countRejected(err)
+		return nil, err
+	}
+	if sum == "" {
+		s.st.unverified.Add(1)
+	}
+	return []byte(buf.String()), nil
+}
+
+// openCold opens block n's cold object and checks what it can before the
+// body is read: its size against expect (when not 0) and max (when not
+// -1), and its checksum metadata. found is false on a miss.
+func (s *Store) openCold(ctx context.Context, n name, expect, max int64) (r *blob.Reader, sum string, found bool, err error) {
+	obj := n.object()
+	s.st.coldGets.Add(1)
+	rd, err := s.cold.NewReader(ctx, obj, nil)
+	if err != nil {
+		if gcerrors.Code(err) == gcerrors.NotFound {
+			return nil, "", false, nil
+		}
+		return nil, "", false, s.coldErr(ctx, "get", obj, err)
+	}
+	defer func() {
+		if err != nil {
+			rd.Close()
+			s.countRejected(err)
+		}
+	}()
+	r = rd
+	size := r.Size()
+	switch {
+	case expect != 0 && size != expect:
+		return nil, "", false, failf(ReasonSize, "store: %s: object is %d bytes, index says %d", obj, size, expect)
+	case max >= 0 && size > max:
+		return nil, "", false, failf(ReasonTooLarge, "store: %s: object is %d bytes, more than the flat tier admits (%d bytes)", obj, size, max)
+	}
+	if sum, err = s.checksum(ctx, r, obj); err != nil {
+		return nil, "", false, err
+	}
+	switch {
+	case sum == "" && s.cfg.RequireChecksum:
+		return nil, "", false, failf(ReasonUnverified, "store: %s: object has no %q metadata and the store requires one (RequireChecksum)", obj, ChecksumKey)
+	case sum != "" && !isLowerHex(sum, 64):
+		return nil, "", false, failf(ReasonCorrupt, "store: %s: %q metadata is %q, want 64 lowercase hex digits", obj, ChecksumKey, clip(sum))
+	}
+	return r, sum, true, nil
+}
+
+// checksum returns the "b3" metadata of the object r reads, "" when it has
+// none. An S3 GET carries the metadata; other drivers need one more call.
+func (s *Store) checksum(ctx context.Context, r *blob.Reader, obj string) (string, error) {
+	var out s3.GetObjectOutput
+	if r.As(&out) {
+		return metaValue(out.Metadata), nil
+	}
+	a, err := s.cold.Attributes(ctx, obj)
+	if err != nil {
+		return "", s.coldErr(ctx, "get attributes of", obj, err)
+	}
+	return metaValue(a.Metadata), nil
+}
+
+func metaValue(m map[string]string) string {
+	if v, ok := m[ChecksumKey]; ok {
+		return v
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, ChecksumKey) {
+			return v
+		}
+	}
+	return ""
+}
+
+// copyVerified copies exactly size bytes from r to w, checking the length
+// and, when sum is not "", the BLAKE3-256.
+func (s *Store) copyVerified(ctx context.Context, w io.Writer, r io.Reader, obj string, size int64, sum string) error {
+	h := blake3.New()
+	got, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(ctxReader{ctx, r}, size+1))
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("store: get %s: %w", obj, ctx.Err())
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return failf(ReasonSize, "store: %s: body ended after %d of %d bytes: %w", obj, got, size, err)
+	case err != nil:
+		return fmt.Errorf("store: read %s: %w", obj, err)
+	case got < size:
+		return failf(ReasonSize, "store: %s: body ended after %d of %d bytes", obj, got, size)
+	case got > size:
+		return failf(ReasonSize, "store: %s: body longer than the %d bytes the object declares", obj, size)
+	}
+	if sum == "" {
+		return nil
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+		return failf(ReasonCorrupt, "store: %s: payload BLAKE3-256 is %s, %q metadata says %s", obj, got, ChecksumKey, sum)
+	}
+	return nil
+}
+
+// ctxReader ends a read at ctx's end, for drivers whose reads ignore it.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// countRejected counts err when it refuses an object for its content.
+func (s *Store) countRejected(err error) {
+	switch pipeline.FailureReason(err) {
+	case ReasonCorrupt, ReasonSize, ReasonUnverified, ReasonTooLarge:
+		s.st.rejected.Add(1)
+	}
+}
+
+// coldErr wraps an error of the cold tier, naming the context's end when
+// that is what ended the call.
+func (s *Store) coldErr(ctx context.Context, op, obj string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("store: %s %s: %w", op, obj, cerr)
+	}
+	return fmt.Errorf("store: %s %s: %w", op, obj, err)
+}
+
+// writeTemp creates a temporary file beside block n's flat path, fills it,
+// fsyncs and closes it, and returns its path. On failure it removes it.
+func (s *Store) writeTemp(n name, fill func(io.Writer) error) (tmp string, err error) {
+	dir := filepath.Dir(s.path(n))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("store: create flat dir: %w", err)
+	}
+	f, err := os.CreateTemp(dir, tmpPrefix+n.hex+"-*")
+	if err != nil {
+		return "", fmt.Errorf("store: create temporary file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	var w io.Writer = f
+	if s.hooks != nil && s.hooks.afterChunk != nil {
+		w = &hookWriter{w: f, after: s.hooks.afterChunk}
+	}
+	if err := fill(w); err != nil {
+		return "", err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return "", fmt.Errorf("store: write temporary file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return "", fmt.Errorf("store: fsync temporary file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("store: close temporary file: %w", err)
+	}
+	return f.Name(), nil
+}
+
+type hookWriter struct {
+	w     io.Writer
+	n     int64
+	after func(int64)
+}
+
+func (h *hookWriter) Write(p []byte) (int, error) {
+	n, err := h.w.Write(p)
+	h.n += int64(n)
+	h.after(h.n)
+	return n, err
+}
+
+// publish renames the verified temporary file tmp into place as block n,
+// entered at p in the recency order, after evicting what the budget
+// requires. Eviction, the rename and the index change happen under one
+// lock, so the index and the directory agree. On failure tmp is removed.
+func (s *Store) publish(tmp string, n name, size int64, p place) error {
+	if s.hooks != nil && s.hooks.beforeRename != nil {
+		s.hooks.beforeRename(tmp)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	evicted, stamp := s.rec.admit(n.id(), size, p, time.Now())
+	s.removeEvicted(evicted)
+	err := os.Chtimes(tmp, stamp, stamp)
+	if err == nil {
+		err = os.Rename(tmp, s.path(n))
+	}
+	if err != nil {
+		s.rec.forget(n.id())
+		os.Remove(tmp)
+		return fmt.Errorf("store: publish %s: %w", n.object(), err)
+	}
+	s.st.published.Add(1)
+	return nil
+}
+
+// removeEvicted deletes the files of evicted entries. Call with mu held.
+func (s *Store) removeEvicted(evicted []*entry) {
+	for _, e := range evicted {
+		p := filepath.Join(s.root, relOfID(e.key))
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("store: evict flat block", "path", p, "err", err)
+		}
+		s.st.evicted.Add(1)
+		s.st.evictedBytes.Add(uint64(e.size))
+	}
+}
+
+// scan rebuilds the recency index from the flat directory and removes the
+// temporary files a crash left. Files it does not recognise are left alone
+// and not counted.
+func (s *Store) scan() error {
+	type found struct {
+		id    string
+		size  int64
+		mtime time.Time
+	}
+	var blocks []found
+	nsDirs, err := os.ReadDir(s.root)
+	if err != nil {
+		return fmt.Errorf("store: read flat dir: %w", err)
+	}
+	for _, nd := range nsDirs {
+		ns := nd.Name()
+		if !nd.IsDir() || block.ValidateNamespace(ns) != nil {
+			continue
+		}
+		fans, err := os.ReadDir(filepath.Join(s.root, ns))
+		if err != nil {
+			return fmt.Errorf("store: read flat dir: %w", err)
+		}
+		for _, fd := range fans {
+			if !fd.IsDir() || !isLowerHex(fd.Name(), 2) {
+				continue
+			}
+			dir := filepath.Join(s.root, ns, fd.Name())
+			files, err := os.ReadDir(dir)
+			if err != nil {
+				return fmt.Errorf("store: read flat dir: %w", err)
+			}
+			for _, f := range files {
+				fn := f.Name()
+				if strings.HasPrefix(fn, tmpPrefix) {
+					if err := os.Remove(filepath.Join(dir, fn)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+						return fmt.Errorf("store: remove stale temporary file: %w", err)
+					}
+					s.log.Info("store: removed stale temporary file", "path", filepath.Join(dir, fn))
+					continue
+				}
+				if !f.Type().IsRegular() || !strings.HasPrefix(fn, fd.Name()) {
+					continue
+				}
+				if _, err := block.ParseKey(block.KeyPrefix + fn); err != nil {
+					continue
+				}
+				info, err := f.Info()
+				if err != nil {
+					continue // removed meanwhile
+				}
+				blocks = append(blocks, found{id: ns + "/" + fn, size: info.Size(), mtime: info.ModTime()})
+			}
+		}
+	}
+	slices.SortFunc(blocks, func(a, b found) int {
+		if c := a.mtime.Compare(b.mtime); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	for _, b := range blocks {
+		s.rec.load(b.id, b.size, b.mtime)
+	}
+	return nil
+}
+
+func isLowerHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// clip shortens s for an error message so a hostile input cannot flood logs.
+func clip(s string) string {
+	const max = 80
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}
