@@ -1,0 +1,97 @@
+// Command kvprefetch runs the prefetch module from a shell.
+//
+//	kvprefetch demo     run a preset on a generated node (no setup needed)
+//	kvprefetch help     show this help
+//
+// Run "kvprefetch COMMAND -h" for a command's flags. Data goes to stdout,
+// errors and progress to stderr. Exit status: 0 on success, 1 when the
+// command failed, 2 for bad usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+const usage = `kvprefetch: warm a KV-cache flat tier from its cold tier, as a node would.
+
+Usage:
+  kvprefetch demo [flags]     run a preset on a generated node (no setup needed)
+  kvprefetch help             show this help
+
+Run "kvprefetch COMMAND -h" for a command's flags.
+`
+
+// usageError is a command-line mistake: exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// run runs the command named by args[0].
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usagef("no command given, want one of: demo, help")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "demo":
+		return runDemo(ctx, rest, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return usagef("unknown command %q, want one of: demo, help", cmd)
+}
+
+// parseFlags parses args into fs, turning a flag error into a usageError
+// and -h into a clean exit.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return errHelp
+	case err != nil:
+		return usageError{err}
+	case fs.NArg() > 0:
+		return usagef("%s: unexpected argument %q (flags go before it? run %s -h)", fs.Name(), fs.Arg(0), fs.Name())
+	}
+	return nil
+}
+
+// errHelp is returned after -h printed the flags: exit status 0.
+var errHelp = errors.New("help shown")
+
+// exitCode maps run's error to an exit status, printing it to stderr.
+func exitCode(err error, stderr io.Writer) int {
+	var ue usageError
+	switch {
+	case err == nil, errors.Is(err, errHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "kvprefetch: %v\n", err)
+		return 2
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "kvprefetch: interrupted")
+		return 1
+	}
+	fmt.Fprintf(stderr, "kvprefetch: %v\n", err)
+	return 1
+}
