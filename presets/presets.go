@@ -4,7 +4,8 @@
 //   - [V1DryRun] scores, selects and reports, and never fetches (the seed's
 //     v1 worker, kept for diagnostics and canaries).
 //   - [V2Sequential] skips blocks already in flat and fetches the rest one
-//     after another (the seed's v2 worker).
+//     after another (the seed's v2 worker); a block whose fetch failed
+//     backs off ([filter.Backoff]) so that others get its slot.
 //   - [V3Parallel] does the same with at most Options.Limit fetches in
 //     flight (the seed's v3 TODO).
 //
@@ -74,6 +75,10 @@ type Options struct {
 	FetchTimeout time.Duration
 	// Limit is v3's fan-out: the most fetches in flight (default 8).
 	Limit int
+	// Backoff is v2's and v3's backoff for failing blocks, a pre-filter
+	// (nil means a new filter.Backoff with its defaults: 1 s doubling to
+	// 5 min). Pass one to tune it or to share it between pipelines.
+	Backoff *filter.Backoff
 	// Log receives the MyelonInstr lines (default os.Stderr, as the seed).
 	Log io.Writer
 	// Emitters are called after the MyelonInstr line, in order.
@@ -135,6 +140,11 @@ func Config(name string, o Options) (pipeline.Config, error) {
 		Logger:       o.Logger,
 	}
 	if name != NameV1 {
+		backoff := o.Backoff
+		if backoff == nil {
+			backoff = filter.NewBackoff(0, 0)
+		}
+		cfg.PreFilters = []pipeline.Filter{backoff}
 		cfg.Filters = []pipeline.Filter{filter.NewAlreadyFlat(o.Store)}
 		if inf, ok := o.Store.(filter.InFlight); ok {
 			cfg.Filters = append(cfg.Filters, filter.NewNotInFlight(inf))
