@@ -34,8 +34,8 @@ import (
 	"github.com/wombatkv/prefetch/stages/fetch"
 	"github.com/wombatkv/prefetch/stages/filter"
 	"github.com/wombatkv/prefetch/stages/score"
-	"github.com/wombatkv/prefetch/stages/snapshot"
 	topk "github.com/wombatkv/prefetch/stages/select"
+	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
 // Preset names, for [ByName] and [FromEnv].

@@ -26,7 +26,9 @@ type Flat interface {
 type FlatFunc func(ctx context.Context, ns string, h block.Hash) bool
 
 // ContainsFlat calls f(ctx, ns, h).
-func (f FlatFunc) ContainsFlat(ctx context.Context, ns string, h block.Hash) bool { return f(ctx, ns, h) }
+func (f FlatFunc) ContainsFlat(ctx context.Context, ns string, h block.Hash) bool {
+	return f(ctx, ns, h)
+}
 
 // AlreadyFlat skips blocks the flat tier already holds, with reason
 // pipeline.SkipAlreadyFlat.
