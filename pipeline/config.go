@@ -20,6 +20,10 @@ const (
 	DefaultNamespace = "tp-default"
 	// DefaultFetchTimeout is the seed's 5 s per-fetch cap.
 	DefaultFetchTimeout = 5 * time.Second
+	// DefaultCycleFetchTimeout bounds one cycle's whole fetch stage: two
+	// per-fetch deadlines, so a dead object store cannot hold a sequential
+	// cycle for K x 5 s.
+	DefaultCycleFetchTimeout = 2 * DefaultFetchTimeout
 )
 
 // Config composes a pipeline. Zero fields mean the defaults; the stages
@@ -39,6 +43,17 @@ type Config struct {
 	// the fetch stage through its context; an overrun counts as failed
 	// with reason FailDeadline.
 	FetchTimeout time.Duration
+	// CycleFetchTimeout is the deadline of one cycle's whole fetch stage
+	// (default 10 s). Fetches in flight when it passes are canceled, and
+	// those not yet started are not started; both count as failed with
+	// reason FailCycleDeadline.
+	CycleFetchTimeout time.Duration
+	// CycleByteBudget caps the payload bytes one cycle fetches (0: no cap,
+	// K alone bounds the load). Selected blocks are taken in rank order;
+	// one whose Meta.PayloadBytes would overrun what is left of the budget
+	// is skipped with reason SkipByteBudget, and a smaller one after it may
+	// still fit. A block of unknown size (PayloadBytes 0) counts as 0.
+	CycleByteBudget int64
 
 	// Sources supply the candidates; a cycle draws on all of them. When
 	// there are several, a block proposed twice is taken once (the first
@@ -85,6 +100,9 @@ func (c Config) WithDefaults() Config {
 	if c.FetchTimeout == 0 {
 		c.FetchTimeout = DefaultFetchTimeout
 	}
+	if c.CycleFetchTimeout == 0 {
+		c.CycleFetchTimeout = DefaultCycleFetchTimeout
+	}
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
@@ -111,6 +129,12 @@ func (c Config) Validate() error {
 	}
 	if c.FetchTimeout <= 0 {
 		bad("FetchTimeout = %v, want > 0 (0 means the default, %v)", c.FetchTimeout, DefaultFetchTimeout)
+	}
+	if c.CycleFetchTimeout <= 0 {
+		bad("CycleFetchTimeout = %v, want > 0 (0 means the default, %v)", c.CycleFetchTimeout, DefaultCycleFetchTimeout)
+	}
+	if c.CycleByteBudget < 0 {
+		bad("CycleByteBudget = %d, want >= 0 (0 means no cap)", c.CycleByteBudget)
 	}
 	if len(c.Sources) == 0 {
 		bad("Sources is empty, want at least one (e.g. snapshot.Index)")

@@ -18,6 +18,9 @@ const (
 	SkipInFlight = "in_flight"
 	// SkipBackoff: the block failed recently and is backing off.
 	SkipBackoff = "backoff"
+	// SkipByteBudget: fetching the block would exceed the cycle's byte
+	// budget (Config.CycleByteBudget).
+	SkipByteBudget = "byte_budget"
 )
 
 // Failure reasons of a fetch, as counted in Outcome.FailedBy.
@@ -33,7 +36,20 @@ const (
 	FailCanceled = "canceled"
 	// FailPanic: the fetch code panicked; the panic was recovered.
 	FailPanic = "panic"
+	// FailCycleDeadline: the cycle's fetch stage ran out of time
+	// (Config.CycleFetchTimeout) before or during this fetch.
+	FailCycleDeadline = "cycle_deadline"
 )
+
+// ErrCycleDeadline is the cause of the fetch stage's context when the
+// cycle's fetch time (Config.CycleFetchTimeout) runs out; its reason is
+// FailCycleDeadline.
+var ErrCycleDeadline error = reasonError{FailCycleDeadline, "pipeline: the cycle's fetch deadline passed"}
+
+type reasonError struct{ reason, msg string }
+
+func (e reasonError) Error() string  { return e.msg }
+func (e reasonError) Reason() string { return e.reason }
 
 // FetchResult is the result of one fetch.
 type FetchResult struct {

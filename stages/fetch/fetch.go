@@ -127,7 +127,7 @@ func (p *Parallel) Fetch(ctx context.Context, cy *pipeline.Cycle, cands []pipeli
 	g.SetLimit(limit)
 	for i, c := range cands {
 		if ctx.Err() != nil {
-			res[i] = canceled(c, ctx.Err())
+			res[i] = canceled(c, ctx)
 			continue
 		}
 		g.Go(func() error {
@@ -139,15 +139,18 @@ func (p *Parallel) Fetch(ctx context.Context, cy *pipeline.Cycle, cands []pipeli
 	return res
 }
 
-// canceled is the result of a fetch never started because ctx ended.
-func canceled(c pipeline.Candidate, err error) pipeline.FetchResult {
+// canceled is the result of a fetch never started because ctx ended: the
+// worker stopped (pipeline.FailCanceled) or the cycle's fetch deadline
+// passed (pipeline.FailCycleDeadline).
+func canceled(c pipeline.Candidate, ctx context.Context) pipeline.FetchResult {
+	err := context.Cause(ctx)
 	return pipeline.FetchResult{Hash: c.Hash, Reason: pipeline.FailureReason(err), Err: err}
 }
 
 // one runs a single fetch under the per-fetch deadline, recovering a panic.
 func one(ctx context.Context, m Materializer, cy *pipeline.Cycle, c pipeline.Candidate) (r pipeline.FetchResult) {
-	if err := ctx.Err(); err != nil {
-		return canceled(c, err)
+	if ctx.Err() != nil {
+		return canceled(c, ctx)
 	}
 	r.Hash = c.Hash
 	start := time.Now()
@@ -165,15 +168,14 @@ func one(ctx context.Context, m Materializer, cy *pipeline.Cycle, c pipeline.Can
 	switch {
 	case err != nil:
 		// The store may return a bare error after its context expired:
-		// name the deadline when it is ours, a cancellation when it is the
-		// cycle's.
+		// name the deadline when it is this fetch's, and the cycle's
+		// reason (stopped, or out of fetch time) when it is the cycle's.
 		if pipeline.FailureReason(err) == pipeline.FailError && fctx.Err() != nil {
 			err = fmt.Errorf("%w (%w)", err, fctx.Err())
 		}
-		if ctx.Err() != nil && fctx.Err() != nil {
-			r.Reason = pipeline.FailCanceled
-		} else {
-			r.Reason = pipeline.FailureReason(err)
+		r.Reason = pipeline.FailureReason(err)
+		if ctx.Err() != nil {
+			r.Reason = pipeline.FailureReason(context.Cause(ctx))
 		}
 		r.Err = err
 	case !found:
