@@ -257,6 +257,23 @@ func (p *Pipeline) fetch(ctx context.Context, cy *Cycle, o *Outcome, cands []Can
 	if p.cfg.Fetcher == nil || len(cands) == 0 || ctx.Err() != nil {
 		return
 	}
+	if budget := p.cfg.CycleByteBudget; budget > 0 {
+		kept := cands[:0:0]
+		for _, c := range cands {
+			n := int64(c.Meta.PayloadBytes)
+			if n > budget {
+				o.Skipped[SkipByteBudget]++
+				continue
+			}
+			budget -= n
+			kept = append(kept, c)
+		}
+		if cands = kept; len(cands) == 0 {
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, p.cfg.CycleFetchTimeout, ErrCycleDeadline)
+	defer cancel()
 	var res []FetchResult
 	p.guard(o, "fetcher", func() { res = p.cfg.Fetcher.Fetch(ctx, cy, cands) })
 	o.Fetches = res
