@@ -1,0 +1,5 @@
+//go:build !race
+
+package presets_test
+
+const raceEnabled = false
