@@ -208,16 +208,19 @@ func mustEqual(t testing.TB, what string, want, got []byte) {
 
 func reasonOf(err error) string { return pipeline.FailureReason(err) }
 
-// fetchers are the fetch stage's strategies over m.
-func fetchers(m fetch.Materializer) []struct {
+// fetcher is one of the fetch stage's strategies.
+type fetcher struct {
 	name string
-	f    pipeline.Fetcher
-} {
-	return []struct {
-		name string
-		f    pipeline.Fetcher
-	}{
-		{"sequential", fetch.NewSequential(m)},
-		{"parallel", fetch.NewParallel(m, 4)},
+	f    pipeline.Fetcher                            // over the Materializer given to fetchers
+	with func(m fetch.Materializer) pipeline.Fetcher // over another
+}
+
+// fetchers are the fetch stage's strategies over m.
+func fetchers(m fetch.Materializer) []fetcher {
+	seq := func(m fetch.Materializer) pipeline.Fetcher { return fetch.NewSequential(m) }
+	par := func(m fetch.Materializer) pipeline.Fetcher { return fetch.NewParallel(m, 4) }
+	return []fetcher{
+		{"sequential", seq(m), seq},
+		{"parallel", par(m), par},
 	}
 }

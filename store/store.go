@@ -546,6 +546,10 @@ func (s *Store) copyVerified(ctx context.Context, w io.Writer, r io.Reader, obj 
 		return fmt.Errorf("store: get %s: %w", obj, ctx.Err())
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return failf(ReasonSize, "store: %s: body ended after %d of %d bytes: %w", obj, got, size, err)
+	case err != nil && strings.Contains(err.Error(), "checksum did not match"):
+		// The AWS SDK verifies S3's own response checksum (CRC32 and the
+		// like) as the body ends; its error type is internal to the SDK.
+		return failf(ReasonCorrupt, "store: %s: body failed the S3 response checksum: %w", obj, err)
 	case err != nil:
 		return fmt.Errorf("store: read %s: %w", obj, err)
 	case got < size:

@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string // one line per problem; nil for a valid config
+	}{
+		{name: "minimal", cfg: Config{FlatDir: "/x", ColdURL: "mem://"}},
+		{name: "lru admission", cfg: Config{FlatDir: "/x", ColdURL: "mem://", Admission: "lru"}},
+		{name: "probation admission", cfg: Config{FlatDir: "/x", ColdURL: "s3://b?region=us-east-1", Admission: "probation:0.25"}},
+		{
+			name: "nothing set",
+			cfg:  Config{},
+			want: []string{
+				"store: FlatDir is empty, want the flat tier's directory",
+				"store: ColdURL is empty and Cold is nil, want a bucket URL (file:///path, mem://, s3://bucket?region=...) or an open bucket",
+			},
+		},
+		{
+			name: "everything wrong",
+			cfg:  Config{FlatDir: "/x", ColdURL: "/just/a/path", FlatBudget: -1, Admission: "fifo"},
+			want: []string{
+				`store: ColdURL = "/just/a/path", want a bucket URL with a scheme (file:///path, mem://, s3://bucket?region=...)`,
+				"store: FlatBudget = -1, want > 0 bytes (0 means the default, 1073741824)",
+				`store: Admission = "fifo", want "mru", "lru" or "probation:F" with 0 < F < 1 (empty means the default, "mru")`,
+			},
+		},
+		{
+			name: "probation fraction out of range",
+			cfg:  Config{FlatDir: "/x", ColdURL: "mem://", Admission: "probation:1"},
+			want: []string{`store: Admission = "probation:1", want "mru", "lru" or "probation:F" with 0 < F < 1 (empty means the default, "mru")`},
+		},
+		{
+			name: "probation fraction not a number",
+			cfg:  Config{FlatDir: "/x", ColdURL: "mem://", Admission: "probation:NaN"},
+			want: []string{`store: Admission = "probation:NaN", want "mru", "lru" or "probation:F" with 0 < F < 1 (empty means the default, "mru")`},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			if err := tc.cfg.WithDefaults().Validate(); err != nil {
+				got = strings.Split(err.Error(), "\n")
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Validate mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		cfg  Config
+		want string // a substring of the error
+	}{
+		{"invalid config", Config{}, "store: FlatDir is empty"},
+		{"unknown scheme", Config{FlatDir: t.TempDir(), ColdURL: "gopher://x"}, `store: open cold tier "gopher://x"`},
+		{"flat dir is a file", Config{FlatDir: "/dev/null/flat", ColdURL: "mem://"}, "store: create flat dir"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(ctx, tc.cfg)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open succeeded, want an error containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Open: err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestClosed(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, Config{})
+	b := newBlock(t, 10)
+	if err := s.Put(ctx, testNS, b.key(), b.payload); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := s.Put(ctx, testNS, b.key(), b.payload); err != ErrClosed {
+		t.Errorf("Put after Close: err = %v, want ErrClosed", err)
+	}
+	if _, err := s.Get(ctx, testNS, b.key()); err != ErrClosed {
+		t.Errorf("Get after Close: err = %v, want ErrClosed", err)
+	}
+	if _, _, err := s.Materialize(ctx, testNS, b.cand()); err != ErrClosed {
+		t.Errorf("Materialize after Close: err = %v, want ErrClosed", err)
+	}
+	if s.ContainsFlat(ctx, testNS, b.hash) {
+		t.Errorf("ContainsFlat after Close = true, want false")
+	}
+}
