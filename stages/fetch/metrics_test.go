@@ -1,0 +1,215 @@
+package fetch_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/stages/fetch"
+)
+
+// metricsReasonErr names its own failure reason, as a store's errors do.
+type metricsReasonErr string
+
+func (e metricsReasonErr) Error() string  { return "store: " + string(e) }
+func (e metricsReasonErr) Reason() string { return string(e) }
+
+// metricValues flattens the gauge and the histogram counts reg gathers
+// into "name{labels}" → value.
+func metricValues(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(map[string]float64)
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			id := "{" + strings.Join(ls, ",") + "}"
+			switch mf.GetType() {
+			case dto.MetricType_GAUGE:
+				got[mf.GetName()+id] = m.GetGauge().GetValue()
+			case dto.MetricType_HISTOGRAM:
+				got[mf.GetName()+"_count"+id] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return got
+}
+
+func TestInstrumentResults(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	mw, err := fetch.Instrument(reg, fetch.InstrumentOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type ret struct {
+		n     int64
+		found bool
+		err   error
+	}
+	// The hash's first byte picks what the inner Materializer returns.
+	rets := []ret{
+		{n: 10, found: true},
+		{},
+		{err: errors.New("store: connection reset")},
+		{err: fmt.Errorf("store: get: %w", context.DeadlineExceeded)},
+		{err: fmt.Errorf("store: verify: %w", metricsReasonErr("corrupt"))},
+		{n: 20, found: true},
+	}
+	m := mw(fetch.MaterializerFunc(func(_ context.Context, _ string, c pipeline.Candidate) (int64, bool, error) {
+		r := rets[c.Hash[0]]
+		return r.n, r.found, r.err
+	}))
+	for i, want := range rets {
+		n, found, err := m.Materialize(context.Background(), "tp-a", pipeline.Candidate{Hash: block.Hash{byte(i)}})
+		if n != want.n || found != want.found || err != want.err {
+			t.Errorf("call %d through the middleware = %d, %v, %v; want %d, %v, %v unchanged", i, n, found, err, want.n, want.found, want.err)
+		}
+	}
+	want := map[string]float64{
+		`kvprefetch_fetches_in_flight{namespace="tp-a"}`:                              0,
+		`kvprefetch_fetch_duration_seconds_count{namespace="tp-a",result="fetched"}`:  2,
+		`kvprefetch_fetch_duration_seconds_count{namespace="tp-a",result="miss"}`:     1,
+		`kvprefetch_fetch_duration_seconds_count{namespace="tp-a",result="error"}`:    1,
+		`kvprefetch_fetch_duration_seconds_count{namespace="tp-a",result="deadline"}`: 1,
+		`kvprefetch_fetch_duration_seconds_count{namespace="tp-a",result="corrupt"}`:  1,
+	}
+	if diff := cmp.Diff(want, metricValues(t, reg)); diff != "" {
+		t.Errorf("metrics mismatch (-want +got):\n%s", diff)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) != 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}
+
+// TestInstrumentInFlight holds fetches inside the Materializer and reads
+// the gauge while they run, under the parallel strategy.
+func TestInstrumentInFlight(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	mw, err := fetch.Instrument(reg, fetch.InstrumentOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const limit = 3
+	entered, release := make(chan struct{}), make(chan struct{})
+	inner := fetch.MaterializerFunc(func(ctx context.Context, ns string, c pipeline.Candidate) (int64, bool, error) {
+		entered <- struct{}{}
+		<-release
+		return 1, true, nil
+	})
+	cands := make([]pipeline.Candidate, 5)
+	for i := range cands {
+		cands[i].Hash = block.Hash{byte(i)}
+	}
+	var wg sync.WaitGroup
+	var res []pipeline.FetchResult
+	wg.Go(func() {
+		res = fetch.NewParallel(mw(inner), limit).Fetch(context.Background(), &pipeline.Cycle{Namespace: "tp-a", FetchTimeout: time.Minute}, cands)
+	})
+	for range limit {
+		<-entered
+	}
+	if got := metricValues(t, reg)[`kvprefetch_fetches_in_flight{namespace="tp-a"}`]; got != limit {
+		t.Errorf("in flight while %d fetches run = %v, want %d", limit, got, limit)
+	}
+	close(release)
+	for range len(cands) - limit {
+		<-entered
+	}
+	wg.Wait()
+	if len(res) != len(cands) {
+		t.Fatalf("%d results, want %d", len(res), len(cands))
+	}
+	want := map[string]float64{
+		`kvprefetch_fetches_in_flight{namespace="tp-a"}`:                             0,
+		`kvprefetch_fetch_duration_seconds_count{namespace="tp-a",result="fetched"}`: float64(len(cands)),
+	}
+	if diff := cmp.Diff(want, metricValues(t, reg)); diff != "" {
+		t.Errorf("metrics mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestInstrumentPanic checks that a panicking Materializer is counted as
+// "panic", leaves the gauge at zero, and still panics for the fetch stage
+// to recover.
+func TestInstrumentPanic(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	mw, err := fetch.Instrument(reg, fetch.InstrumentOptions{Buckets: []float64{1}, ConstLabels: prometheus.Labels{"node": "n1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mw(fetch.MaterializerFunc(func(context.Context, string, pipeline.Candidate) (int64, bool, error) {
+		panic("boom")
+	}))
+	res := fetch.NewSequential(m).Fetch(context.Background(), &pipeline.Cycle{Namespace: "tp-a", FetchTimeout: time.Minute}, []pipeline.Candidate{{}})
+	if len(res) != 1 || res[0].Reason != pipeline.FailPanic {
+		t.Fatalf("results = %+v, want one with reason %q", res, pipeline.FailPanic)
+	}
+	expected := `
+# HELP kvprefetch_fetches_in_flight Block fetches in flight.
+# TYPE kvprefetch_fetches_in_flight gauge
+kvprefetch_fetches_in_flight{namespace="tp-a",node="n1"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(expected), "kvprefetch_fetches_in_flight"); err != nil {
+		t.Error(err)
+	}
+	if got := metricValues(t, reg)[`kvprefetch_fetch_duration_seconds_count{namespace="tp-a",node="n1",result="panic"}`]; got != 1 {
+		t.Errorf("panic count = %v, want 1", got)
+	}
+}
+
+func TestInstrumentErrors(t *testing.T) {
+	if _, err := fetch.Instrument(nil, fetch.InstrumentOptions{}); err == nil || !strings.HasPrefix(err.Error(), "fetch: ") {
+		t.Errorf("Instrument(nil): err = %v, want a fetch: error", err)
+	}
+	reg := prometheus.NewRegistry()
+	if _, err := fetch.Instrument(reg, fetch.InstrumentOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := fetch.Instrument(reg, fetch.InstrumentOptions{})
+	var are prometheus.AlreadyRegisteredError
+	if !errors.As(err, &are) {
+		t.Errorf("second Instrument on one registry: err = %v, want a wrapped AlreadyRegisteredError", err)
+	}
+	reg2 := prometheus.NewRegistry()
+	reg2.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "kvprefetch_fetch_duration_seconds", Help: "taken"}))
+	if _, err := fetch.Instrument(reg2, fetch.InstrumentOptions{}); err == nil {
+		t.Fatal("Instrument with a clashing metric succeeded")
+	}
+	if n, _ := testutil.GatherAndCount(reg2); n != 1 {
+		t.Errorf("after a failed Instrument the registry holds %d metrics, want only the clashing one", n)
+	}
+}
+
+func ExampleInstrument() {
+	reg := prometheus.NewRegistry() // serve it with promhttp.HandlerFor(reg, ...)
+	instrument, err := fetch.Instrument(reg, fetch.InstrumentOptions{})
+	if err != nil {
+		panic(err)
+	}
+	store := fetch.MaterializerFunc(func(context.Context, string, pipeline.Candidate) (int64, bool, error) {
+		return 4096, true, nil
+	})
+	f := fetch.NewParallel(instrument(store), 4)
+	res := f.Fetch(context.Background(), &pipeline.Cycle{Namespace: "tp-default", FetchTimeout: time.Second}, make([]pipeline.Candidate, 3))
+	n, _ := testutil.GatherAndCount(reg, "kvprefetch_fetch_duration_seconds")
+	fmt.Println(len(res), "fetches,", n, "duration series")
+	// Output:
+	// 3 fetches, 1 duration series
+}
