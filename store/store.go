@@ -252,6 +252,52 @@ func (s *Store) Materialize(ctx context.Context, ns string, c pipeline.Candidate
 	return r.n, r.found, err
 }
 
+// PutCold stores payload as the block with key (a [block.Key]) in
+// namespace ns in the cold tier only, with its BLAKE3-256 as metadata
+// "b3", leaving flat as it is: what another node's write looks like from
+// here (tools that seed or backfill a bucket use it).
+func (s *Store) PutCold(ctx context.Context, ns, key string, payload []byte) error {
+	n, err := parseName(ns, key)
+	if err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return s.putCold(ctx, n, payload)
+}
+
+func (s *Store) putCold(ctx context.Context, n name, payload []byte) error {
+	sum := blake3.Sum256(payload)
+	obj := n.object()
+	err := s.cold.WriteAll(ctx, obj, payload, &blob.WriterOptions{
+		ContentType: "application/octet-stream",
+		Metadata:    map[string]string{ChecksumKey: hex.EncodeToString(sum[:])},
+	})
+	if err != nil {
+		return s.coldErr(ctx, "put", obj, err)
+	}
+	return nil
+}
+
+// FreeBytes returns the payload bytes a prefetched block may take in flat
+// without evicting anything: the budget less what flat holds (and, with
+// probation admission, no more than the probation segment's room). The
+// budget is shared by every namespace; an invalid namespace has none. It
+// is what the free-room filter (filter.FreeRoom) asks.
+func (s *Store) FreeBytes(ns string) int64 {
+	if block.ValidateNamespace(ns) != nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	free := s.rec.budget - s.rec.bytes
+	if s.adm.place == placeProbation {
+		free = min(free, s.rec.probBudget-s.rec.probBytes)
+	}
+	return max(free, 0)
+}
+
 // Put stores payload as the block with key (a [block.Key]) in namespace ns:
 // first in the cold tier, with its BLAKE3-256 as metadata "b3", then in
 // the flat tier as the most recently used block. A payload larger than
@@ -265,16 +311,10 @@ func (s *Store) Put(ctx context.Context, ns, key string, payload []byte) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	sum := blake3.Sum256(payload)
-	obj := n.object()
-	err = s.cold.WriteAll(ctx, obj, payload, &blob.WriterOptions{
-		ContentType: "application/octet-stream",
-		Metadata:    map[string]string{ChecksumKey: hex.EncodeToString(sum[:])},
-	})
-	if err != nil {
-		return s.coldErr(ctx, "put", obj, err)
+	if err := s.putCold(ctx, n, payload); err != nil {
+		return err
 	}
-	size := int64(len(payload))
+	obj, size := n.object(), int64(len(payload))
 	if size > s.maxSize(placeFront) {
 		return nil
 	}

@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"gocloud.dev/blob/memblob"
+
+	"github.com/wombatkv/prefetch/block"
+)
+
+func TestCollector(t *testing.T) {
+	ctx := context.Background()
+	cold := memblob.OpenBucket(nil)
+	defer cold.Close()
+	s := open(t, Config{Cold: cold, FlatBudget: 2500})
+	a, b, c := newBlock(t, 1000), newBlock(t, 1000), newBlock(t, 1000)
+	for _, x := range []testBlock{a, b, c} {
+		if err := s.Put(ctx, testNS, x.key(), x.payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw := newBlock(t, 10)
+	seedObject(t, cold, raw, raw.payload, nil)
+	if _, _, err := s.Materialize(ctx, testNS, raw.cand()); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s.Collector())
+	expected := `
+# HELP kvprefetch_store_flat_blocks Blocks in the flat tier.
+# TYPE kvprefetch_store_flat_blocks gauge
+kvprefetch_store_flat_blocks 3
+# HELP kvprefetch_store_flat_bytes Payload bytes in the flat tier.
+# TYPE kvprefetch_store_flat_bytes gauge
+kvprefetch_store_flat_bytes 2010
+# HELP kvprefetch_store_flat_budget_bytes The flat tier's byte budget.
+# TYPE kvprefetch_store_flat_budget_bytes gauge
+kvprefetch_store_flat_budget_bytes 2500
+# HELP kvprefetch_store_cold_gets_total GETs sent to the cold tier.
+# TYPE kvprefetch_store_cold_gets_total counter
+kvprefetch_store_cold_gets_total 1
+# HELP kvprefetch_store_published_total Blocks published to the flat tier.
+# TYPE kvprefetch_store_published_total counter
+kvprefetch_store_published_total 4
+# HELP kvprefetch_store_evicted_total Blocks evicted from the flat tier for its budget.
+# TYPE kvprefetch_store_evicted_total counter
+kvprefetch_store_evicted_total 1
+# HELP kvprefetch_store_evicted_bytes_total Payload bytes evicted from the flat tier for its budget.
+# TYPE kvprefetch_store_evicted_bytes_total counter
+kvprefetch_store_evicted_bytes_total 1000
+# HELP kvprefetch_store_unverified_total Cold objects accepted without "b3" metadata, their size alone checked.
+# TYPE kvprefetch_store_unverified_total counter
+kvprefetch_store_unverified_total 1
+# HELP kvprefetch_store_rejected_total Cold objects refused for their content or size.
+# TYPE kvprefetch_store_rejected_total counter
+kvprefetch_store_rejected_total 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(expected)); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) != 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}
+
+func TestPutColdAndFreeBytes(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		admission string
+		want      []int64 // FreeBytes after PutCold, after a Put, after a prefetch
+	}{
+		{"mru", []int64{4000, 3000, 2000}},
+		{"lru", []int64{4000, 3000, 2000}},
+		{"probation:0.25", []int64{1000, 1000, 0}},
+	} {
+		t.Run(tc.admission, func(t *testing.T) {
+			cold := memblob.OpenBucket(nil)
+			defer cold.Close()
+			flat := t.TempDir()
+			s := open(t, Config{FlatDir: flat, Cold: cold, FlatBudget: 4000, Admission: tc.admission})
+			var got []int64
+			a, b := newBlock(t, 1000), newBlock(t, 1000)
+			if err := s.PutCold(ctx, testNS, a.key(), a.payload); err != nil {
+				t.Fatal(err)
+			}
+			if s.ContainsFlat(ctx, testNS, a.hash) {
+				t.Errorf("ContainsFlat after PutCold = true, want false")
+			}
+			attrs, err := cold.Attributes(ctx, testNS+"/"+a.key())
+			if err != nil || attrs.Metadata[ChecksumKey] != sumOf(a.payload) {
+				t.Errorf("cold after PutCold: %v, metadata %v; want b3 %s", err, attrs, sumOf(a.payload))
+			}
+			got = append(got, s.FreeBytes(testNS))
+			if err := s.Put(ctx, testNS, b.key(), b.payload); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, s.FreeBytes(testNS))
+			if _, _, err := s.Materialize(ctx, testNS, a.cand()); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, s.FreeBytes(testNS))
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("FreeBytes mismatch (-want +got):\n%s", diff)
+			}
+			if n := s.FreeBytes(".."); n != 0 {
+				t.Errorf("FreeBytes(\"..\") = %d, want 0", n)
+			}
+			if err := s.PutCold(ctx, testNS, "../x", nil); !strings.Contains(err.Error(), block.ErrBadKey.Error()) {
+				t.Errorf("PutCold with a bad key: err = %v, want a bad key error", err)
+			}
+		})
+	}
+}
