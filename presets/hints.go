@@ -1,0 +1,173 @@
+package presets
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"time"
+
+	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/stages/emit"
+	"github.com/wombatkv/prefetch/stages/fetch"
+	"github.com/wombatkv/prefetch/stages/filter"
+	topk "github.com/wombatkv/prefetch/stages/select"
+	"github.com/wombatkv/prefetch/stages/snapshot"
+)
+
+// Defaults of [HintOptions].
+const (
+	// DefaultHintGetsPerSecond is the hint budget's rate: what the v3 grid
+	// spends at most (TopK 8 per 500 ms).
+	DefaultHintGetsPerSecond = 16
+	// DefaultHintBurst is the hint budget's depth: one grid cycle's worth.
+	DefaultHintBurst = 8
+	// DefaultHintGetTime is the expected duration of one GET when
+	// HintOptions.GetTime is nil.
+	DefaultHintGetTime = 100 * time.Millisecond
+	// DefaultHintInterval is the hint pipeline's tick. Its cycles look
+	// only at the pending hints, so they are cheap; a tick shorter than
+	// the grid's lets the budget's tokens be spent as they come.
+	DefaultHintInterval = 100 * time.Millisecond
+)
+
+// HintOptions configure [Hinted]: a fetching preset's options, the intake
+// the node feeds, and the GET budget.
+type HintOptions struct {
+	// Options are the shared options; Store is required, Index is not
+	// used (give the intake a Lookup over the index instead), Interval
+	// defaults to DefaultHintInterval.
+	Options
+	// Hints is the intake the node feeds with the blocks of the requests
+	// it knows about before serving them. Required.
+	Hints *snapshot.Hints
+	// GetsPerSecond and Burst are the budget's token bucket (defaults 16
+	// and 8). Each cycle also fetches at most TopK.
+	GetsPerSecond float64
+	Burst         int
+	// GetTime is how long a GET of a block of the given payload size is
+	// expected to take (nil means DefaultHintGetTime for any block). A
+	// hinted block due sooner than that cannot land before its request,
+	// so it ranks after every block that can.
+	GetTime func(payloadBytes uint64) time.Duration
+}
+
+// HintsConfig returns the pipeline.Config of the hint preset: each cycle
+// takes the pending hinted blocks that are neither in flat nor in flight,
+// ranks them by deadline (the earliest Due first, then the lower Seq, so a
+// request's prefix comes first), keeps TopK within the GET budget and
+// fetches them with at most Limit in flight. It writes the MyelonInstr v3
+// line.
+//
+// A hint is a perfect predictor: every block fetched is read by the
+// request that was announced, unless it is evicted first. The budget keeps
+// the GET rate at the grid's, so the gain comes from knowing what to
+// fetch and when, not from spending more.
+func HintsConfig(o HintOptions) (pipeline.Config, error) {
+	var errs []error
+	if o.Hints == nil {
+		errs = append(errs, errors.New("presets: HintOptions.Hints is nil, want the intake the node feeds (snapshot.NewHints)"))
+	}
+	if o.Store == nil {
+		errs = append(errs, errors.New("presets: the hint preset fetches, so Options.Store must be set"))
+	}
+	if o.Limit < 0 {
+		errs = append(errs, fmt.Errorf("presets: Limit = %d, want >= 1 (0 means the default, %d)", o.Limit, fetch.DefaultLimit))
+	}
+	if o.GetsPerSecond < 0 || o.GetsPerSecond > 1e18 || o.GetsPerSecond != o.GetsPerSecond {
+		errs = append(errs, fmt.Errorf("presets: GetsPerSecond = %v, want > 0 (0 means the default, %d)", o.GetsPerSecond, DefaultHintGetsPerSecond))
+	}
+	if o.Burst < 0 {
+		errs = append(errs, fmt.Errorf("presets: Burst = %d, want >= 1 (0 means the default, %d)", o.Burst, DefaultHintBurst))
+	}
+	if o.TopK < 0 {
+		errs = append(errs, fmt.Errorf("presets: TopK = %d, want >= 1 (0 means the default, %d)", o.TopK, pipeline.DefaultTopK))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return pipeline.Config{}, err
+	}
+	if o.GetsPerSecond == 0 {
+		o.GetsPerSecond = DefaultHintGetsPerSecond
+	}
+	if o.Burst == 0 {
+		o.Burst = DefaultHintBurst
+	}
+	if o.Interval == 0 {
+		o.Interval = DefaultHintInterval
+	}
+	k := o.TopK
+	if k == 0 {
+		k = pipeline.DefaultTopK
+	}
+	hints := o.Hints
+	getTime := o.GetTime
+	if getTime == nil {
+		getTime = func(uint64) time.Duration { return DefaultHintGetTime }
+	}
+	deadline := pipeline.ScorerFunc(func(now time.Time, h block.Hash, m block.Meta) float64 {
+		due, ok := hints.Due(h)
+		rank, _ := hints.Rank(h)
+		if !ok {
+			return math.Inf(-1) // not hinted: the source proposes only hinted blocks
+		}
+		slack := due.Sub(now)
+		if slack >= getTime(m.PayloadBytes) {
+			return -float64(rank) // in time: earliest due first, a request's prefix first
+		}
+		// Too late to land before the request: it still saves the time
+		// left, and more behind the request's own loads, so the later
+		// deadline and the deeper block first, after every block in time.
+		return -1e15 + float64(slack) + float64(m.Seq)
+	})
+	pre := []pipeline.Filter{filter.NewAlreadyFlat(o.Store)}
+	if inf, ok := o.Store.(filter.InFlight); ok {
+		pre = append(pre, filter.NewNotInFlight(inf))
+	}
+	w := o.Log
+	if w == nil {
+		w = os.Stderr
+	}
+	var emitter pipeline.Emitter = emit.NewMyelonInstr(w, emit.V3)
+	if len(o.Emitters) > 0 {
+		emitter = append(emit.Multi{emitter}, o.Emitters...)
+	}
+	return pipeline.Config{
+		Interval:     o.Interval,
+		TopK:         o.TopK,
+		Namespace:    o.Namespace,
+		FetchTimeout: o.FetchTimeout,
+		Sources:      []pipeline.Source{hints},
+		Scorer:       deadline,
+		Selector:     topk.Heap{},
+		PreFilters:   pre,
+		Filters:      []pipeline.Filter{filter.NewBudget(k, o.GetsPerSecond, o.Burst)},
+		Fetcher:      &fetch.Parallel{M: o.Store, Limit: o.Limit},
+		Emitter:      emitter,
+		Clock:        o.Clock,
+		Logger:       o.Logger,
+	}, nil
+}
+
+// Hinted returns the hint pipeline (see [HintsConfig]).
+func Hinted(o HintOptions) (*pipeline.Pipeline, error) {
+	cfg, err := HintsConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.New(cfg)
+}
+
+// HintedWorker returns a stopped worker running the hint pipeline, with
+// the intake's notify function set to the worker's Wake: a hint starts a
+// cycle at once, and hints that arrive while a cycle runs coalesce into
+// one more.
+func HintedWorker(o HintOptions) (*pipeline.Worker, error) {
+	p, err := Hinted(o)
+	if err != nil {
+		return nil, err
+	}
+	w := pipeline.NewWorker(p)
+	o.Hints.SetNotify(w.Wake)
+	return w, nil
+}

@@ -1,0 +1,368 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Config is one lab run: which policies, under which scenarios and lead
+// times, with which model settings. Zero fields mean the defaults, which
+// reproduce the reference tables.
+type Config struct {
+	// Settings are the model's constants and the budget.
+	Settings Settings
+	// Scenarios are the flat-tier settings (default DefaultScenarios).
+	Scenarios []Scenario
+	// Policies are the policies to compare, by name (default the
+	// reference's five: none, rfc0008-v2, rfc0008-v3, recency-v3,
+	// oracle-v3). The share of the oracle needs none and oracle-v3: they
+	// run anyway and are reported only when listed.
+	Policies []string
+	// Leads are the lead times to replay the hint policies at (default
+	// one: Settings.Lead). Policies that use no hints run once per
+	// scenario and are reported at every lead.
+	Leads []time.Duration
+	// Parallelism bounds the replays run at once (default GOMAXPROCS).
+	Parallelism int
+	// Progress, when set, is called after each replay with the number
+	// done and the total, from one goroutine at a time.
+	Progress func(done, total int)
+}
+
+// DefaultPolicies are the reference's policies.
+func DefaultPolicies() []string {
+	return []string{PolicyNone, PolicyRFC0008V2, PolicyRFC0008V3, PolicyRecencyV3, PolicyOracleV3}
+}
+
+// Stall summarizes per-request stalls.
+type Stall struct {
+	TotalS float64 `json:"total_s"`
+	MeanMs float64 `json:"mean_ms"`
+	P50Ms  float64 `json:"p50_ms"`
+	P99Ms  float64 `json:"p99_ms"`
+	// TotalNs is the exact total, in nanoseconds.
+	TotalNs int64 `json:"total_ns"`
+}
+
+// RunSettings are a result's settings, named as in the reference's JSON.
+type RunSettings struct {
+	K                     int     `json:"k"`
+	IntervalMs            float64 `json:"interval_ms"`
+	LeadMs                float64 `json:"lead_ms"`
+	Admission             string  `json:"admission"`
+	GetLatencyMs          float64 `json:"get_latency_ms"`
+	GetBandwidthBytesPerS float64 `json:"get_bandwidth_bytes_per_s"`
+	BytesPerToken         int64   `json:"bytes_per_token"`
+	MaxGetsPerS           float64 `json:"max_gets_per_s"`
+}
+
+// Result is one replay: a trace under one scenario, lead time and policy.
+// Its JSON field names are the reference's.
+type Result struct {
+	Trace              string         `json:"trace"`
+	Scenario           string         `json:"scenario"`
+	CapacityBytes      int64          `json:"capacity_bytes"`
+	Policy             string         `json:"policy"`
+	Requests           int            `json:"requests"`
+	BlockRefs          int            `json:"block_refs"`
+	ReusedRefs         int            `json:"reused_refs"`
+	UniqueBlocks       int            `json:"unique_blocks"`
+	UniqueBytes        int64          `json:"unique_bytes"`
+	Hits               int            `json:"hits"`
+	LatePrefetchHits   int            `json:"late_prefetch_hits"`
+	ColdLoads          int            `json:"cold_loads"`
+	LateWaitS          float64        `json:"late_wait_s"`
+	Stall              Stall          `json:"stall"`
+	PrefixStall        Stall          `json:"prefix_stall"`
+	Cycles             int            `json:"cycles"`
+	SkippedAlreadyFlat int            `json:"skipped_already_flat"`
+	SkippedInFlight    int            `json:"skipped_in_flight"`
+	Skipped            map[string]int `json:"skipped,omitempty"`
+	PrefetchGets       int            `json:"prefetch_gets"`
+	PrefetchBytes      int64          `json:"prefetch_bytes"`
+	FailedGets         int            `json:"failed_gets"`
+	Useful             int            `json:"useful"`
+	Wasted             int            `json:"wasted"`
+	Precision          float64        `json:"precision"`
+	Share              float64        `json:"share_of_oracle_stall_reduction"`
+	PrefixShare        float64        `json:"prefix_share_of_oracle_stall_reduction"`
+	HintsDropped       uint64         `json:"hints_dropped,omitempty"`
+	Settings           RunSettings    `json:"settings"`
+	// Elapsed is the wall time of the replay.
+	Elapsed time.Duration `json:"-"`
+}
+
+// job is one replay to run.
+type job struct {
+	sc     Scenario
+	lead   time.Duration
+	policy *policyDef
+	out    *Result
+}
+
+// Run replays tr under every scenario, lead and policy of cfg and returns
+// the results ordered by scenario, then lead, then policy (as listed),
+// with the shares of the oracle filled in. Replays run in parallel, each
+// on its own simulated tiers, index and pipeline.
+func Run(ctx context.Context, tr *Trace, cfg Config) ([]Result, error) {
+	s := cfg.Settings.WithDefaults()
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	scs := cfg.Scenarios
+	if len(scs) == 0 {
+		scs = DefaultScenarios()
+	}
+	var errs []error
+	for _, sc := range scs {
+		if !(sc.Fraction > 0) || sc.Fraction > 1e6 {
+			errs = append(errs, fmt.Errorf("replay: capacity fraction %v, want > 0 (e.g. 0.1 for 10%% of the unique bytes)", sc.Fraction))
+		}
+	}
+	names := cfg.Policies
+	if len(names) == 0 {
+		names = DefaultPolicies()
+	}
+	defs := make([]*policyDef, len(names))
+	for i, n := range names {
+		d, err := policyByName(n)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		defs[i] = d
+	}
+	leads := cfg.Leads
+	if len(leads) == 0 {
+		leads = []time.Duration{s.Lead}
+	}
+	for _, l := range leads {
+		if l < 0 {
+			errs = append(errs, fmt.Errorf("replay: lead %v, want >= 0", l))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	m := prepare(tr, s)
+	none, _ := policyByName(PolicyNone)
+	orc, _ := policyByName(PolicyOracleV3)
+
+	// One replay per (scenario, policy), and per lead for the policies
+	// that use it; the baselines always run.
+	type key struct {
+		sc   int
+		lead time.Duration
+		name string
+	}
+	var jobs []*job
+	byKey := map[key]*job{}
+	add := func(si int, lead time.Duration, d *policyDef) *job {
+		if !d.usesLead {
+			lead = leads[0]
+		}
+		k := key{si, lead, d.name}
+		if j, ok := byKey[k]; ok {
+			return j
+		}
+		j := &job{sc: scs[si], lead: lead, policy: d, out: &Result{}}
+		byKey[k] = j
+		jobs = append(jobs, j)
+		return j
+	}
+	type row struct {
+		j          *job
+		lead       time.Duration
+		base, best *job
+	}
+	var rows []row
+	for si := range scs {
+		base, best := add(si, 0, none), add(si, 0, orc)
+		for _, lead := range leads {
+			for _, d := range defs {
+				rows = append(rows, row{j: add(si, lead, d), lead: lead, base: base, best: best})
+			}
+		}
+	}
+	// Longest first: the index-scanning policies.
+	slices.SortStableFunc(jobs, func(a, b *job) int { return weight(b.policy) - weight(a.policy) })
+
+	par := cfg.Parallelism
+	if par <= 0 {
+		par = runtime.GOMAXPROCS(0)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu      sync.Mutex
+		done    int
+		firstEr error
+		wg      sync.WaitGroup
+	)
+	next := make(chan *job)
+	for range min(par, len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				err := replayOne(ctx, m, s, j)
+				mu.Lock()
+				if err != nil && firstEr == nil {
+					firstEr = err
+					cancel()
+				}
+				done++
+				if cfg.Progress != nil && err == nil {
+					cfg.Progress(done, len(jobs))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for _, j := range jobs {
+		select {
+		case next <- j:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstEr != nil {
+		return nil, firstEr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]Result, len(rows))
+	for i, rw := range rows {
+		r := *rw.j.out
+		r.Settings.LeadMs = ms(rw.lead)
+		r.Share = share(rw.base.out.Stall.TotalNs, r.Stall.TotalNs, rw.best.out.Stall.TotalNs)
+		r.PrefixShare = share(rw.base.out.PrefixStall.TotalNs, r.PrefixStall.TotalNs, rw.best.out.PrefixStall.TotalNs)
+		out[i] = r
+	}
+	return out, nil
+}
+
+func weight(d *policyDef) int {
+	switch d.name {
+	case PolicyNone:
+		return 0
+	case PolicyRFC0008V2, PolicyRFC0008V3, PolicyRecencyV3:
+		return 2
+	}
+	return 1
+}
+
+// share returns (none - policy) / (none - oracle), 0 when the oracle
+// gains nothing.
+func share(none, policy, oracle int64) float64 {
+	if none == oracle {
+		return 0
+	}
+	return float64(none-policy) / float64(none-oracle)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// replayOne runs one job into j.out.
+func replayOne(ctx context.Context, m *model, s Settings, j *job) error {
+	start := time.Now()
+	capacity := j.sc.Capacity(m.uniqueBytes)
+	adm := s.Admission
+	// Build against a throwaway run to learn the policy's admission.
+	r := newRun(m, capacity, adm)
+	b, err := j.policy.build(r, s)
+	if err != nil {
+		return fmt.Errorf("replay: policy %s: %w", j.policy.name, err)
+	}
+	if b.admission.Mode != "" {
+		adm = b.admission
+		r.adm = adm
+		if adm.Mode == AdmitProbation {
+			r.probCap = int64(adm.Fraction * float64(capacity))
+		}
+	}
+	r.timing = b.timing
+	if err := r.play(ctx, b, j.lead, j.sc.Restart); err != nil {
+		return fmt.Errorf("replay: %s, %s, policy %s: %w", m.name, j.sc.Name(), j.policy.name, err)
+	}
+	interval := s.Interval
+	if b.p != nil {
+		interval = b.p.Config().Interval
+	}
+	res := j.out
+	*res = Result{
+		Trace:              m.name,
+		Scenario:           j.sc.Name(),
+		CapacityBytes:      capacity,
+		Policy:             j.policy.name,
+		Requests:           m.requests(),
+		BlockRefs:          len(m.refs),
+		ReusedRefs:         m.reusedRefs,
+		UniqueBlocks:       len(m.ids),
+		UniqueBytes:        m.uniqueBytes,
+		Hits:               r.hits,
+		LatePrefetchHits:   r.late,
+		ColdLoads:          r.cold,
+		LateWaitS:          float64(r.lateWait) / 1e9,
+		Stall:              summarize(r.stalls),
+		PrefixStall:        summarize(r.prefix),
+		Cycles:             r.cycles,
+		SkippedAlreadyFlat: r.skipped["already_flat"],
+		SkippedInFlight:    r.skipped["in_flight"],
+		PrefetchGets:       r.gets,
+		PrefetchBytes:      r.getBytes,
+		FailedGets:         r.failed,
+		Useful:             r.useful,
+		Wasted:             r.gets - r.useful,
+		HintsDropped:       r.hintDropped,
+		Settings: RunSettings{
+			K:                     s.TopK,
+			IntervalMs:            ms(interval),
+			Admission:             adm.String(),
+			GetLatencyMs:          ms(s.GetLatency),
+			GetBandwidthBytesPerS: s.GetBandwidth,
+			BytesPerToken:         s.BytesPerToken,
+			MaxGetsPerS:           b.maxGetsPerSec,
+		},
+		Elapsed: time.Since(start),
+	}
+	if len(r.skipped) > 0 {
+		res.Skipped = r.skipped
+	}
+	if r.gets > 0 {
+		res.Precision = float64(r.useful) / float64(r.gets)
+	}
+	return nil
+}
+
+// summarize returns the total, mean and nearest-rank p50 and p99 of the
+// per-request stalls.
+func summarize(ns []int64) Stall {
+	var st Stall
+	if len(ns) == 0 {
+		return st
+	}
+	for _, v := range ns {
+		st.TotalNs += v
+	}
+	sorted := slices.Clone(ns)
+	slices.Sort(sorted)
+	rank := func(p float64) float64 {
+		i := int(p*float64(len(sorted))+0.999999999) - 1
+		i = min(max(i, 0), len(sorted)-1)
+		return float64(sorted[i]) / 1e6
+	}
+	st.TotalS = float64(st.TotalNs) / 1e9
+	st.MeanMs = float64(st.TotalNs) / float64(len(ns)) / 1e6
+	st.P50Ms = rank(0.50)
+	st.P99Ms = rank(0.99)
+	return st
+}

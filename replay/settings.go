@@ -1,0 +1,243 @@
+package replay
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults of [Settings]: the reference model of REPLAY-MODEL.md.
+const (
+	DefaultBlockTokens   = 512
+	DefaultBytesPerToken = 131072 // 32 layers x 8 KV heads x 128 dims x 2 (K,V) x 2 bytes
+	DefaultGetLatency    = 30 * time.Millisecond
+	DefaultGetBandwidth  = 1e9 // bytes per second, per GET
+	DefaultTopK          = 8
+	DefaultInterval      = 500 * time.Millisecond
+	DefaultLimit         = 8  // v3: GETs in flight per cycle
+	DefaultGetsPerSecond = 16 // hint budget: the oracle's rate, K per interval
+	DefaultBurst         = 8
+)
+
+// Settings are the model's constants and the prefetcher's budget. Zero
+// fields mean the defaults, which reproduce the reference figures.
+type Settings struct {
+	// BlockTokens is the tokens per block (512); a request's last block
+	// holds the rest of its input, clamped to 1..BlockTokens.
+	BlockTokens int
+	// BytesPerToken is the KV payload per token (131072 B).
+	BytesPerToken int64
+	// GetLatency and GetBandwidth price one GET: latency + bytes /
+	// bandwidth, truncated to whole nanoseconds (30 ms, 1e9 B/s).
+	GetLatency   time.Duration
+	GetBandwidth float64
+	// TopK is the candidates a cycle selects (8).
+	TopK int
+	// Interval is the time between grid cycles (500 ms).
+	Interval time.Duration
+	// Limit is v3's GETs in flight per cycle (8).
+	Limit int
+	// Lead is how long before it is served a request becomes visible as a
+	// hint (default 0, which keeps the reference figures).
+	Lead time.Duration
+	// Admission is where a prefetched block enters flat, for policies
+	// that do not set their own (default MRU).
+	Admission Admission
+	// GetsPerSecond and Burst are the token bucket of budgeted policies
+	// (16 GETs/s, bursts of 8: the grid's own rate, TopK per Interval).
+	GetsPerSecond float64
+	Burst         int
+}
+
+// WithDefaults returns s with its zero fields set to the defaults.
+func (s Settings) WithDefaults() Settings {
+	if s.BlockTokens == 0 {
+		s.BlockTokens = DefaultBlockTokens
+	}
+	if s.BytesPerToken == 0 {
+		s.BytesPerToken = DefaultBytesPerToken
+	}
+	if s.GetLatency == 0 {
+		s.GetLatency = DefaultGetLatency
+	}
+	if s.GetBandwidth == 0 {
+		s.GetBandwidth = DefaultGetBandwidth
+	}
+	if s.TopK == 0 {
+		s.TopK = DefaultTopK
+	}
+	if s.Interval == 0 {
+		s.Interval = DefaultInterval
+	}
+	if s.Limit == 0 {
+		s.Limit = DefaultLimit
+	}
+	if s.Admission.Mode == "" {
+		s.Admission = Admission{Mode: AdmitMRU}
+	}
+	if s.GetsPerSecond == 0 {
+		s.GetsPerSecond = DefaultGetsPerSecond
+	}
+	if s.Burst == 0 {
+		s.Burst = DefaultBurst
+	}
+	return s
+}
+
+// Validate reports every problem with s at once. Call it on
+// s.WithDefaults().
+func (s Settings) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("replay: "+format, args...)) }
+	if s.BlockTokens <= 0 {
+		bad("BlockTokens = %d, want >= 1 (0 means the default, %d)", s.BlockTokens, DefaultBlockTokens)
+	}
+	if s.BytesPerToken <= 0 || s.BytesPerToken > 1<<34 {
+		bad("BytesPerToken = %d, want 1..2^34 (0 means the default, %d)", s.BytesPerToken, DefaultBytesPerToken)
+	}
+	if s.GetLatency < 0 {
+		bad("GetLatency = %v, want >= 0 (0 means the default, %v)", s.GetLatency, DefaultGetLatency)
+	}
+	if !(s.GetBandwidth > 0) || math.IsInf(s.GetBandwidth, 0) {
+		bad("GetBandwidth = %v, want a finite number > 0 (0 means the default, %g)", s.GetBandwidth, float64(DefaultGetBandwidth))
+	}
+	if s.TopK <= 0 {
+		bad("TopK = %d, want >= 1 (0 means the default, %d)", s.TopK, DefaultTopK)
+	}
+	if s.Interval <= 0 {
+		bad("Interval = %v, want > 0 (0 means the default, %v)", s.Interval, DefaultInterval)
+	}
+	if s.Limit <= 0 {
+		bad("Limit = %d, want >= 1 (0 means the default, %d)", s.Limit, DefaultLimit)
+	}
+	if s.Lead < 0 {
+		bad("Lead = %v, want >= 0", s.Lead)
+	}
+	if err := s.Admission.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if !(s.GetsPerSecond > 0) || math.IsInf(s.GetsPerSecond, 0) {
+		bad("GetsPerSecond = %v, want a finite number > 0 (0 means the default, %d)", s.GetsPerSecond, DefaultGetsPerSecond)
+	}
+	if s.Burst <= 0 {
+		bad("Burst = %d, want >= 1 (0 means the default, %d)", s.Burst, DefaultBurst)
+	}
+	return errors.Join(errs...)
+}
+
+// GetCost returns the time one GET of n bytes takes: GetLatency +
+// n / GetBandwidth seconds, truncated to whole nanoseconds.
+func (s Settings) GetCost(n int64) time.Duration {
+	return s.GetLatency + time.Duration(transferNs(uint64(n), s.GetBandwidth))
+}
+
+// transferNs returns floor(n * 1e9 / bw), exactly when bw is a whole
+// number.
+func transferNs(n uint64, bw float64) int64 {
+	if bw == math.Trunc(bw) && bw >= 1 && bw < 1<<63 {
+		hi, lo := bits.Mul64(n, 1e9)
+		d := uint64(bw)
+		if hi < d {
+			q, _ := bits.Div64(hi, lo, d)
+			if q < 1<<63 {
+				return int64(q)
+			}
+		}
+	}
+	return int64(math.Floor(float64(n) * 1e9 / bw))
+}
+
+// Admission modes: where a prefetched block enters the flat LRU.
+const (
+	// AdmitMRU inserts at the most recently used end, as a demand load.
+	AdmitMRU = "mru"
+	// AdmitLRU inserts at the least recently used end: the next eviction
+	// takes it unless a request reads it first.
+	AdmitLRU = "lru"
+	// AdmitProbation inserts into a probation segment of at most
+	// Fraction x capacity bytes, evicted before the main LRU (oldest
+	// first); a read promotes the block to the main MRU end.
+	AdmitProbation = "probation"
+)
+
+// Admission is where a prefetched block enters flat: a mode, and for
+// probation the segment's share of the capacity.
+type Admission struct {
+	Mode     string
+	Fraction float64
+}
+
+// ParseAdmission parses "mru", "lru" or "probation:F" with F in (0, 1].
+func ParseAdmission(s string) (Admission, error) {
+	mode, frac, hasFrac := strings.Cut(s, ":")
+	a := Admission{Mode: mode}
+	switch {
+	case mode == AdmitProbation && hasFrac:
+		f, err := strconv.ParseFloat(frac, 64)
+		if err != nil {
+			return Admission{}, fmt.Errorf("replay: admission %q: fraction %q is not a number, want probation:F with F in (0, 1], e.g. probation:0.1", s, frac)
+		}
+		a.Fraction = f
+	case mode == AdmitProbation:
+		return Admission{}, fmt.Errorf("replay: admission %q lacks its fraction, want probation:F with F in (0, 1], e.g. probation:0.1", s)
+	case hasFrac:
+		return Admission{}, fmt.Errorf("replay: admission %q: only probation takes a fraction, want mru, lru or probation:F", s)
+	}
+	if err := a.validate(); err != nil {
+		return Admission{}, err
+	}
+	return a, nil
+}
+
+func (a Admission) validate() error {
+	switch a.Mode {
+	case AdmitMRU, AdmitLRU:
+		return nil
+	case AdmitProbation:
+		if !(a.Fraction > 0 && a.Fraction <= 1) {
+			return fmt.Errorf("replay: admission probation:%v, want a fraction in (0, 1]", a.Fraction)
+		}
+		return nil
+	}
+	return fmt.Errorf("replay: admission %q, want mru, lru or probation:F", a.Mode)
+}
+
+// String returns the admission as ParseAdmission reads it.
+func (a Admission) String() string {
+	if a.Mode == AdmitProbation {
+		return a.Mode + ":" + strconv.FormatFloat(a.Fraction, 'g', -1, 64)
+	}
+	return a.Mode
+}
+
+// Scenario is one flat-tier setting: capacity as a fraction of the trace's
+// unique bytes, and whether the node restarts at the time midpoint.
+type Scenario struct {
+	Fraction float64
+	Restart  bool
+}
+
+// Name returns the scenario as the reference names it: "10%",
+// "20%+restart".
+func (sc Scenario) Name() string {
+	n := strconv.FormatFloat(math.Round(sc.Fraction*1e8)/1e6, 'f', -1, 64) + "%"
+	if sc.Restart {
+		n += "+restart"
+	}
+	return n
+}
+
+// Capacity returns floor(Fraction x unique bytes).
+func (sc Scenario) Capacity(uniqueBytes int64) int64 {
+	return int64(math.Floor(sc.Fraction * float64(uniqueBytes)))
+}
+
+// DefaultScenarios are the reference's: flat at 5, 10, 20 and 40% of the
+// unique bytes, and 20% with a restart.
+func DefaultScenarios() []Scenario {
+	return []Scenario{{Fraction: 0.05}, {Fraction: 0.1}, {Fraction: 0.2}, {Fraction: 0.4}, {Fraction: 0.2, Restart: true}}
+}

@@ -1,0 +1,563 @@
+package replay
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/index"
+	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/stages/snapshot"
+)
+
+// Where a block is in flat.
+const (
+	inNone uint8 = iota
+	inMain       // the LRU
+	inProb       // the probation segment (AdmitProbation)
+)
+
+// lru is one doubly linked list over the run's prev/next arrays; head is
+// the most recently used end.
+type lru struct{ head, tail int32 }
+
+// event is a GET's completion: at time t, the issue-th GET of the run,
+// fetching block b (stale unless gen matches the block's current GET).
+type event struct {
+	t     int64
+	issue uint64
+	b     int32
+	gen   uint32
+}
+
+func (e event) before(o event) bool { return e.t < o.t || e.t == o.t && e.issue < o.issue }
+
+// run is one replay of a trace under one scenario and one policy: the
+// simulated flat and cold tiers, the GETs in flight, the index, and the
+// tallies. Its methods ContainsFlat, InFlight, Materialize and FreeBytes
+// are the tiers as the pipeline's stages see them (filter.Flat,
+// filter.InFlight, fetch.Materializer, filter.Room).
+//
+// The pipeline calls Materialize during a cycle, possibly from several
+// goroutines (fetch.Parallel); Materialize only reads the run's state and
+// answers at once. The GETs are scheduled when the cycle has returned, in
+// the order of Outcome.Fetches, which is the order the fetch stage was
+// handed the candidates (see schedule).
+type run struct {
+	m         *model
+	capacity  int64
+	adm       Admission
+	probCap   int64
+	timing    timing
+	now       int64
+	idx       *index.Memory
+	ptr       int // the next request to serve
+	seen      []bool
+	where     []uint8
+	prev      []int32
+	next      []int32
+	lists     [3]lru // by where
+	used      int64
+	probUsed  int64
+	unread    []bool // prefetched, not yet read
+	pend      []bool
+	pendAt    []int64
+	gen       []uint32
+	pendBytes int64
+	events    []event // a min-heap
+	issue     uint64
+	wake      bool
+
+	// Tallies.
+	hits, late, cold  int
+	lateWait          int64
+	stalls, prefix    []int64
+	gets              int
+	getBytes          int64
+	useful            int
+	cycles            int
+	skipped           map[string]int
+	failed            int
+	evictedUnread     int
+	canceled          int
+	redundant         int
+	hintDropped       uint64
+	restartedAt       int64
+	restarted         bool
+	issuedThisRestart int
+}
+
+// timing is how a fetch stage's GETs of one cycle complete: one after
+// another (v2), or a sliding window of limit in flight (v3).
+type timing struct {
+	sequential bool
+	limit      int
+}
+
+func newRun(m *model, capacity int64, adm Admission) *run {
+	u := len(m.ids)
+	r := &run{
+		m:        m,
+		capacity: capacity,
+		adm:      adm,
+		seen:     make([]bool, u),
+		where:    make([]uint8, u),
+		prev:     make([]int32, u),
+		next:     make([]int32, u),
+		unread:   make([]bool, u),
+		pend:     make([]bool, u),
+		pendAt:   make([]int64, u),
+		gen:      make([]uint32, u),
+		skipped:  map[string]int{},
+		stalls:   make([]int64, 0, m.requests()),
+		prefix:   make([]int64, 0, m.requests()),
+	}
+	if adm.Mode == AdmitProbation {
+		r.probCap = int64(adm.Fraction * float64(capacity))
+	}
+	for i := range r.lists {
+		r.lists[i] = lru{-1, -1}
+	}
+	r.idx = index.NewMemory(r.clock)
+	return r
+}
+
+func (r *run) clock() time.Time { return time.Unix(0, r.now) }
+
+// --- the flat tier ---
+
+func (r *run) unlink(b int32) {
+	l := &r.lists[r.where[b]]
+	p, n := r.prev[b], r.next[b]
+	if p >= 0 {
+		r.next[p] = n
+	} else {
+		l.head = n
+	}
+	if n >= 0 {
+		r.prev[n] = p
+	} else {
+		l.tail = p
+	}
+	if r.where[b] == inProb {
+		r.probUsed -= r.m.size[b]
+	}
+	r.where[b] = inNone
+}
+
+func (r *run) pushFront(w uint8, b int32) {
+	l := &r.lists[w]
+	r.prev[b], r.next[b] = -1, l.head
+	if l.head >= 0 {
+		r.prev[l.head] = b
+	} else {
+		l.tail = b
+	}
+	l.head = b
+	r.where[b] = w
+	if w == inProb {
+		r.probUsed += r.m.size[b]
+	}
+}
+
+func (r *run) pushBack(w uint8, b int32) {
+	l := &r.lists[w]
+	r.prev[b], r.next[b] = l.tail, -1
+	if l.tail >= 0 {
+		r.next[l.tail] = b
+	} else {
+		l.head = b
+	}
+	l.tail = b
+	r.where[b] = w
+	if w == inProb {
+		r.probUsed += r.m.size[b]
+	}
+}
+
+// evict removes b from flat; an unread prefetched block is wasted.
+func (r *run) evict(b int32) {
+	r.unlink(b)
+	r.used -= r.m.size[b]
+	if r.unread[b] {
+		r.unread[b] = false
+		r.evictedUnread++
+	}
+}
+
+// makeRoom evicts from the probation segment's oldest end, then from the
+// LRU end, until size more bytes fit. It reports whether they do.
+func (r *run) makeRoom(size int64) bool {
+	if size > r.capacity {
+		return false
+	}
+	for r.used+size > r.capacity {
+		v := r.lists[inProb].tail
+		if v < 0 {
+			v = r.lists[inMain].tail
+		}
+		r.evict(v)
+	}
+	return true
+}
+
+// demandInsert puts b, just read by a request, at the MRU end.
+func (r *run) demandInsert(b int32) {
+	if !r.makeRoom(r.m.size[b]) {
+		return
+	}
+	r.pushFront(inMain, b)
+	r.used += r.m.size[b]
+}
+
+// admit puts b, whose prefetch completed, where the admission says.
+func (r *run) admit(b int32) {
+	size := r.m.size[b]
+	if !r.makeRoom(size) {
+		r.evictedUnreadIfDropped()
+		return
+	}
+	switch r.adm.Mode {
+	case AdmitLRU:
+		r.pushBack(inMain, b)
+	case AdmitProbation:
+		r.pushFront(inProb, b)
+	default:
+		r.pushFront(inMain, b)
+	}
+	r.used += size
+	r.unread[b] = true
+	for r.adm.Mode == AdmitProbation && r.probUsed > r.probCap {
+		r.evict(r.lists[inProb].tail)
+	}
+}
+
+// evictedUnreadIfDropped counts a prefetched block too big for flat.
+func (r *run) evictedUnreadIfDropped() { r.evictedUnread++ }
+
+// touch moves b, read by a request, to the MRU end.
+func (r *run) touch(b int32) {
+	r.unlink(b)
+	r.pushFront(inMain, b)
+}
+
+// --- the tiers as the stages see them ---
+
+// ContainsFlat reports whether flat holds the block (filter.Flat).
+func (r *run) ContainsFlat(_ context.Context, _ string, h block.Hash) bool {
+	b, ok := r.m.lookup(h)
+	return ok && r.where[b] != inNone
+}
+
+// InFlight reports whether a GET of the block is in flight
+// (filter.InFlight).
+func (r *run) InFlight(_ string, h block.Hash) bool {
+	b, ok := r.m.lookup(h)
+	return ok && r.pend[b]
+}
+
+// FreeBytes returns flat's free bytes less the GETs in flight
+// (filter.Room).
+func (r *run) FreeBytes(string) int64 { return r.capacity - r.used - r.pendBytes }
+
+// Materialize answers a GET at once (fetch.Materializer): a hit with the
+// block's size if the cold tier holds it (every block seen so far), a
+// miss otherwise. The GET's completion is scheduled on the virtual clock
+// once the cycle returns (see schedule).
+func (r *run) Materialize(ctx context.Context, _ string, c pipeline.Candidate) (int64, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, false, err
+	}
+	b, ok := r.m.lookup(c.Hash)
+	if !ok || !r.seen[b] {
+		return 0, false, nil
+	}
+	return r.m.size[b], true, nil
+}
+
+// --- GETs in flight ---
+
+func (r *run) pushEvent(e event) {
+	r.events = append(r.events, e)
+	h := r.events
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !h[i].before(h[p]) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func (r *run) popEvent() event {
+	h := r.events
+	top := h[0]
+	n := len(h) - 1
+	h[0] = h[n]
+	h = h[:n]
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		c := l
+		if l+1 < n && h[l+1].before(h[l]) {
+			c = l + 1
+		}
+		if !h[c].before(h[i]) {
+			break
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
+	r.events = h
+	return top
+}
+
+// schedule turns a cycle's fetched results into GETs in flight, in the
+// order of o.Fetches (the order the fetch stage was handed them), timed
+// by the policy's fetch strategy: v2's i-th GET completes at the cycle
+// time plus the first i costs; v3's GET starts at the cycle time or when
+// an earlier GET of the cycle completes, at most limit at once (errgroup's
+// SetLimit), and completes after its own cost.
+func (r *run) schedule(o *pipeline.Outcome) {
+	t0 := r.now
+	cum := t0
+	var window []int64 // completion times of the cycle's GETs in flight
+	for _, f := range o.Fetches {
+		if !f.Fetched() {
+			r.failed++
+			continue
+		}
+		b, ok := r.m.lookup(f.Hash)
+		if !ok {
+			continue
+		}
+		r.gets++
+		r.getBytes += f.Bytes
+		if r.pend[b] || r.where[b] != inNone {
+			// A GET of a block already in flat or in flight (a policy
+			// without those filters): it changes nothing and is wasted.
+			r.redundant++
+			continue
+		}
+		var done int64
+		if r.timing.sequential {
+			cum += r.m.cost[b]
+			done = cum
+		} else {
+			start := t0
+			if len(window) == r.timing.limit {
+				i := slices.Index(window, slices.Min(window))
+				start = window[i]
+				window = slices.Delete(window, i, i+1)
+			}
+			done = start + r.m.cost[b]
+			window = append(window, done)
+		}
+		r.pend[b] = true
+		r.pendAt[b] = done
+		r.gen[b]++
+		r.pendBytes += r.m.size[b]
+		r.issue++
+		r.pushEvent(event{t: done, issue: r.issue, b: b, gen: r.gen[b]})
+	}
+}
+
+// complete lands the GETs that complete at or before t, in time order,
+// then issue order.
+func (r *run) complete(t int64) {
+	for len(r.events) > 0 && r.events[0].t <= t {
+		e := r.popEvent()
+		b := e.b
+		if !r.pend[b] || r.gen[b] != e.gen {
+			continue // consumed by a late hit, or canceled by a restart
+		}
+		r.pend[b] = false
+		r.pendBytes -= r.m.size[b]
+		r.admit(b)
+	}
+}
+
+// restart empties flat and cancels the GETs in flight; the index and the
+// cold tier survive.
+func (r *run) restart() {
+	for w := inMain; w <= inProb; w++ {
+		for b := r.lists[w].head; b >= 0; {
+			n := r.next[b]
+			r.where[b] = inNone
+			if r.unread[b] {
+				r.unread[b] = false
+				r.evictedUnread++
+			}
+			b = n
+		}
+		r.lists[w] = lru{-1, -1}
+	}
+	r.used, r.probUsed = 0, 0
+	for b, p := range r.pend {
+		if p {
+			r.pend[b] = false
+			r.gen[b]++
+			r.canceled++
+		}
+	}
+	r.pendBytes = 0
+	r.events = r.events[:0]
+}
+
+// serve replays request i at its time (r.now).
+func (r *run) serve(i int) {
+	m := r.m
+	t := r.now
+	var stall, prefix int64
+	missed := false
+	for j := m.start[i]; j < m.start[i+1]; j++ {
+		b := m.refs[j]
+		h := Hash(m.ids[b])
+		if !r.seen[b] {
+			// Computed: no stall; it enters the index, cold and flat.
+			r.seen[b] = true
+			r.idx.Insert(h, m.meta(b, 0))
+			r.demandInsert(b)
+			continue
+		}
+		r.idx.Touch(h)
+		cost := m.cost[b]
+		switch {
+		case r.where[b] != inNone:
+			r.hits++
+			r.touch(b)
+			if r.unread[b] {
+				r.unread[b] = false
+				r.useful++
+			}
+			if missed {
+				prefix += cost
+			}
+		case r.pend[b]:
+			r.late++
+			wait := max(0, r.pendAt[b]-(t+stall))
+			stall += wait
+			r.lateWait += wait
+			r.useful++
+			r.pend[b] = false
+			r.gen[b]++
+			r.pendBytes -= m.size[b]
+			r.demandInsert(b)
+			if missed {
+				prefix += cost
+			} else {
+				prefix += wait
+			}
+			missed = true
+		default:
+			r.cold++
+			stall += cost
+			prefix += cost
+			r.demandInsert(b)
+			missed = true
+		}
+	}
+	r.stalls = append(r.stalls, stall)
+	r.prefix = append(r.prefix, prefix)
+}
+
+// hintsOf returns request i's blocks as hints due at its time.
+func (r *run) hintsOf(i int, dst []snapshot.Hint) []snapshot.Hint {
+	m := r.m
+	due := time.Unix(0, m.t[i])
+	dst = dst[:0]
+	for j := m.start[i]; j < m.start[i+1]; j++ {
+		b := m.refs[j]
+		dst = append(dst, snapshot.Hint{Hash: Hash(m.ids[b]), Meta: m.meta(b, 0), Due: due})
+	}
+	return dst
+}
+
+// play replays the whole trace with the policy's pipeline (nil for no
+// prefetch): at each instant, GET completions land first, then the
+// restart, then hints become visible, then the cycle (on the grid, or
+// woken by a hint), then the requests of that instant in trace order.
+func (r *run) play(ctx context.Context, b *built, lead time.Duration, restart bool) error {
+	m := r.m
+	n := m.requests()
+	if n == 0 {
+		return nil
+	}
+	first, last := m.t[0], m.t[n-1]
+	const never = int64(1<<63 - 1)
+	nextCycle := never
+	var interval int64
+	if b.p != nil {
+		interval = int64(b.p.Config().Interval)
+		nextCycle = (first + interval - 1) / interval * interval
+		if first < 0 {
+			nextCycle = first / interval * interval
+		}
+	}
+	restartAt := never
+	if restart {
+		restartAt = (first + last) / 2
+		r.restartedAt = restartAt
+	}
+	H := int64(lead)
+	hintPtr := n
+	if b.hints != nil {
+		hintPtr = 0
+	}
+	var scratch []snapshot.Hint
+	for r.ptr < n {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t := m.t[r.ptr]
+		if nextCycle <= last && nextCycle < t {
+			t = nextCycle
+		}
+		if hintPtr < n && m.t[hintPtr]-H < t {
+			t = m.t[hintPtr] - H
+		}
+		if restartAt < t {
+			t = restartAt
+		}
+		r.now = t
+		r.complete(t)
+		if restartAt == t {
+			r.restart()
+			r.restarted = true
+			restartAt = never
+		}
+		r.wake = false
+		for hintPtr < n && m.t[hintPtr]-H == t {
+			scratch = r.hintsOf(hintPtr, scratch)
+			b.hints.Add(scratch...)
+			hintPtr++
+		}
+		grid := nextCycle == t && nextCycle <= last
+		if grid {
+			nextCycle += interval
+		}
+		if grid || (r.wake && b.p != nil) {
+			o := b.p.Run(ctx)
+			if o.Err != nil {
+				return o.Err
+			}
+			r.cycles++
+			for k, v := range o.Skipped {
+				r.skipped[k] += v
+			}
+			r.schedule(o)
+		}
+		for r.ptr < n && m.t[r.ptr] == t {
+			r.serve(r.ptr)
+			r.ptr++
+		}
+	}
+	if b.hints != nil {
+		r.hintDropped = b.hints.Dropped()
+	}
+	return nil
+}

@@ -1,0 +1,152 @@
+package filter
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/wombatkv/prefetch/pipeline"
+)
+
+// Skip reasons of the budget filters, as counted in Outcome.Skipped.
+const (
+	// SkipBudget: the cycle's GET budget is spent (see [Budget]).
+	SkipBudget = "budget"
+	// SkipNoRoom: the block does not fit in the flat tier's free room
+	// (see [FreeRoom]).
+	SkipNoRoom = "no_room"
+)
+
+// Budget caps the GETs a pipeline starts: at most PerCycle per cycle, and
+// a token bucket that refills at Rate per second up to Burst, so that an
+// event-driven pipeline (woken by every hint) spends no more than a grid
+// of TopK per Interval would, yet can follow a burst at once. A candidate
+// the budget lets through takes one token; the rest of the cycle's
+// candidates are skipped with reason SkipBudget and may pass at a later
+// cycle.
+//
+// Time is read from the cycle's clock (Cycle.Now), never from the wall
+// clock, so the budget runs unchanged on the replay lab's virtual time.
+// The bucket starts full. Put Budget last among Config.Filters, so that
+// tokens go only to candidates no other filter drops; a fetch that then
+// fails keeps its token spent (the GET was made).
+//
+// Budget is safe for concurrent use.
+type Budget struct {
+	// PerCycle is the most candidates passed in one cycle; 0 means no
+	// cap of its own (TopK still bounds a cycle).
+	PerCycle int
+	// Rate is the bucket's refill in tokens per second; 0 means no rate
+	// cap.
+	Rate float64
+	// Burst is the bucket's depth: the most GETs started at once after a
+	// quiet spell. 0 means PerCycle, or 1 when PerCycle is 0.
+	Burst int
+
+	mu     sync.Mutex
+	seq    uint64 // cycle whose spending `used` counts
+	used   int
+	tokens float64
+	last   int64 // ns of the last refill
+	primed bool
+}
+
+// NewBudget returns a budget of perCycle GETs per cycle and rate per second
+// with bursts of burst (0 values as in [Budget]). It panics on a negative
+// argument or a NaN or infinite rate, a programming error.
+func NewBudget(perCycle int, rate float64, burst int) *Budget {
+	if perCycle < 0 || burst < 0 || !(rate >= 0) || rate > 1e18 {
+		panic(fmt.Sprintf("filter: NewBudget(%d, %v, %d), want perCycle >= 0, 0 <= rate <= 1e18 and burst >= 0", perCycle, rate, burst))
+	}
+	return &Budget{PerCycle: perCycle, Rate: rate, Burst: burst}
+}
+
+func (b *Budget) depth() float64 {
+	switch {
+	case b.Burst > 0:
+		return float64(b.Burst)
+	case b.PerCycle > 0:
+		return float64(b.PerCycle)
+	}
+	return 1
+}
+
+// Skip passes c and takes a token when the budget allows, else returns
+// SkipBudget.
+func (b *Budget) Skip(_ context.Context, cy *pipeline.Cycle, _ pipeline.Candidate) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if cy.Seq != b.seq {
+		b.seq, b.used = cy.Seq, 0
+	}
+	if b.PerCycle > 0 && b.used >= b.PerCycle {
+		return SkipBudget
+	}
+	if b.Rate > 0 {
+		now := cy.Now.UnixNano()
+		switch {
+		case !b.primed:
+			b.tokens, b.last, b.primed = b.depth(), now, true
+		case now > b.last:
+			b.tokens = min(b.depth(), b.tokens+b.Rate*float64(now-b.last)/1e9)
+			b.last = now
+		}
+		// A clock that steps back refills nothing and keeps `last`.
+		if b.tokens < 1-1e-9 { // tolerate rounding: 16/s for 62.5 ms is one token
+			return SkipBudget
+		}
+		b.tokens--
+	}
+	b.used++
+	return ""
+}
+
+// Room reports how many bytes the flat tier can take without evicting
+// anything: its free space, less what the fetches in flight will take. A
+// store with a capacity implements it.
+type Room interface {
+	FreeBytes(ns string) int64
+}
+
+// RoomFunc adapts a function to [Room].
+type RoomFunc func(ns string) int64
+
+// FreeBytes calls f(ns).
+func (f RoomFunc) FreeBytes(ns string) int64 { return f(ns) }
+
+// FreeRoom is a budget in bytes: it passes a candidate only if its payload
+// (Meta.PayloadBytes, counted as 1 when unknown) fits in the flat tier's
+// free room, less what the cycle has already passed. A fetch it lets
+// through evicts nothing, so it cannot push out a block a request would
+// have hit: this is what makes a background prefetch safe when the
+// ranking is only a guess. It passes nothing once flat is full; it pays
+// when flat has room, above all right after a restart emptied it. Skipped
+// candidates get reason SkipNoRoom.
+//
+// Put FreeRoom after the filters that drop blocks already in flat or in
+// flight. It is safe for concurrent use.
+type FreeRoom struct {
+	R Room
+
+	mu      sync.Mutex
+	seq     uint64
+	planned int64
+}
+
+// NewFreeRoom returns the free-room filter over r.
+func NewFreeRoom(r Room) *FreeRoom { return &FreeRoom{R: r} }
+
+// Skip passes c when it fits in the free room left this cycle.
+func (f *FreeRoom) Skip(_ context.Context, cy *pipeline.Cycle, c pipeline.Candidate) string {
+	need := int64(max(c.Meta.PayloadBytes, 1))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if cy.Seq != f.seq {
+		f.seq, f.planned = cy.Seq, 0
+	}
+	if f.R.FreeBytes(cy.Namespace)-f.planned < need {
+		return SkipNoRoom
+	}
+	f.planned += need
+	return ""
+}

@@ -1,0 +1,247 @@
+package snapshot
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"iter"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/pipeline"
+)
+
+// Hint tells the prefetcher that a request will read a block at about Due:
+// the node knows it from its scheduler queue, its router or the
+// tokenizer, before it serves the request.
+type Hint struct {
+	Hash block.Hash
+	// Meta is what the node knows of the block (Parent, Seq,
+	// PayloadBytes, Model). When HintsConfig.Lookup is set, the index's
+	// metadata is proposed instead.
+	Meta block.Meta
+	// Due is when the request is expected to read the block.
+	Due time.Time
+}
+
+// DefaultHintCapacity is the default bound of a [Hints] intake.
+const DefaultHintCapacity = 4096
+
+// HintsConfig configures [Hints]. Zero fields mean the defaults.
+type HintsConfig struct {
+	// Capacity bounds the pending hints (default DefaultHintCapacity).
+	// When the intake is full, Add drops the oldest hint and counts it
+	// (see [Hints.Dropped]).
+	Capacity int
+	// Lookup returns the index's metadata of a hinted block (for
+	// example (*index.Memory).Get). A block it does not know is held back:
+	// the hint stays pending and is proposed from the first cycle at which
+	// the index knows the block (a request computes it first, say). Nil
+	// proposes every hint with its own Hint.Meta.
+	Lookup func(block.Hash) (block.Meta, bool)
+	// Notify, when set, is called after each Add, outside the intake's
+	// lock. Wire it to (*pipeline.Worker).Wake so that a hint starts a
+	// cycle at once instead of at the next tick; a burst of hints while a
+	// cycle runs coalesces into one more cycle. See also [Hints.SetNotify].
+	Notify func()
+	// Grace keeps a hint proposed until the cycle's clock reaches Due +
+	// Grace (default 0: a hint is proposed only while it is still ahead of
+	// the cycle, Now < Due, and dropped once Due has passed).
+	Grace time.Duration
+}
+
+type hintEntry struct {
+	hash    block.Hash
+	meta    block.Meta
+	due     int64  // ns since the Unix epoch
+	arrival uint64 // Add order
+}
+
+// Hints is the hint intake and the [pipeline.Source] of hinted blocks. A
+// node calls Add from any goroutine (the request path, a router); each
+// cycle proposes every pending hinted block once, with the earliest Due
+// among its pending hints (see [Hints.Due]), in the order the hints
+// arrived. A hint stays pending until its Due (plus Grace) has passed at a
+// cycle's clock, so a block missed at first (not yet in the index, or in
+// flat then and evicted before the request) is proposed again by later
+// cycles; the cycle's filters skip what is already in flat or in flight.
+//
+// Hints is safe for concurrent use. Its memory is bounded by Capacity:
+// when full, Add drops the oldest pending hint and counts it.
+type Hints struct {
+	capacity int
+	lookup   func(block.Hash) (block.Meta, bool)
+	grace    time.Duration
+
+	mu      sync.Mutex
+	notify  func()
+	ring    []hintEntry // FIFO of pending hints: ring[(head+i)%cap], i < n
+	head, n int
+	dropped uint64
+	arrived uint64
+	due     map[block.Hash]int64 // earliest pending Due, as of the last cycle
+	rank    map[block.Hash]int   // position in the last cycle's order
+}
+
+// NewHints returns an empty intake. It panics on a negative Capacity or
+// Grace, a programming error.
+func NewHints(cfg HintsConfig) *Hints {
+	if cfg.Capacity < 0 {
+		panic(fmt.Sprintf("snapshot: HintsConfig.Capacity = %d, want >= 1 (0 means the default, %d)", cfg.Capacity, DefaultHintCapacity))
+	}
+	if cfg.Grace < 0 {
+		panic(fmt.Sprintf("snapshot: HintsConfig.Grace = %v, want >= 0", cfg.Grace))
+	}
+	if cfg.Capacity == 0 {
+		cfg.Capacity = DefaultHintCapacity
+	}
+	return &Hints{
+		capacity: cfg.Capacity,
+		lookup:   cfg.Lookup,
+		grace:    cfg.Grace,
+		notify:   cfg.Notify,
+		due:      make(map[block.Hash]int64),
+		rank:     make(map[block.Hash]int),
+	}
+}
+
+// SetNotify replaces the function called after each Add (see
+// HintsConfig.Notify), for a worker built after its intake:
+//
+//	w := pipeline.NewWorker(p)
+//	hints.SetNotify(w.Wake)
+func (h *Hints) SetNotify(f func()) {
+	h.mu.Lock()
+	h.notify = f
+	h.mu.Unlock()
+}
+
+// Add queues hints, dropping the oldest pending ones if the intake is
+// full, then calls the notify function (if any hint was given). It never
+// blocks on a cycle in progress.
+func (h *Hints) Add(hints ...Hint) {
+	if len(hints) == 0 {
+		return
+	}
+	h.mu.Lock()
+	if h.ring == nil {
+		h.ring = make([]hintEntry, h.capacity)
+	}
+	for _, x := range hints {
+		h.arrived++
+		e := hintEntry{hash: x.Hash, meta: x.Meta, due: x.Due.UnixNano(), arrival: h.arrived}
+		if h.n == h.capacity {
+			h.ring[h.head] = e // overwrite the oldest
+			h.head = (h.head + 1) % h.capacity
+			h.dropped++
+			continue
+		}
+		h.ring[(h.head+h.n)%h.capacity] = e
+		h.n++
+	}
+	notify := h.notify
+	h.mu.Unlock()
+	if notify != nil {
+		notify()
+	}
+}
+
+// Len returns the number of pending hints (expired ones leave at the next
+// cycle).
+func (h *Hints) Len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n
+}
+
+// Dropped returns how many hints Add has dropped because the intake was
+// full.
+func (h *Hints) Dropped() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.dropped
+}
+
+// Due returns the earliest Due among the pending hints for hash, as of the
+// last cycle's Candidates, and whether there is one. A scorer uses it to
+// rank hinted blocks by deadline.
+func (h *Hints) Due(hash block.Hash) (time.Time, bool) {
+	h.mu.Lock()
+	d, ok := h.due[hash]
+	h.mu.Unlock()
+	if !ok {
+		return time.Time{}, false
+	}
+	return time.Unix(0, d), true
+}
+
+// Rank returns the position of hash in the last cycle's order (earliest
+// Due first, then arrival), and whether it is pending.
+func (h *Hints) Rank(hash block.Hash) (int, bool) {
+	h.mu.Lock()
+	r, ok := h.rank[hash]
+	h.mu.Unlock()
+	return r, ok
+}
+
+// Candidates drops the hints whose Due (plus Grace) is not after the
+// cycle's clock, then streams each hinted block once, in arrival order of
+// its first pending hint, with its metadata (from Lookup when set; a
+// block Lookup does not know is held back).
+func (h *Hints) Candidates(_ context.Context, cy *pipeline.Cycle) iter.Seq2[block.Hash, block.Meta] {
+	now := cy.Now.UnixNano()
+	grace := int64(h.grace)
+	h.mu.Lock()
+	clear(h.due)
+	clear(h.rank)
+	live := make([]hintEntry, 0, h.n)
+	kept := 0
+	for i := range h.n {
+		e := h.ring[(h.head+i)%h.capacity]
+		if now >= e.due+grace {
+			continue // served by now
+		}
+		h.ring[(h.head+kept)%h.capacity] = e
+		kept++
+		if i, seen := h.rank[e.hash]; seen {
+			if e.due < live[i].due {
+				live[i].due = e.due
+				live[i].arrival = e.arrival
+			}
+			continue
+		}
+		h.rank[e.hash] = len(live)
+		live = append(live, e)
+	}
+	slices.SortFunc(live, func(a, b hintEntry) int {
+		if c := cmp.Compare(a.due, b.due); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.arrival, b.arrival)
+	})
+	for i, e := range live {
+		h.due[e.hash] = e.due
+		h.rank[e.hash] = i
+	}
+	for i := kept; i < h.n; i++ {
+		h.ring[(h.head+i)%h.capacity] = hintEntry{}
+	}
+	h.n = kept
+	h.mu.Unlock()
+	return func(yield func(block.Hash, block.Meta) bool) {
+		for _, e := range live {
+			m := e.meta
+			if h.lookup != nil {
+				var ok bool
+				if m, ok = h.lookup(e.hash); !ok {
+					continue
+				}
+			}
+			if !yield(e.hash, m) {
+				return
+			}
+		}
+	}
+}
