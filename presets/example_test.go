@@ -1,0 +1,160 @@
+package presets_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/index"
+	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/presets"
+	"github.com/wombatkv/prefetch/stages/emit"
+)
+
+// memStore is a toy store for the examples: cold holds every block given
+// a size, flat is a set; a fetch copies a block from cold into flat.
+type memStore struct {
+	mu   sync.Mutex
+	cold map[block.Hash]int64
+	flat map[block.Hash]bool
+}
+
+func (s *memStore) ContainsFlat(_ context.Context, _ string, h block.Hash) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flat[h]
+}
+
+func (s *memStore) Materialize(_ context.Context, _ string, c pipeline.Candidate) (int64, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.cold[c.Hash]
+	if ok {
+		s.flat[c.Hash] = true
+	}
+	return n, ok, nil
+}
+
+// exampleSetup returns an index of five chain heads read 0..4 minutes ago
+// (block 1 is the freshest), a store whose cold tier holds blocks 1..4 of
+// 1 KiB each (block 5 is missing) with block 2 already in flat, and the
+// clock reading the cycle scores against.
+func exampleSetup() (*index.Memory, *memStore, func() time.Time) {
+	now := time.Unix(1_700_000_000, 0)
+	idx := index.NewMemory(func() time.Time { return now })
+	st := &memStore{cold: map[block.Hash]int64{}, flat: map[block.Hash]bool{{2}: true}}
+	for i := range 5 {
+		h := block.Hash{byte(i + 1)}
+		idx.BulkLoad(func(yield func(block.Hash, block.Meta) bool) {
+			yield(h, block.Meta{Seq: 0, LastAccessNs: now.Add(-time.Duration(i) * time.Minute).UnixNano()})
+		})
+		if i < 4 {
+			st.cold[h] = 1024
+		}
+	}
+	return idx, st, func() time.Time { return now }
+}
+
+// report prints the counts of the MyelonInstr line, without elapsed_ms
+// (a wall-clock figure that differs run to run).
+var report = emit.Func(func(o *pipeline.Outcome) {
+	fmt.Printf("scored=%d selected=%d skipped_already_flat=%d fetched=%d failed=%d bytes=%d failed_by=%v\n",
+		o.Scored, len(o.Selected), o.SkippedAlreadyFlat(), o.Fetched, o.Failed, o.BytesMaterialized, o.FailedBy)
+})
+
+func ExampleV1DryRun() {
+	idx, st, clock := exampleSetup()
+	p, err := presets.V1DryRun(presets.Options{
+		Index: idx, Store: st, TopK: 3, Clock: clock,
+		Log:      io.Discard, // in a node: os.Stderr, the seed's "[MyelonInstr] ..." line
+		Emitters: []pipeline.Emitter{report},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	o := p.Run(context.Background())
+	for _, c := range o.Selected {
+		fmt.Printf("would fetch %s (score %.3f)\n", c.Hash.String()[:2], c.Score)
+	}
+	// Output:
+	// scored=5 selected=3 skipped_already_flat=0 fetched=0 failed=0 bytes=0 failed_by=map[]
+	// would fetch 01 (score 1.300)
+	// would fetch 02 (score 1.233)
+	// would fetch 03 (score 1.171)
+}
+
+func ExampleV2Sequential() {
+	idx, st, clock := exampleSetup()
+	p, err := presets.V2Sequential(presets.Options{
+		Index: idx, Store: st, TopK: 5, Namespace: "tp-default", Clock: clock,
+		Log: io.Discard, Emitters: []pipeline.Emitter{report},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p.Run(context.Background()) // block 2 is flat, block 5 is missing from cold
+	p.Run(context.Background()) // everything fetched is now flat; block 5 backs off
+	// Output:
+	// scored=5 selected=5 skipped_already_flat=1 fetched=3 failed=1 bytes=3072 failed_by=map[miss:1]
+	// scored=4 selected=4 skipped_already_flat=4 fetched=0 failed=0 bytes=0 failed_by=map[]
+}
+
+func ExampleV3Parallel() {
+	idx, st, clock := exampleSetup()
+	p, err := presets.V3Parallel(presets.Options{
+		Index: idx, Store: st, TopK: 4, Limit: 2, Clock: clock,
+		Log: io.Discard, Emitters: []pipeline.Emitter{report},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	o := p.Run(context.Background())
+	for _, r := range o.Fetches { // in rank order, whatever order they finished in
+		fmt.Printf("%s fetched=%v bytes=%d\n", r.Hash.String()[:2], r.Fetched(), r.Bytes)
+	}
+	// Output:
+	// scored=5 selected=4 skipped_already_flat=1 fetched=3 failed=0 bytes=3072 failed_by=map[]
+	// 01 fetched=true bytes=1024
+	// 03 fetched=true bytes=1024
+	// 04 fetched=true bytes=1024
+}
+
+func ExampleFromEnv() {
+	env := map[string]string{
+		presets.EnvDryRun:    "1", // forces v1 whatever the preset says
+		presets.EnvPreset:    "v3",
+		presets.EnvNamespace: "tenant-7",
+	}
+	idx, st, clock := exampleSetup()
+	name, p, err := presets.FromEnv(func(k string) string { return env[k] },
+		presets.Options{Index: idx, Store: st, Clock: clock, Log: io.Discard})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(name, p.Config().Namespace)
+
+	_, _, err = presets.FromEnv(func(k string) string { return map[string]string{presets.EnvPreset: "v4"}[k] },
+		presets.Options{Index: idx, Store: st})
+	fmt.Println(err)
+	// Output:
+	// v1 tenant-7
+	// presets: unknown preset "v4", want one of v1, v2, v3 (from the environment: WMBT_KV_PREFETCH_DRY_RUN="", WMBT_KV_PREFETCH_PRESET="v4", WMBT_KV_NAMESPACE="")
+}
+
+func ExampleDryRunEnabled() {
+	for _, v := range []string{"1", "yes", "0", "True"} {
+		fmt.Println(v, presets.DryRunEnabled(func(string) string { return v }))
+	}
+	// Output:
+	// 1 true
+	// yes true
+	// 0 false
+	// True false
+}
