@@ -3,47 +3,99 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"gocloud.dev/blob"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/index"
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/presets"
 	"github.com/wombatkv/prefetch/stages/emit"
+	"github.com/wombatkv/prefetch/stages/fetch"
+	"github.com/wombatkv/prefetch/store"
 )
 
 // demoFlags are the demo's settings.
 type demoFlags struct {
-	preset    string
-	topK      int
-	interval  time.Duration
-	cycles    int
-	blocks    int
-	blockSize int64
-	latency   time.Duration
-	seed      uint64
+	preset       string
+	namespace    string
+	topK         int
+	limit        int
+	interval     time.Duration
+	fetchTimeout time.Duration
+	cycles       int
+	blocks       int
+	blockSize    sizeFlag
+	latency      time.Duration
+	seed         uint64
+	cold         string
+	flat         string
+	flatBudget   sizeFlag
+	admission    string
+	metricsAddr  string
+	keep         bool
 }
 
+const demoUsage = `Usage: kvprefetch demo [flags]
+
+Runs a preset against real tiers: a flat directory in front of a cold
+bucket. With no flags it creates a temporary cold bucket (file://) and flat
+directory, seeds the cold tier with the blocks of a generated node (an
+index of chained blocks from a few models, touched by simulated requests
+while the worker cycles), runs v3 (parallel fetch), prints each cycle's
+[MyelonInstr] line and a summary, and removes what it created.
+
+Point it at real storage with --cold and --flat, e.g. an S3-compatible
+server:
+
+  kvprefetch demo --cold 's3://bucket?endpoint=http://127.0.0.1:9000&use_path_style=true&region=us-east-1' --flat /var/cache/kv
+
+Ctrl-C stops it at once, mid-fetch, with nothing partial in flat.
+
+Flags:
+`
+
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var f demoFlags
+	f := demoFlags{blockSize: 64 << 10}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.preset, "preset", presets.NameV1, "preset to run: v1 (dry run), v2 (sequential fetch) or v3 (parallel fetch)")
+	fs.StringVar(&f.preset, "preset", presets.NameV3, "preset to run: v1 (dry run), v2 (sequential fetch) or v3 (parallel fetch)")
+	fs.StringVar(&f.namespace, "namespace", pipeline.DefaultNamespace, "namespace of the blocks")
 	fs.IntVar(&f.topK, "top-k", pipeline.DefaultTopK, "blocks selected per cycle")
+	fs.IntVar(&f.limit, "limit", fetch.DefaultLimit, "v3: most fetches in flight")
 	fs.DurationVar(&f.interval, "interval", pipeline.DefaultInterval, "time between cycles")
+	fs.DurationVar(&f.fetchTimeout, "fetch-timeout", pipeline.DefaultFetchTimeout, "deadline of one fetch")
 	fs.IntVar(&f.cycles, "cycles", 5, "cycles to run before stopping")
-	fs.IntVar(&f.blocks, "blocks", 10000, "blocks in the generated index")
-	fs.Int64Var(&f.blockSize, "block-size", 64<<10, "payload bytes per block")
-	fs.DurationVar(&f.latency, "latency", 20*time.Millisecond, "simulated cold-tier latency per fetch")
+	fs.IntVar(&f.blocks, "blocks", 1000, "blocks in the generated index, all seeded in the cold tier")
+	fs.Var(&f.blockSize, "block-size", "payload size of each block: bytes, or a number with a unit (64KiB, 2MiB, 1MB)")
+	fs.DurationVar(&f.latency, "latency", 0, "latency added to each fetch, to mimic a distant cold tier")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the generated node")
+	fs.StringVar(&f.cold, "cold", "", "cold tier bucket URL: file:///dir, s3://bucket?region=..., mem:// (default: a temporary file:// bucket, removed at the end)")
+	fs.StringVar(&f.flat, "flat", "", "flat tier directory, kept at the end (default: a temporary directory, removed at the end)")
+	fs.Var(&f.flatBudget, "flat-budget", "flat tier byte budget, least recently used blocks evicted past it (default 1GiB)")
+	fs.StringVar(&f.admission, "admission", store.DefaultAdmission, `where a prefetched block enters flat's LRU order: "mru", "lru" or "probation:F"`)
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics while the demo runs (e.g. 127.0.0.1:9464)")
+	fs.BoolVar(&f.keep, "keep", false, "keep the temporary tiers, and the objects seeded in a --cold bucket")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: kvprefetch demo [flags]\n\nRuns a preset on a generated node: an in-memory index of chained\nblocks from a few models, touched by simulated requests while the\nworker cycles. Prints each cycle's [MyelonInstr] line, then a summary.\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), demoUsage)
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -54,20 +106,73 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	start := time.Now()
-	node := generateNode(f.seed, f.blocks, f.blockSize, start)
-	node.store.latency = f.latency
+	node := generateNode(f.seed, f.blocks, int64(f.blockSize), start)
+	t, err := openTiers(ctx, &f, stderr)
+	if err != nil {
+		return err
+	}
+	defer t.close(ctx, node, stderr)
+
+	var reg *prometheus.Registry
+	var middleware []fetch.Middleware
+	var emitters []pipeline.Emitter
 	outcomes := make(chan *pipeline.Outcome, 1)
+	emitters = append(emitters, emit.Func(func(o *pipeline.Outcome) { outcomes <- o }))
+	if f.metricsAddr != "" {
+		reg = prometheus.NewRegistry()
+		pe, err := emit.NewPrometheus(reg, emit.PrometheusOptions{})
+		if err != nil {
+			return err
+		}
+		instrument, err := fetch.Instrument(reg, fetch.InstrumentOptions{})
+		if err != nil {
+			return err
+		}
+		if err := reg.Register(t.store.Collector()); err != nil {
+			return fmt.Errorf("demo: register store metrics: %w", err)
+		}
+		emitters = append(emitters, pe)
+		middleware = append(middleware, instrument)
+	}
+	if f.latency > 0 {
+		middleware = append(middleware, withLatency(f.latency))
+	}
+	var m fetch.Materializer = t.store
+	if len(middleware) > 0 {
+		m = fetch.Chain(middleware[0], middleware[1:]...)(t.store)
+	}
 	p, err := presets.ByName(f.preset, presets.Options{
-		Index:    node.index,
-		Store:    node.store,
-		Model:    node.models[0],
-		TopK:     f.topK,
-		Interval: f.interval,
-		Log:      stdout,
-		Emitters: []pipeline.Emitter{emit.Func(func(o *pipeline.Outcome) { outcomes <- o })},
+		Index:        node.index,
+		Store:        demoStore{Store: t.store, m: m},
+		Model:        node.models[0],
+		Namespace:    f.namespace,
+		TopK:         f.topK,
+		Limit:        f.limit,
+		Interval:     f.interval,
+		FetchTimeout: f.fetchTimeout,
+		Log:          stdout,
+		Emitters:     emitters,
 	})
 	if err != nil {
 		return usageError{err}
+	}
+	if reg != nil {
+		stopMetrics, err := serveMetrics(f.metricsAddr, reg, stderr)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
+
+	var sum demoSummary
+	if f.preset == presets.NameV1 {
+		fmt.Fprintln(stderr, "v1 is a dry run, it fetches nothing: the cold tier is not seeded")
+	} else if err := t.seed(ctx, &f, node, stderr); err != nil {
+		if ctx.Err() != nil {
+			sum.print(stdout, f.preset, t, time.Since(start))
+			return ctx.Err()
+		}
+		return err
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -79,7 +184,6 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := w.Start(ctx); err != nil {
 		return err
 	}
-	var sum demoSummary
 	interrupted := false
 wait:
 	for sum.cycles < f.cycles {
@@ -105,7 +209,7 @@ wait:
 			done = true
 		}
 	}
-	sum.print(stdout, f.preset, node, time.Since(start))
+	sum.print(stdout, f.preset, t, time.Since(start))
 	if interrupted {
 		return ctx.Err()
 	}
@@ -113,27 +217,244 @@ wait:
 }
 
 func (f *demoFlags) validate() error {
-	switch {
-	case f.topK < 1:
-		return usagef("demo: --top-k = %d, want >= 1", f.topK)
-	case f.interval <= 0:
-		return usagef("demo: --interval = %v, want > 0", f.interval)
-	case f.cycles < 1:
-		return usagef("demo: --cycles = %d, want >= 1", f.cycles)
-	case f.blocks < 1:
-		return usagef("demo: --blocks = %d, want >= 1", f.blocks)
-	case f.blockSize < 1:
-		return usagef("demo: --block-size = %d, want >= 1", f.blockSize)
-	case f.latency < 0:
-		return usagef("demo: --latency = %v, want >= 0", f.latency)
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("demo: "+format, args...)) }
+	if !slices.Contains(presets.Names(), f.preset) {
+		bad("--preset: unknown preset %q, want one of %s", f.preset, strings.Join(presets.Names(), ", "))
+	}
+	if err := block.ValidateNamespace(f.namespace); err != nil {
+		bad("--namespace: %v", err)
+	}
+	if f.topK < 1 {
+		bad("--top-k = %d, want >= 1", f.topK)
+	}
+	if f.limit < 1 {
+		bad("--limit = %d, want >= 1", f.limit)
+	}
+	if f.interval <= 0 {
+		bad("--interval = %v, want > 0", f.interval)
+	}
+	if f.fetchTimeout <= 0 {
+		bad("--fetch-timeout = %v, want > 0", f.fetchTimeout)
+	}
+	if f.cycles < 1 {
+		bad("--cycles = %d, want >= 1", f.cycles)
+	}
+	if f.blocks < 1 {
+		bad("--blocks = %d, want >= 1", f.blocks)
+	}
+	if f.blockSize < 1 {
+		bad("--block-size = %d, want >= 1 byte", f.blockSize)
+	}
+	if f.latency < 0 {
+		bad("--latency = %v, want >= 0", f.latency)
+	}
+	cfg := store.Config{FlatDir: "flat", ColdURL: f.cold, FlatBudget: int64(f.flatBudget), Admission: f.admission}
+	if cfg.ColdURL == "" {
+		cfg.ColdURL = "file:///tmp"
+	}
+	if err := cfg.WithDefaults().Validate(); err != nil {
+		for _, e := range strings.Split(err.Error(), "\n") {
+			e = strings.TrimPrefix(e, "store: ")
+			e = strings.NewReplacer("ColdURL", "--cold", "FlatBudget", "--flat-budget", "Admission", "--admission").Replace(e)
+			bad("%s", e)
+		}
+	}
+	if len(errs) > 0 {
+		return usageError{errors.Join(errs...)}
 	}
 	return nil
+}
+
+// demoStore is the store with its Materialize wrapped in the demo's
+// middlewares; presence and in-flight questions go to the store itself.
+type demoStore struct {
+	*store.Store
+	m fetch.Materializer
+}
+
+func (d demoStore) Materialize(ctx context.Context, ns string, c pipeline.Candidate) (int64, bool, error) {
+	return d.m.Materialize(ctx, ns, c)
+}
+
+// withLatency delays each fetch by d, or until its context ends.
+func withLatency(d time.Duration) fetch.Middleware {
+	return func(next fetch.Materializer) fetch.Materializer {
+		return fetch.MaterializerFunc(func(ctx context.Context, ns string, c pipeline.Candidate) (int64, bool, error) {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return 0, false, ctx.Err()
+			case <-t.C:
+			}
+			return next.Materialize(ctx, ns, c)
+		})
+	}
+}
+
+// tiers are the demo's store and what it made to run it.
+type tiers struct {
+	store    *store.Store
+	bucket   *blob.Bucket
+	coldURL  string
+	flatDir  string
+	tempDirs []string // created here, removed by close unless --keep
+	seeded   bool     // blocks were written to a bucket the user named
+	keep     bool
+	ns       string
+	seededN  int
+	seededB  int64
+	seedTook time.Duration
+}
+
+// openTiers opens the cold bucket and the flat directory the flags name,
+// creating temporary ones for those they leave out.
+func openTiers(ctx context.Context, f *demoFlags, stderr io.Writer) (_ *tiers, err error) {
+	t := &tiers{coldURL: f.cold, flatDir: f.flat, keep: f.keep, ns: f.namespace}
+	defer func() {
+		if err != nil {
+			t.removeTemp(stderr)
+		}
+	}()
+	if t.coldURL == "" {
+		dir, err := os.MkdirTemp("", "kvprefetch-cold-")
+		if err != nil {
+			return nil, fmt.Errorf("demo: create a temporary cold bucket: %w (set TMPDIR or pass --cold)", err)
+		}
+		t.tempDirs = append(t.tempDirs, dir)
+		t.coldURL = "file://" + filepath.ToSlash(dir)
+		fmt.Fprintf(stderr, "cold tier: %s (temporary)\n", t.coldURL)
+	} else {
+		fmt.Fprintf(stderr, "cold tier: %s\n", t.coldURL)
+	}
+	if t.flatDir == "" {
+		dir, err := os.MkdirTemp("", "kvprefetch-flat-")
+		if err != nil {
+			return nil, fmt.Errorf("demo: create a temporary flat directory: %w (set TMPDIR or pass --flat)", err)
+		}
+		t.tempDirs = append(t.tempDirs, dir)
+		t.flatDir = dir
+		fmt.Fprintf(stderr, "flat tier: %s (temporary)\n", dir)
+	} else {
+		fmt.Fprintf(stderr, "flat tier: %s\n", t.flatDir)
+	}
+	t.bucket, err = blob.OpenBucket(ctx, t.coldURL)
+	if err != nil {
+		return nil, fmt.Errorf("demo: open the cold tier %q: %w (check --cold)", t.coldURL, err)
+	}
+	t.store, err = store.Open(ctx, store.Config{
+		FlatDir:    t.flatDir,
+		Cold:       t.bucket,
+		FlatBudget: int64(f.flatBudget),
+		Admission:  f.admission,
+	})
+	if err != nil {
+		t.bucket.Close()
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	return t, nil
+}
+
+// seed writes every block of node to the cold tier, 16 at a time.
+func (t *tiers) seed(ctx context.Context, f *demoFlags, node *demoNode, stderr io.Writer) error {
+	fmt.Fprintf(stderr, "seeding the cold tier: %d blocks of %s...\n", len(node.hashes), f.blockSize)
+	start := time.Now()
+	t.seeded = f.cold != ""
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for _, h := range node.hashes {
+		g.Go(func() error {
+			return t.store.PutCold(gctx, t.ns, block.Key(h), payloadOf(h, int64(f.blockSize)))
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("demo: seed the cold tier: %w", err)
+	}
+	t.seededN, t.seededB, t.seedTook = len(node.hashes), int64(len(node.hashes))*int64(f.blockSize), time.Since(start)
+	fmt.Fprintf(stderr, "seeded %d blocks (%s) in %v\n", t.seededN, sizeFlag(t.seededB), t.seedTook.Round(time.Millisecond))
+	return nil
+}
+
+// payloadOf is block h's generated payload: size bytes of a ChaCha8
+// stream keyed by the hash, the same on every run.
+func payloadOf(h block.Hash, size int64) []byte {
+	p := make([]byte, size)
+	rand.NewChaCha8(h).Read(p)
+	return p
+}
+
+// close closes the store and removes what the demo created, unless --keep:
+// the temporary tiers, and the objects it seeded in a bucket the user
+// named. It runs even when ctx has ended (Ctrl-C).
+func (t *tiers) close(ctx context.Context, node *demoNode, stderr io.Writer) {
+	if err := t.store.Close(); err != nil {
+		fmt.Fprintf(stderr, "demo: %v\n", err)
+	}
+	if t.seeded && !t.keep {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(16)
+		for _, h := range node.hashes {
+			g.Go(func() error { return t.bucket.Delete(gctx, t.ns+"/"+block.Key(h)) })
+		}
+		if err := g.Wait(); err != nil {
+			fmt.Fprintf(stderr, "demo: remove the seeded blocks from %s: %v\n", t.coldURL, err)
+		} else {
+			fmt.Fprintf(stderr, "removed the %d seeded blocks from %s\n", len(node.hashes), t.coldURL)
+		}
+	}
+	if err := t.bucket.Close(); err != nil {
+		fmt.Fprintf(stderr, "demo: close the cold tier: %v\n", err)
+	}
+	t.removeTemp(stderr)
+}
+
+func (t *tiers) removeTemp(stderr io.Writer) {
+	for _, dir := range t.tempDirs {
+		if t.keep {
+			fmt.Fprintf(stderr, "kept %s\n", dir)
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			fmt.Fprintf(stderr, "demo: remove %s: %v\n", dir, err)
+		}
+	}
+}
+
+// serveMetrics serves reg at http://addr/metrics until the returned stop
+// is called.
+func serveMetrics(addr string, reg *prometheus.Registry, stderr io.Writer) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("demo: --metrics-addr %q: %w (want HOST:PORT, e.g. 127.0.0.1:9464)", addr, err)}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+	fmt.Fprintf(stderr, "metrics: http://%s/metrics\n", ln.Addr())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if srv.Shutdown(ctx) != nil {
+			srv.Close()
+		}
+		<-done
+	}, nil
 }
 
 // demoSummary totals the cycles the demo saw.
 type demoSummary struct {
 	cycles, scored, selected, skipped, fetched, failed int
 	bytes                                              int64
+	failedBy                                           map[string]int
+	fetchTime                                          time.Duration
 }
 
 func (s *demoSummary) add(o *pipeline.Outcome) {
@@ -144,31 +465,47 @@ func (s *demoSummary) add(o *pipeline.Outcome) {
 	s.fetched += o.Fetched
 	s.failed += o.Failed
 	s.bytes += o.BytesMaterialized
+	s.fetchTime += o.Timings.Fetch
+	for r, n := range o.FailedBy {
+		if s.failedBy == nil {
+			s.failedBy = map[string]int{}
+		}
+		s.failedBy[r] += n
+	}
 }
 
-func (s *demoSummary) print(w io.Writer, preset string, n *demoNode, took time.Duration) {
+func (s *demoSummary) print(w io.Writer, preset string, t *tiers, took time.Duration) {
 	fmt.Fprintf(w, "\nsummary: preset %s, %d cycles in %v\n", preset, s.cycles, took.Round(time.Millisecond))
 	fmt.Fprintf(w, "  scored %d, selected %d, skipped already flat %d\n", s.scored, s.selected, s.skipped)
-	fmt.Fprintf(w, "  fetched %d blocks (%d bytes), failed %d\n", s.fetched, s.bytes, s.failed)
-	blocks, bytes := n.store.flatSize()
-	fmt.Fprintf(w, "  flat tier: %d blocks, %d bytes; index: %d blocks\n", blocks, bytes, n.index.Len())
+	var reasons []string
+	for r, n := range s.failedBy {
+		reasons = append(reasons, fmt.Sprintf("%s %d", r, n))
+	}
+	sort.Strings(reasons)
+	failed := fmt.Sprint(s.failed)
+	if len(reasons) > 0 {
+		failed += " (" + strings.Join(reasons, ", ") + ")"
+	}
+	fmt.Fprintf(w, "  fetched %d blocks (%d bytes, %s) in %v of fetch stage, failed %s\n", s.fetched, s.bytes, sizeFlag(s.bytes), s.fetchTime.Round(time.Millisecond), failed)
+	st := t.store.Stats()
+	fmt.Fprintf(w, "  flat tier: %d blocks, %d bytes (%s) of a %s budget, %d evicted\n", st.FlatBlocks, st.FlatBytes, sizeFlag(st.FlatBytes), sizeFlag(st.FlatBudget), st.Evicted)
+	fmt.Fprintf(w, "  cold tier: %d blocks seeded (%s) in %v, %d GETs\n", t.seededN, sizeFlag(t.seededB), t.seedTook.Round(time.Millisecond), st.ColdGets)
 }
 
-// demoNode is a generated node: an index and simulated tiers.
+// demoNode is a generated node's index.
 type demoNode struct {
 	index  *index.Memory
-	store  *memStore
 	models []block.ModelDigest
 	hashes []block.Hash
 }
 
-// generateNode builds an index of n blocks in chains: a few shared system
-// prompts (chain heads, popular ones reused more) extended by
-// conversations, across three models, last accessed up to an hour before
-// now. Every block is in the cold tier; none is in flat.
+// generateNode builds an index of n blocks of size bytes in chains: a few
+// shared system prompts (chain heads, popular ones reused more) extended
+// by conversations, across three models, last accessed up to an hour
+// before now.
 func generateNode(seed uint64, n int, size int64, now time.Time) *demoNode {
 	rng := rand.New(rand.NewPCG(seed, 0x6b76707265666574))
-	node := &demoNode{index: index.NewMemory(nil), store: newMemStore(), models: make([]block.ModelDigest, 3)}
+	node := &demoNode{index: index.NewMemory(nil), models: make([]block.ModelDigest, 3)}
 	for i := range node.models {
 		node.models[i][0] = byte(i + 1)
 	}
@@ -181,7 +518,6 @@ func generateNode(seed uint64, n int, size int64, now time.Time) *demoNode {
 	}
 	add := func(h block.Hash, m block.Meta) {
 		node.index.BulkLoad(func(yield func(block.Hash, block.Meta) bool) { yield(h, m) })
-		node.store.cold[h] = int64(m.PayloadBytes)
 		node.hashes = append(node.hashes, h)
 	}
 	type prefix struct {
@@ -231,51 +567,4 @@ func (n *demoNode) traffic(ctx context.Context, seed uint64) {
 			n.index.Touch(n.hashes[rng.IntN(len(n.hashes))])
 		}
 	}
-}
-
-// memStore is an in-memory flat tier and cold tier with a fixed fetch
-// latency, standing in for real storage.
-type memStore struct {
-	latency time.Duration
-	mu      sync.Mutex
-	flat    map[block.Hash]int64
-	cold    map[block.Hash]int64
-}
-
-func newMemStore() *memStore {
-	return &memStore{latency: 20 * time.Millisecond, flat: map[block.Hash]int64{}, cold: map[block.Hash]int64{}}
-}
-
-func (s *memStore) ContainsFlat(_ context.Context, _ string, h block.Hash) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.flat[h]
-	return ok
-}
-
-func (s *memStore) Materialize(ctx context.Context, _ string, c pipeline.Candidate) (int64, bool, error) {
-	t := time.NewTimer(s.latency)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return 0, false, ctx.Err()
-	case <-t.C:
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n, ok := s.cold[c.Hash]
-	if !ok {
-		return 0, false, nil
-	}
-	s.flat[c.Hash] = n
-	return n, true, nil
-}
-
-func (s *memStore) flatSize() (blocks int, bytes int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, n := range s.flat {
-		bytes += n
-	}
-	return len(s.flat), bytes
 }

@@ -1,0 +1,445 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/wombatkv/prefetch/store"
+)
+
+// lineWriter collects what is written to it and hands each complete line
+// to lines (buffered; a test reads what it waits for).
+type lineWriter struct {
+	mu      sync.Mutex
+	all     bytes.Buffer
+	partial []byte
+	lines   chan string
+}
+
+func newLineWriter() *lineWriter { return &lineWriter{lines: make(chan string, 10000)} }
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.all.Write(p)
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			break
+		}
+		select {
+		case w.lines <- string(w.partial[:i]):
+		default: // nobody waits for that many lines
+		}
+		w.partial = w.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+func (w *lineWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.all.String()
+}
+
+// waitLine returns the first line that has prefix, failing the test when
+// none came before done closed.
+func waitLine(t *testing.T, w *lineWriter, prefix string, done <-chan struct{}) string {
+	t.Helper()
+	for {
+		select {
+		case l := <-w.lines:
+			if strings.HasPrefix(l, prefix) {
+				return l
+			}
+		case <-done:
+			t.Fatalf("the demo ended before printing a line starting %q:\n%s", prefix, w.String())
+		}
+	}
+}
+
+var fetchedRe = regexp.MustCompile(`fetched (\d+) blocks \((\d+) bytes`)
+
+// summaryFetched reads the fetched count from the summary.
+func summaryFetched(t *testing.T, out string) int {
+	t.Helper()
+	m := fetchedRe.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no fetched count in the summary:\n%s", out)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// checkFlat opens the flat dir and checks that it holds exactly want
+// blocks of the demo's generated node, each byte for byte, and no
+// temporary file.
+func checkFlat(t *testing.T, flat string, seed uint64, blocks int, size int64, want int) {
+	t.Helper()
+	filepath.WalkDir(flat, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), ".tmp-") {
+			t.Errorf("flat holds a temporary file %s", p)
+		}
+		return nil
+	})
+	ctx := context.Background()
+	s, err := store.Open(ctx, store.Config{FlatDir: flat, ColdURL: "mem://"}) // an empty cold: Get reads flat only
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	node := generateNode(seed, blocks, size, time.Now())
+	found := 0
+	for _, h := range node.hashes {
+		key := "wombatkv/v1/block/b3=" + h.String()
+		got, err := s.Get(ctx, "tp-default", key)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("Get %s: %v", key, err)
+		}
+		found++
+		if !bytes.Equal(got, payloadOf(h, size)) {
+			t.Errorf("flat block %s differs from the cold payload", h)
+		}
+	}
+	if st := s.Stats(); found != want || st.FlatBlocks != want {
+		t.Errorf("flat holds %d blocks of the node (%d in all), want %d", found, st.FlatBlocks, want)
+	}
+}
+
+// TestDemoDefaultTiers runs the demo with no tier flags: it makes
+// temporary tiers, fetches with v3, and removes them.
+func TestDemoDefaultTiers(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	var stdout, stderr bytes.Buffer
+	args := []string{"demo", "--cycles", "3", "--interval", "5ms", "--blocks", "300", "--block-size", "4KiB"}
+	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	if n := strings.Count(out, `[MyelonInstr] {"scope":"wmbt_kv_timing","fn":"prefetch_cycle_v3"`); n < 3 {
+		t.Errorf("%d v3 cycle lines, want >= 3:\n%s", n, out)
+	}
+	if n := summaryFetched(t, out); n < 1 {
+		t.Errorf("the summary says %d blocks fetched, want some:\n%s", n, out)
+	}
+	for _, want := range []string{"summary: preset v3, 3 cycles", "flat tier: ", "cold tier: 300 blocks seeded (1.2MiB)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(stderr.String(), "(temporary)") {
+		t.Errorf("stderr does not name the temporary tiers:\n%s", stderr.String())
+	}
+	left, _ := os.ReadDir(tmp)
+	if len(left) != 0 {
+		t.Errorf("the demo left %d entries in TMPDIR (first %s), want none", len(left), left[0].Name())
+	}
+}
+
+// TestDemoKeep keeps the temporary tiers and checks what the fetches left
+// in flat against the cold payloads.
+func TestDemoKeep(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	var stdout bytes.Buffer
+	stderr := newLineWriter()
+	args := []string{"demo", "--keep", "--preset", "v2", "--cycles", "2", "--interval", "5ms", "--blocks", "200", "--block-size", "3000", "--seed", "7"}
+	if err := run(context.Background(), args, &stdout, stderr); err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	m := regexp.MustCompile(`(?m)^flat tier: (\S+) \(temporary\)$`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("stderr does not name the flat tier:\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "kept "+m[1]) {
+		t.Errorf("stderr does not say the flat tier was kept:\n%s", stderr.String())
+	}
+	checkFlat(t, m[1], 7, 200, 3000, summaryFetched(t, stdout.String()))
+}
+
+// s3Server is an S3-compatible server on loopback with one bucket, "cold",
+// whose object GETs block while stall is set.
+type s3Server struct {
+	srv     *httptest.Server
+	backend *s3mem.Backend
+	mu      sync.Mutex
+	stall   bool
+	arrived chan struct{}
+}
+
+func startS3(t *testing.T) *s3Server {
+	t.Helper()
+	s := &s3Server{backend: s3mem.New(), arrived: make(chan struct{}, 1000)}
+	if err := s.backend.CreateBucket("cold"); err != nil {
+		t.Fatal(err)
+	}
+	next := gofakes3.New(s.backend, gofakes3.WithLogger(gofakes3.DiscardLog())).Server()
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		stall := s.stall
+		s.mu.Unlock()
+		if stall && r.Method == http.MethodGet && strings.Count(r.URL.Path, "/") > 1 {
+			s.arrived <- struct{}{}
+			<-r.Context().Done()
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *s3Server) url() string {
+	return "s3://cold?" + url.Values{"endpoint": {s.srv.URL}, "use_path_style": {"true"}, "region": {"us-east-1"}, "anonymous": {"true"}}.Encode()
+}
+
+func (s *s3Server) objects(t *testing.T) int {
+	t.Helper()
+	list, err := s.backend.ListBucket("cold", nil, gofakes3.ListBucketPage{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(list.Contents)
+}
+
+// TestDemoS3 points the demo at an S3 server and a flat dir of the test's:
+// it fetches, keeps flat, and removes the blocks it seeded in the bucket.
+func TestDemoS3(t *testing.T) {
+	s3 := startS3(t)
+	flat := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	args := []string{"demo", "--cold", s3.url(), "--flat", flat, "--cycles", "2", "--interval", "5ms", "--blocks", "150", "--block-size", "5000", "--seed", "3"}
+	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	n := summaryFetched(t, stdout.String())
+	if n < 1 {
+		t.Errorf("fetched %d blocks from S3, want some:\n%s", n, stdout.String())
+	}
+	if got := s3.objects(t); got != 0 {
+		t.Errorf("the bucket holds %d objects after the demo, want its seeded blocks removed", got)
+	}
+	if !strings.Contains(stderr.String(), "removed the 150 seeded blocks") {
+		t.Errorf("stderr does not report the removal:\n%s", stderr.String())
+	}
+	checkFlat(t, flat, 3, 150, 5000, n)
+}
+
+// TestDemoInterruptMidFetch interrupts the demo while every GET is stalled
+// at the server: it stops at once, prints its summary, and flat holds
+// nothing partial.
+func TestDemoInterruptMidFetch(t *testing.T) {
+	s3 := startS3(t)
+	s3.stall = true
+	flat := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	errc := make(chan error, 1)
+	go func() {
+		args := []string{"demo", "--cold", s3.url(), "--flat", flat, "--cycles", "100", "--interval", "5ms", "--blocks", "100", "--block-size", "2000"}
+		errc <- run(ctx, args, &stdout, &stderr)
+	}()
+	select {
+	case <-s3.arrived:
+	case err := <-errc:
+		t.Fatalf("the demo ended (%v) before a GET reached the server:\n%s", err, stderr.String())
+	}
+	start := time.Now()
+	cancel()
+	err := <-errc
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("run after Ctrl-C: err = %v, want context.Canceled", err)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("the demo took %v to stop", took)
+	}
+	var msg bytes.Buffer
+	if code := exitCode(err, &msg); code != 1 || !strings.Contains(msg.String(), "interrupted") {
+		t.Errorf("exit code %d, message %q; want 1 and interrupted", code, msg.String())
+	}
+	if !strings.Contains(stdout.String(), "summary: preset v3") {
+		t.Errorf("no summary after the interrupt:\n%s", stdout.String())
+	}
+	checkFlat(t, flat, 1, 100, 2000, 0)
+}
+
+// TestDemoMetrics scrapes /metrics while the demo runs.
+func TestDemoMetrics(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout, stderr := newLineWriter(), newLineWriter()
+	done := make(chan struct{})
+	var runErr error
+	go func() {
+		defer close(done)
+		args := []string{"demo", "--metrics-addr", "127.0.0.1:0", "--cycles", "100000", "--interval", "5ms", "--blocks", "100", "--block-size", "1KiB", "--latency", "1ms"}
+		runErr = run(ctx, args, stdout, stderr)
+	}()
+	addr := strings.TrimPrefix(waitLine(t, stderr, "metrics: ", done), "metrics: ")
+	waitLine(t, stdout, "[MyelonInstr] ", done)
+	waitLine(t, stdout, "[MyelonInstr] ", done) // the first cycle's metrics are in
+	resp, err := http.Get(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{
+		`kvprefetch_cycles_total{namespace="tp-default"}`,
+		`kvprefetch_blocks_fetched_total{namespace="tp-default"}`,
+		`kvprefetch_cycle_duration_seconds_count{namespace="tp-default"}`,
+		`kvprefetch_fetches_in_flight{namespace="tp-default"}`,
+		`kvprefetch_fetch_duration_seconds_count{namespace="tp-default",result="fetched"}`,
+		`kvprefetch_store_flat_bytes `,
+		`kvprefetch_store_cold_gets_total `,
+	} {
+		if !bytes.Contains(body, []byte(name)) {
+			t.Errorf("/metrics lacks %s:\n%s", name, body)
+		}
+	}
+	cancel()
+	<-done
+	if !errors.Is(runErr, context.Canceled) {
+		t.Errorf("run: err = %v, want context.Canceled", runErr)
+	}
+	if _, err := http.Get(addr); err == nil {
+		t.Errorf("/metrics still served after the demo ended")
+	}
+}
+
+func TestDemoUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"size without a number", []string{"--block-size", "KiB"}, []string{`invalid value "KiB" for flag -block-size: size "KiB": want bytes, or a number with a unit`}},
+		{"size with a bad unit", []string{"--block-size", "12XB"}, []string{`size "12XB"`}},
+		{"negative size", []string{"--block-size", "-1"}, []string{`size "-1"`}},
+		{"zero block size", []string{"--block-size", "0"}, []string{"--block-size = 0, want >= 1 byte"}},
+		{"cold without a scheme", []string{"--cold", "/data/cold"}, []string{`--cold = "/data/cold", want a bucket URL with a scheme`}},
+		{"unknown cold scheme", []string{"--cold", "gopher://x", "--blocks", "1"}, []string{`open the cold tier "gopher://x"`, "check --cold"}},
+		{"bad admission", []string{"--admission", "fifo"}, []string{`--admission = "fifo", want "mru", "lru" or "probation:F"`}},
+		{"bad namespace", []string{"--namespace", "../x"}, []string{`--namespace: block: bad namespace "../x"`}},
+		{"bad limit", []string{"--limit", "0"}, []string{"--limit = 0, want >= 1"}},
+		{"several at once", []string{"--top-k", "0", "--cycles", "0"}, []string{"--top-k = 0, want >= 1", "--cycles = 0, want >= 1"}},
+		{"bad metrics address", []string{"--metrics-addr", "nowhere", "--blocks", "1"}, []string{`--metrics-addr "nowhere"`, "want HOST:PORT"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("TMPDIR", t.TempDir())
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), append([]string{"demo"}, tc.args...), &stdout, &stderr)
+			var msg bytes.Buffer
+			code := exitCode(err, &msg)
+			wantCode := 2
+			if tc.name == "unknown cold scheme" {
+				wantCode = 1 // a valid URL the drivers do not know: found at open
+			}
+			if code != wantCode {
+				t.Errorf("exit code = %d, want %d (err %v)", code, wantCode, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg.String(), w) {
+					t.Errorf("message %q lacks %q", msg.String(), w)
+				}
+			}
+		})
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		err  bool
+	}{
+		{"0", 0, false},
+		{"65536", 65536, false},
+		{"64KiB", 64 << 10, false},
+		{"64kib", 64 << 10, false},
+		{"64K", 64 << 10, false},
+		{"1.5MiB", 3 << 19, false},
+		{"2MB", 2e6, false},
+		{"1kB", 1000, false},
+		{"3 GiB", 3 << 30, false},
+		{"7B", 7, false},
+		{"1TiB", 1 << 40, false},
+		{"", 0, true},
+		{"MiB", 0, true},
+		{"-1", 0, true},
+		{"+5", 0, true},
+		{"1e3", 0, true},
+		{"0x10", 0, true},
+		{"NaN", 0, true},
+		{"Inf", 0, true},
+		{"12XB", 0, true},
+		{"9223372036854775807", math.MaxInt64, false},
+		{"9223372036854775807KiB", 0, true},
+		{"99999999999TiB", 0, true},
+	}
+	for _, tc := range tests {
+		got, err := parseSize(tc.in)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{{100, "100B"}, {64 << 10, "64KiB"}, {3 << 19, "1.5MiB"}, {1 << 30, "1GiB"}} {
+		if got := sizeFlag(tc.n).String(); got != tc.want {
+			t.Errorf("sizeFlag(%d).String() = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}
+
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"0", "64KiB", "1.5MiB", "2MB", "-1", "1e3", "9223372036854775807", "18446744073709551615", " 3 gib ", "0.0000001KiB"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := parseSize(s)
+		if err != nil {
+			return
+		}
+		if n < 0 {
+			t.Fatalf("parseSize(%q) = %d, want >= 0", s, n)
+		}
+		if back, err := parseSize(strconv.FormatInt(n, 10)); err != nil || back != n {
+			t.Fatalf("parseSize(%d) = %d, %v; want it back", n, back, err)
+		}
+		if n > 1<<62 {
+			return // String rounds to one decimal, which may pass MaxInt64
+		}
+		str := sizeFlag(n).String()
+		back, err := parseSize(str)
+		if err != nil || math.Abs(float64(back-n)) > 0.05*float64(n)+1 {
+			t.Fatalf("sizeFlag(%d).String() = %q parses to %d, %v; want about %d", n, str, back, err, n)
+		}
+	})
+}
