@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"os"
+	"sync/atomic"
 
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
@@ -28,16 +29,21 @@ type WarmupStore interface {
 }
 
 // WarmupConfig returns the pipeline.Config of the warm-up preset, a
-// background prefetch that does no harm: RFC 0008's ranking taken among
-// the blocks that are neither in flat nor in flight, fetched only into the
-// flat tier's free room ([filter.FreeRoom]) with at most Limit in flight.
-// A fetch never evicts anything, so a wrong guess costs a GET and nothing
-// a request would have hit. While flat is full the cycle does not even
-// scan the index. It pays where flat has room and the index remembers
-// what was there: after a restart emptied flat (or a node joined with a
-// restored index). Options.Store must implement [filter.Room]; a store
-// that can admit a prefetched block at its LRU end should (see the replay
-// lab's results). It writes the MyelonInstr v3 line.
+// background prefetch that does no harm: the most recently read blocks
+// ([score.Recency], ties by the lower hash) among those neither in flat
+// nor in flight, fetched only into the flat tier's free room
+// ([filter.FreeRoom]) with at most Limit in flight. A fetch never evicts
+// anything. While flat has no room for the largest block seen, a cycle
+// does not even scan the index (a full LRU tier keeps a sliver free).
+//
+// It pays where flat has room and the index remembers what was there:
+// after a restart emptied flat, or on a node that joins with a restored
+// index. It is safe by construction when the store admits a prefetched
+// block at its LRU end (the store's admission knob, "lru"): such a block
+// is the first evicted unless a request reads it first, so the blocks
+// requests load themselves stay exactly where they would be without
+// prefetch. Options.Store must implement [filter.Room]. It writes the
+// MyelonInstr v3 line.
 func WarmupConfig(o Options) (pipeline.Config, error) {
 	var errs []error
 	if o.Index == nil {
@@ -59,11 +65,31 @@ func WarmupConfig(o Options) (pipeline.Config, error) {
 		return pipeline.Config{}, err
 	}
 	idx := snapshot.NewIndex(o.Index)
+	// The gate opens only when flat has room for the largest block the
+	// scan has seen: a full LRU tier always keeps a sliver free (it evicts
+	// whole blocks), and filling slivers with small blocks would spend
+	// GETs for nothing.
+	var largest atomic.Uint64
 	gated := pipeline.SourceFunc(func(ctx context.Context, cy *pipeline.Cycle) iter.Seq2[block.Hash, block.Meta] {
-		if room.FreeBytes(cy.Namespace) <= 0 {
+		free := room.FreeBytes(cy.Namespace)
+		if free <= 0 || uint64(free) < largest.Load() {
 			return func(func(block.Hash, block.Meta) bool) {}
 		}
-		return idx.Candidates(ctx, cy)
+		seq := idx.Candidates(ctx, cy)
+		return func(yield func(block.Hash, block.Meta) bool) {
+			var big uint64
+			defer func() {
+				if big > largest.Load() {
+					largest.Store(big)
+				}
+			}()
+			for h, m := range seq {
+				big = max(big, m.PayloadBytes)
+				if !yield(h, m) {
+					return
+				}
+			}
+		}
 	})
 	pre := []pipeline.Filter{filter.NewAlreadyFlat(o.Store)}
 	if inf, ok := o.Store.(filter.InFlight); ok {
@@ -83,7 +109,7 @@ func WarmupConfig(o Options) (pipeline.Config, error) {
 		Namespace:    o.Namespace,
 		FetchTimeout: o.FetchTimeout,
 		Sources:      []pipeline.Source{gated},
-		Scorer:       score.NewRFC0008(o.Model),
+		Scorer:       score.NewRecency(0),
 		Selector:     topk.Heap{},
 		PreFilters:   pre,
 		Filters:      []pipeline.Filter{filter.NewFreeRoom(room)},

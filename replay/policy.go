@@ -178,7 +178,7 @@ func policyDefs() []policyDef {
 		},
 		{
 			name:  PolicyWarmupV3,
-			about: "preset warmup: RFC 0008 top K among blocks not in flat and not in flight, fetched only into flat's free room, admitted at the LRU end (v3 fetch)",
+			about: "preset warmup (the background default): most recent blocks not in flat and not in flight, fetched only into flat's free room, admitted at the LRU end (v3 fetch)",
 			build: func(r *run, s Settings) (*built, error) {
 				cfg, err := presets.WarmupConfig(presetOptions(r, s))
 				if err != nil {
@@ -189,6 +189,7 @@ func policyDefs() []policyDef {
 					return nil, err
 				}
 				b.admission = Admission{Mode: AdmitLRU}
+
 				return b, nil
 			},
 		},

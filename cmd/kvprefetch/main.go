@@ -30,6 +30,7 @@ const usage = `kvprefetch: warm a KV-cache flat tier from its cold tier, as a no
 
 Usage:
   kvprefetch demo [flags]     run a preset on a generated node (no setup needed)
+  kvprefetch replay [flags]   compare prefetch policies on a request trace (the policy lab)
   kvprefetch help             show this help
 
 Run "kvprefetch COMMAND -h" for a command's flags.
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "demo":
 		return runDemo(ctx, rest, stdout, stderr)
+	case "replay":
+		return runReplay(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
