@@ -18,7 +18,8 @@ import (
 	"github.com/wombatkv/prefetch/pipeline"
 )
 
-// Format selects the [MyelonInstr] line's shape.
+// Format selects the [MyelonInstr] line's shape. The zero Format writes
+// V2's line.
 type Format int
 
 const (

@@ -154,7 +154,10 @@ func one(ctx context.Context, m Materializer, cy *pipeline.Cycle, c pipeline.Can
 	}
 	r.Hash = c.Hash
 	start := time.Now()
-	fctx, cancel := context.WithTimeout(ctx, cy.FetchTimeout)
+	fctx, cancel := context.WithCancel(ctx)
+	if cy.FetchTimeout > 0 { // a hand-built Cycle may leave it 0: no deadline
+		fctx, cancel = context.WithTimeout(ctx, cy.FetchTimeout)
+	}
 	defer func() {
 		cancel()
 		r.Duration = time.Since(start)
