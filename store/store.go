@@ -36,6 +36,7 @@ var (
 	_ fetch.Materializer = (*Store)(nil)
 	_ filter.Flat        = (*Store)(nil)
 	_ filter.InFlight    = (*Store)(nil)
+	_ filter.Room        = (*Store)(nil)
 )
 
 // ChecksumKey is the cold object metadata key that holds the payload's
@@ -284,7 +285,7 @@ func (s *Store) putCold(ctx context.Context, n name, payload []byte) error {
 // without evicting anything: the budget less what flat holds (and, with
 // probation admission, no more than the probation segment's room). The
 // budget is shared by every namespace; an invalid namespace has none. It
-// is what the free-room filter (filter.FreeRoom) asks.
+// is what the free-room filter ([filter.FreeRoom]) asks: a [filter.Room].
 func (s *Store) FreeBytes(ns string) int64 {
 	if block.ValidateNamespace(ns) != nil {
 		return 0
