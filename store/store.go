@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -500,8 +501,8 @@ func (s *Store) direct(ctx context.Context, n name) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, n.object())
 	}
 	defer r.Close()
-	var buf strings.Builder // one allocation when Grow is right, no copy out
-	buf.Grow(int(r.Size()))
+	var buf bytes.Buffer
+	buf.Grow(int(r.Size()) + bytes.MinRead) // room for the read that finds EOF
 	if err := s.copyVerified(ctx, &buf, r, n.object(), r.Size(), sum); err != nil {
 		s.countRejected(err)
 		return nil, err
@@ -509,7 +510,7 @@ func (s *Store) direct(ctx context.Context, n name) ([]byte, error) {
 	if sum == "" {
 		s.st.unverified.Add(1)
 	}
-	return []byte(buf.String()), nil
+	return buf.Bytes(), nil
 }
 
 // openCold opens block n's cold object and checks what it can before the
