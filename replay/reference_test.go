@@ -161,3 +161,50 @@ func TestReferenceSynthetic(t *testing.T) {
 	checkReference(t, tr, refSynthetic)
 	t.Logf("25 replays of %d block refs in %v", len(m.refs), time.Since(start))
 }
+
+// The grid-bound hint policy of REPLAY-MODEL.md: share of the oracle at
+// 10% flat, by lead time, to the table's three decimals.
+func checkHintGrid(t *testing.T, tr *Trace, want []float64) {
+	t.Helper()
+	leads := []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second}
+	res, err := Run(context.Background(), tr, Config{
+		Scenarios: []Scenario{{Fraction: 0.1}},
+		Policies:  []string{PolicyHintGridV3},
+		Leads:     leads,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []float64
+	for _, r := range res {
+		got = append(got, math.Round(r.Share*1000)/1000)
+		if r.Precision != 1 && r.PrefetchGets > 0 && r.Settings.LeadMs < 10000 {
+			t.Errorf("lead %v ms: precision %v, want 1 (a hint is a perfect predictor)", r.Settings.LeadMs, r.Precision)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("grid-bound hint shares at 250 ms, 500 ms, 1 s, 2 s, 5 s, 10 s mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestReferenceHintGridArxiv(t *testing.T) {
+	tr, err := ReadTraceFile(arxivPath, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHintGrid(t, tr, []float64{.065, .158, .290, .516, .806, .934})
+}
+
+func TestReferenceHintGridSynthetic(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("skipped in -short and -race runs: the synthetic replay takes seconds")
+	}
+	tr, err := ReadTraceFile(syntheticPath, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Skipf("skipped: the shared synthetic trace is absent (%s)", syntheticPath)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHintGrid(t, tr, []float64{.231, .405, .608, .798, .920, .962})
+}
