@@ -1,0 +1,230 @@
+package presets_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/index"
+	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/presets"
+	"github.com/wombatkv/prefetch/stages/snapshot"
+)
+
+// roomStore is a flat tier with a capacity, for the hint and warm-up
+// presets: it records GETs and reports free room.
+type roomStore struct {
+	mu       sync.Mutex
+	capacity int64
+	flat     map[block.Hash]int64
+	gets     []block.Hash
+}
+
+func newRoomStore(capacity int64) *roomStore {
+	return &roomStore{capacity: capacity, flat: map[block.Hash]int64{}}
+}
+
+func (s *roomStore) ContainsFlat(_ context.Context, _ string, h block.Hash) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.flat[h]
+	return ok
+}
+
+func (s *roomStore) Materialize(_ context.Context, _ string, c pipeline.Candidate) (int64, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := int64(max(c.Meta.PayloadBytes, 1))
+	s.flat[c.Hash] = n
+	s.gets = append(s.gets, c.Hash)
+	return n, true, nil
+}
+
+func (s *roomStore) FreeBytes(string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	free := s.capacity
+	for _, n := range s.flat {
+		free -= n
+	}
+	return free
+}
+
+func (s *roomStore) got() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []byte
+	for _, h := range s.gets {
+		out = append(out, h[31])
+	}
+	slices.Sort(out) // parallel fetches land in any order
+	return out
+}
+
+func hintHash(b byte) block.Hash { return block.Hash{31: b} }
+
+// Blocks due soon enough to land first, by deadline then prefix; the ones
+// too late to land before their request after, the later deadline and the
+// deeper block first.
+func TestHintedRanking(t *testing.T) {
+	now := time.Unix(100, 0)
+	hints := snapshot.NewHints(snapshot.HintsConfig{})
+	add := func(b byte, seq uint32, due time.Duration) {
+		hints.Add(snapshot.Hint{Hash: hintHash(b), Meta: block.Meta{Seq: seq, PayloadBytes: 1}, Due: now.Add(due)})
+	}
+	add(1, 0, 50*time.Millisecond) // too late for a 100 ms GET
+	add(2, 1, 50*time.Millisecond) // too late, deeper
+	add(3, 0, 80*time.Millisecond) // too late, more slack
+	add(4, 0, 2*time.Second)
+	add(5, 1, 2*time.Second)
+	add(6, 0, time.Second)
+	st := newRoomStore(1 << 30)
+	p, err := presets.Hinted(presets.HintOptions{
+		Options: presets.Options{Store: st, Log: io.Discard, TopK: 6, Clock: func() time.Time { return now }},
+		Hints:   hints, GetsPerSecond: 100, Burst: 6,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := p.Run(context.Background())
+	var got []byte
+	for _, c := range o.Selected {
+		got = append(got, c.Hash[31])
+	}
+	if diff := cmp.Diff([]byte{6, 4, 5, 3, 2, 1}, got); diff != "" {
+		t.Errorf("selection order mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// The budget holds an event-driven pipeline to its rate: woken every
+// 10 ms by a hint, it fetches a burst of 8 and then 16 per second.
+func TestHintedBudget(t *testing.T) {
+	now := time.Unix(100, 0)
+	hints := snapshot.NewHints(snapshot.HintsConfig{})
+	st := newRoomStore(1 << 30)
+	p, err := presets.Hinted(presets.HintOptions{
+		Options: presets.Options{Store: st, Log: io.Discard, Clock: func() time.Time { return now }},
+		Hints:   hints,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := now
+	for i := range 100 { // one hint and one cycle every 10 ms, for 1 s
+		hints.Add(snapshot.Hint{Hash: block.Hash{0: byte(i), 31: 1}, Due: start.Add(time.Hour)})
+		p.Run(context.Background())
+		now = now.Add(10 * time.Millisecond)
+	}
+	// 8 at once, then 16/s over the 0.99 s that followed: 8 + 15.
+	if got := len(st.got()); got != 8+15 {
+		t.Errorf("%d GETs in 1 s, want %d", got, 8+15)
+	}
+}
+
+func TestHintsConfigErrors(t *testing.T) {
+	_, err := presets.HintsConfig(presets.HintOptions{GetsPerSecond: -1, Burst: -2, Options: presets.Options{Limit: -1}})
+	for _, want := range []string{"HintOptions.Hints is nil", "Options.Store must be set", "Limit = -1", "GetsPerSecond = -1", "Burst = -2"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to mention %q", err, want)
+		}
+	}
+}
+
+func TestWarmupConfigErrors(t *testing.T) {
+	_, err := presets.WarmupConfig(presets.Options{})
+	for _, want := range []string{"Options.Index is nil", "Options.Store must be set"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to mention %q", err, want)
+		}
+	}
+	_, err = presets.WarmupConfig(presets.Options{Index: index.NewMemory(nil), Store: &memStore{}})
+	if err == nil || !strings.Contains(err.Error(), "must implement filter.Room") {
+		t.Errorf("a store without FreeBytes: err = %v, want it named", err)
+	}
+}
+
+// The warm-up fetches the most recent blocks into free room only, and does
+// not scan while flat has no room for the largest block seen.
+func TestWarmup(t *testing.T) {
+	now := time.Unix(1000, 0)
+	idx := index.NewMemory(func() time.Time { return now })
+	for i := byte(1); i <= 5; i++ {
+		idx.BulkLoad(func(yield func(block.Hash, block.Meta) bool) {
+			yield(hintHash(i), block.Meta{PayloadBytes: 10, LastAccessNs: now.Add(-time.Duration(i) * time.Second).UnixNano()})
+		})
+	}
+	st := newRoomStore(35)
+	var scored []int
+	p, err := presets.Warmup(presets.Options{Index: idx, Store: st, Log: io.Discard, Clock: func() time.Time { return now },
+		Emitters: []pipeline.Emitter{pipeline.EmitterFunc(func(_ context.Context, o *pipeline.Outcome) { scored = append(scored, o.Scored) })}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Run(context.Background()) // room for 3 of 10 B: the 3 most recent
+	p.Run(context.Background()) // 5 B free, less than the largest block: no scan
+	if diff := cmp.Diff([]byte{1, 2, 3}, st.got()); diff != "" {
+		t.Errorf("GETs mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]int{5, 0}, scored); diff != "" {
+		t.Errorf("scored per cycle mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func ExampleHintedWorker() {
+	hints := snapshot.NewHints(snapshot.HintsConfig{})
+	st := newRoomStore(1 << 30)
+	fetched := make(chan struct{}, 1)
+	w, err := presets.HintedWorker(presets.HintOptions{
+		Options: presets.Options{Store: st, Log: io.Discard, Interval: time.Hour,
+			Emitters: []pipeline.Emitter{pipeline.EmitterFunc(func(_ context.Context, o *pipeline.Outcome) {
+				if o.Fetched > 0 {
+					fetched <- struct{}{}
+				}
+			})}},
+		Hints: hints,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := w.Start(context.Background()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer w.Stop()
+	// The router announces a request due in a second: the worker wakes at
+	// once, not in an hour.
+	hints.Add(snapshot.Hint{Hash: hintHash(7), Meta: block.Meta{PayloadBytes: 1 << 20}, Due: time.Now().Add(time.Second)})
+	<-fetched
+	fmt.Println("fetched", st.got())
+	// Output:
+	// fetched [7]
+}
+
+func ExampleWarmup() {
+	now := time.Unix(1000, 0)
+	idx := index.NewMemory(func() time.Time { return now })
+	for i := byte(1); i <= 3; i++ {
+		idx.BulkLoad(func(yield func(block.Hash, block.Meta) bool) {
+			yield(hintHash(i), block.Meta{PayloadBytes: 64 << 20, LastAccessNs: now.Add(-time.Duration(i) * time.Minute).UnixNano()})
+		})
+	}
+	st := newRoomStore(128 << 20) // an empty flat tier with room for two
+	p, err := presets.Warmup(presets.Options{Index: idx, Store: st, Log: io.Discard, Clock: func() time.Time { return now }})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	o := p.Run(context.Background())
+	fmt.Println("fetched", st.got(), "skipped", o.Skipped["no_room"], "for lack of room")
+	// Output:
+	// fetched [1 2] skipped 1 for lack of room
+}

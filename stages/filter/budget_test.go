@@ -1,0 +1,158 @@
+package filter_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/stages/filter"
+)
+
+var (
+	_ pipeline.Filter = (*filter.Budget)(nil)
+	_ pipeline.Filter = (*filter.FreeRoom)(nil)
+)
+
+// passes runs n candidates through f in cycle seq at virtual time ms and
+// returns how many it passed.
+func passes(f pipeline.Filter, seq uint64, ms int64, n int) int {
+	cy := &pipeline.Cycle{Seq: seq, Now: time.UnixMilli(ms)}
+	ok := 0
+	for range n {
+		if f.Skip(context.Background(), cy, pipeline.Candidate{Meta: block.Meta{PayloadBytes: 10}}) == "" {
+			ok++
+		}
+	}
+	return ok
+}
+
+func TestBudget(t *testing.T) {
+	type step struct {
+		seq  uint64
+		ms   int64
+		n    int
+		want int
+	}
+	for _, tc := range []struct {
+		name  string
+		b     *filter.Budget
+		steps []step
+	}{
+		{"per cycle only", filter.NewBudget(3, 0, 0), []step{
+			{1, 0, 5, 3}, {2, 0, 5, 3}, {2, 0, 5, 0}, // a new cycle resets, the same does not
+		}},
+		{"16/s bursts of 8", filter.NewBudget(8, 16, 8), []step{
+			{1, 0, 20, 8},       // a full bucket
+			{2, 62, 20, 0},      // 0.992 token
+			{3, 63, 20, 1},      // 1.008 tokens
+			{4, 500, 20, 7},     // 0.008 + 16 x 0.437 = 7.0
+			{5, 10_000, 20, 8},  // refilled to the burst, no more
+			{6, 10_000, 20, 0},  // same instant: empty
+			{7, 9_000, 20, 0},   // the clock stepped back: no refill
+			{8, 10_125, 20, 2},  // 125 ms after the last refill
+			{9, 100_000, 20, 8}, // capped by the per-cycle 8
+		}},
+		{"rate with a deeper burst than a cycle", filter.NewBudget(4, 16, 8), []step{
+			{1, 0, 20, 4}, {2, 0, 20, 4}, {3, 0, 20, 0},
+		}},
+		{"burst 0 means the per-cycle cap", filter.NewBudget(2, 1, 0), []step{
+			{1, 0, 5, 2}, {2, 500, 5, 0}, {3, 1000, 5, 1},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var want, got []int
+			for _, s := range tc.steps {
+				want = append(want, s.want)
+				got = append(got, passes(tc.b, s.seq, s.ms, s.n))
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("passed per cycle mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestBudgetReason(t *testing.T) {
+	b := filter.NewBudget(1, 0, 0)
+	cy := &pipeline.Cycle{Seq: 1}
+	b.Skip(context.Background(), cy, pipeline.Candidate{})
+	if got := b.Skip(context.Background(), cy, pipeline.Candidate{}); got != filter.SkipBudget {
+		t.Errorf("reason = %q, want %q", got, filter.SkipBudget)
+	}
+}
+
+func TestNewBudgetPanics(t *testing.T) {
+	for _, args := range [][3]float64{{-1, 0, 0}, {0, -1, 0}, {0, 0, -1}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("NewBudget(%v) did not panic", args)
+				}
+			}()
+			filter.NewBudget(int(args[0]), args[1], int(args[2]))
+		}()
+	}
+}
+
+func TestFreeRoom(t *testing.T) {
+	free := int64(25)
+	f := filter.NewFreeRoom(filter.RoomFunc(func(ns string) int64 { return free }))
+	// Blocks of 10 B: two fit in 25 B in one cycle, a third does not.
+	if got := passes(f, 1, 0, 3); got != 2 {
+		t.Errorf("cycle 1 passed %d, want 2", got)
+	}
+	// The store has not yet taken them: the next cycle plans afresh.
+	if got := passes(f, 2, 0, 3); got != 2 {
+		t.Errorf("cycle 2 passed %d, want 2", got)
+	}
+	free = 9
+	if got := passes(f, 3, 0, 1); got != 0 {
+		t.Errorf("with 9 B free, passed %d blocks of 10 B, want 0", got)
+	}
+	cy := &pipeline.Cycle{Seq: 4}
+	if got := f.Skip(context.Background(), cy, pipeline.Candidate{Meta: block.Meta{PayloadBytes: 10}}); got != filter.SkipNoRoom {
+		t.Errorf("reason = %q, want %q", got, filter.SkipNoRoom)
+	}
+	// A block of unknown size counts as 1 byte.
+	if got := f.Skip(context.Background(), cy, pipeline.Candidate{}); got != "" {
+		t.Errorf("unknown size with 9 B free: reason %q, want none", got)
+	}
+}
+
+func ExampleNewBudget() {
+	// The grid's rate (8 per 500 ms) for an event-driven pipeline.
+	b := filter.NewBudget(8, 16, 8)
+	t0 := time.Unix(0, 0)
+	for i, at := range []time.Duration{0, 100 * time.Millisecond, time.Second} {
+		cy := &pipeline.Cycle{Seq: uint64(i + 1), Now: t0.Add(at)}
+		n := 0
+		for range 10 {
+			if b.Skip(context.Background(), cy, pipeline.Candidate{}) == "" {
+				n++
+			}
+		}
+		fmt.Printf("cycle at %v: %d GETs\n", at, n)
+	}
+	// Output:
+	// cycle at 0s: 8 GETs
+	// cycle at 100ms: 1 GETs
+	// cycle at 1s: 8 GETs
+}
+
+func ExampleNewFreeRoom() {
+	f := filter.NewFreeRoom(filter.RoomFunc(func(string) int64 { return 100 << 20 }))
+	cy := &pipeline.Cycle{Seq: 1}
+	for i := range 3 {
+		c := pipeline.Candidate{Meta: block.Meta{PayloadBytes: 40 << 20}}
+		fmt.Printf("block %d: %q\n", i, f.Skip(context.Background(), cy, c))
+	}
+	// Output:
+	// block 0: ""
+	// block 1: ""
+	// block 2: "no_room"
+}
