@@ -86,6 +86,7 @@ type Result struct {
 	PrefetchGets       int            `json:"prefetch_gets"`
 	PrefetchBytes      int64          `json:"prefetch_bytes"`
 	FailedGets         int            `json:"failed_gets"`
+	MaxInFlight        int            `json:"max_in_flight"`
 	Useful             int            `json:"useful"`
 	Wasted             int            `json:"wasted"`
 	Precision          float64        `json:"precision"`
@@ -320,6 +321,7 @@ func replayOne(ctx context.Context, m *model, s Settings, j *job) error {
 		PrefetchGets:       r.gets,
 		PrefetchBytes:      r.getBytes,
 		FailedGets:         r.failed,
+		MaxInFlight:        r.maxPend,
 		Useful:             r.useful,
 		Wasted:             r.gets - r.useful,
 		HintsDropped:       r.hintDropped,

@@ -65,27 +65,26 @@ type run struct {
 	pendAt    []int64
 	gen       []uint32
 	pendBytes int64
+	pending   int // GETs in flight
+	maxPend   int
 	events    []event // a min-heap
 	issue     uint64
 	wake      bool
 
 	// Tallies.
-	hits, late, cold  int
-	lateWait          int64
-	stalls, prefix    []int64
-	gets              int
-	getBytes          int64
-	useful            int
-	cycles            int
-	skipped           map[string]int
-	failed            int
-	evictedUnread     int
-	canceled          int
-	redundant         int
-	hintDropped       uint64
-	restartedAt       int64
-	restarted         bool
-	issuedThisRestart int
+	hits, late, cold int
+	lateWait         int64
+	stalls, prefix   []int64
+	gets             int
+	getBytes         int64
+	useful           int
+	cycles           int
+	skipped          map[string]int
+	failed           int
+	evictedUnread    int
+	canceled         int
+	redundant        int
+	hintDropped      uint64
 }
 
 // timing is how a fetch stage's GETs of one cycle complete: one after
@@ -215,7 +214,7 @@ func (r *run) demandInsert(b int32) {
 func (r *run) admit(b int32) {
 	size := r.m.size[b]
 	if !r.makeRoom(size) {
-		r.evictedUnreadIfDropped()
+		r.evictedUnread++ // too big for flat: wasted
 		return
 	}
 	switch r.adm.Mode {
@@ -232,9 +231,6 @@ func (r *run) admit(b int32) {
 		r.evict(r.lists[inProb].tail)
 	}
 }
-
-// evictedUnreadIfDropped counts a prefetched block too big for flat.
-func (r *run) evictedUnreadIfDropped() { r.evictedUnread++ }
 
 // touch moves b, read by a request, to the MRU end.
 func (r *run) touch(b int32) {
@@ -361,6 +357,8 @@ func (r *run) schedule(o *pipeline.Outcome) {
 		r.pendAt[b] = done
 		r.gen[b]++
 		r.pendBytes += r.m.size[b]
+		r.pending++
+		r.maxPend = max(r.maxPend, r.pending)
 		r.issue++
 		r.pushEvent(event{t: done, issue: r.issue, b: b, gen: r.gen[b]})
 	}
@@ -377,6 +375,7 @@ func (r *run) complete(t int64) {
 		}
 		r.pend[b] = false
 		r.pendBytes -= r.m.size[b]
+		r.pending--
 		r.admit(b)
 	}
 }
@@ -405,6 +404,7 @@ func (r *run) restart() {
 		}
 	}
 	r.pendBytes = 0
+	r.pending = 0
 	r.events = r.events[:0]
 }
 
@@ -446,6 +446,7 @@ func (r *run) serve(i int) {
 			r.pend[b] = false
 			r.gen[b]++
 			r.pendBytes -= m.size[b]
+			r.pending--
 			r.demandInsert(b)
 			if missed {
 				prefix += cost
@@ -501,7 +502,6 @@ func (r *run) play(ctx context.Context, b *built, lead time.Duration, restart bo
 	restartAt := never
 	if restart {
 		restartAt = (first + last) / 2
-		r.restartedAt = restartAt
 	}
 	H := int64(lead)
 	hintPtr := n
@@ -527,7 +527,6 @@ func (r *run) play(ctx context.Context, b *built, lead time.Duration, restart bo
 		r.complete(t)
 		if restartAt == t {
 			r.restart()
-			r.restarted = true
 			restartAt = never
 		}
 		r.wake = false
