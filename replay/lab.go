@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -41,10 +42,13 @@ func DefaultPolicies() []string {
 
 // Stall summarizes per-request stalls.
 type Stall struct {
+	// TotalS is the sum over requests, in seconds.
 	TotalS float64 `json:"total_s"`
+	// MeanMs is the mean over all requests (zeros included), in ms.
 	MeanMs float64 `json:"mean_ms"`
-	P50Ms  float64 `json:"p50_ms"`
-	P99Ms  float64 `json:"p99_ms"`
+	// P50Ms and P99Ms are nearest-rank percentiles over all requests.
+	P50Ms float64 `json:"p50_ms"`
+	P99Ms float64 `json:"p99_ms"`
 	// TotalNs is the exact total, in nanoseconds.
 	TotalNs int64 `json:"total_ns"`
 }
@@ -358,7 +362,7 @@ func summarize(ns []int64) Stall {
 	sorted := slices.Clone(ns)
 	slices.Sort(sorted)
 	rank := func(p float64) float64 {
-		i := int(p*float64(len(sorted))+0.999999999) - 1
+		i := int(math.Ceil(p*float64(len(sorted)))) - 1
 		i = min(max(i, 0), len(sorted)-1)
 		return float64(sorted[i]) / 1e6
 	}

@@ -366,3 +366,12 @@ func TestPlayOracle(t *testing.T) {
 		t.Errorf("shares = %v, %v; want 0 and 1", res[0].Share, res[1].Share)
 	}
 }
+
+func TestSummarize(t *testing.T) {
+	ms := int64(time.Millisecond)
+	got := summarize([]int64{0, 0, 10 * ms, 20 * ms, 70 * ms})
+	want := Stall{TotalS: 0.1, MeanMs: 20, P50Ms: 10, P99Ms: 70, TotalNs: 100 * ms}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("summarize mismatch (-want +got):\n%s", diff)
+	}
+}
