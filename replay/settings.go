@@ -167,7 +167,10 @@ const (
 // Admission is where a prefetched block enters flat: a mode, and for
 // probation the segment's share of the capacity.
 type Admission struct {
-	Mode     string
+	// Mode is AdmitMRU, AdmitLRU or AdmitProbation.
+	Mode string
+	// Fraction is the probation segment's share of the capacity, in
+	// (0, 1]; AdmitProbation only.
 	Fraction float64
 }
 
@@ -217,8 +220,11 @@ func (a Admission) String() string {
 // Scenario is one flat-tier setting: capacity as a fraction of the trace's
 // unique bytes, and whether the node restarts at the time midpoint.
 type Scenario struct {
+	// Fraction is the flat capacity as a share of the unique bytes.
 	Fraction float64
-	Restart  bool
+	// Restart empties flat and cancels the GETs in flight at the time
+	// midpoint, (first + last request time) / 2.
+	Restart bool
 }
 
 // Name returns the scenario as the reference names it: "10%",

@@ -50,16 +50,21 @@ const (
 // LineError is a bad trace line: which line, why (one of the Bad*
 // reasons) and the details.
 type LineError struct {
-	Name   string
-	Line   int
+	// Name is the trace's name (ReadOptions.Name).
+	Name string
+	// Line is the 1-based line number.
+	Line int
+	// Reason is one of BadJSON, BadBackwards, BadNegative, BadID.
 	Reason string
-	Err    error
+	// Err says what is wrong with the line.
+	Err error
 }
 
 func (e *LineError) Error() string {
 	return fmt.Sprintf("replay: %s line %d: %v (fix the line, or pass --skip-bad to skip bad requests and count them)", e.Name, e.Line, e.Err)
 }
 
+// Unwrap returns e.Err.
 func (e *LineError) Unwrap() error { return e.Err }
 
 // ReadOptions configure [ReadTrace].
