@@ -77,7 +77,7 @@ type Hints struct {
 
 	mu      sync.Mutex
 	notify  func()
-	ring    []hintEntry // FIFO of pending hints: ring[(head+i)%cap], i < n
+	ring    []hintEntry // FIFO of pending hints: ring[(head+i)%len(ring)], i < n
 	head, n int
 	dropped uint64
 	arrived uint64
@@ -126,19 +126,19 @@ func (h *Hints) Add(hints ...Hint) {
 		return
 	}
 	h.mu.Lock()
-	if h.ring == nil {
-		h.ring = make([]hintEntry, h.capacity)
-	}
 	for _, x := range hints {
 		h.arrived++
 		e := hintEntry{hash: x.Hash, meta: x.Meta, due: x.Due.UnixNano(), arrival: h.arrived}
-		if h.n == h.capacity {
-			h.ring[h.head] = e // overwrite the oldest
-			h.head = (h.head + 1) % h.capacity
+		if h.n == len(h.ring) && len(h.ring) < h.capacity {
+			h.grow()
+		}
+		if h.n == len(h.ring) {
+			h.ring[h.head] = e // full: overwrite the oldest
+			h.head = (h.head + 1) % len(h.ring)
 			h.dropped++
 			continue
 		}
-		h.ring[(h.head+h.n)%h.capacity] = e
+		h.ring[(h.head+h.n)%len(h.ring)] = e
 		h.n++
 	}
 	notify := h.notify
@@ -146,6 +146,16 @@ func (h *Hints) Add(hints ...Hint) {
 	if notify != nil {
 		notify()
 	}
+}
+
+// grow doubles the ring, up to the capacity, keeping the order (the ring
+// grows with use: a large bound costs nothing until it is reached).
+func (h *Hints) grow() {
+	ring := make([]hintEntry, min(h.capacity, max(64, 2*len(h.ring))))
+	for i := range h.n {
+		ring[i] = h.ring[(h.head+i)%len(h.ring)]
+	}
+	h.ring, h.head = ring, 0
 }
 
 // Len returns the number of pending hints (expired ones leave at the next
@@ -199,11 +209,11 @@ func (h *Hints) Candidates(_ context.Context, cy *pipeline.Cycle) iter.Seq2[bloc
 	live := make([]hintEntry, 0, h.n)
 	kept := 0
 	for i := range h.n {
-		e := h.ring[(h.head+i)%h.capacity]
+		e := h.ring[(h.head+i)%len(h.ring)]
 		if now >= e.due+grace {
 			continue // served by now
 		}
-		h.ring[(h.head+kept)%h.capacity] = e
+		h.ring[(h.head+kept)%len(h.ring)] = e
 		kept++
 		if i, seen := h.rank[e.hash]; seen {
 			if e.due < live[i].due {
@@ -226,7 +236,7 @@ func (h *Hints) Candidates(_ context.Context, cy *pipeline.Cycle) iter.Seq2[bloc
 		h.rank[e.hash] = i
 	}
 	for i := kept; i < h.n; i++ {
-		h.ring[(h.head+i)%h.capacity] = hintEntry{}
+		h.ring[(h.head+i)%len(h.ring)] = hintEntry{}
 	}
 	h.n = kept
 	h.mu.Unlock()

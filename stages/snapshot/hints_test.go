@@ -254,3 +254,28 @@ func ExampleNewHints() {
 	// block 1 (seq 0) due in 2s
 	// block 2 (seq 1) due in 2s
 }
+
+// The ring grows with use and keeps the arrival order across growth and
+// wrap-around.
+func TestHintsGrowKeepsOrder(t *testing.T) {
+	h := snapshot.NewHints(snapshot.HintsConfig{Capacity: 200})
+	for i := range 300 {
+		h.Add(snapshot.Hint{Hash: block.Hash{0: byte(i >> 8), 1: byte(i)}, Due: at.Add(time.Hour)})
+		if i == 99 {
+			propose(h, 0) // a cycle in between
+		}
+	}
+	if h.Len() != 200 || h.Dropped() != 100 {
+		t.Fatalf("Len %d, Dropped %d; want 200 and 100", h.Len(), h.Dropped())
+	}
+	i := 100
+	for hash := range h.Candidates(context.Background(), cycleAt(0)) {
+		if got := int(hash[0])<<8 | int(hash[1]); got != i {
+			t.Fatalf("hint %d proposed where %d was due", got, i)
+		}
+		i++
+	}
+	if i != 300 {
+		t.Errorf("proposed up to %d, want 300", i)
+	}
+}
