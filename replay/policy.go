@@ -76,6 +76,16 @@ func presetOptions(r *run, s Settings) presets.Options {
 	}
 }
 
+// rfc0008 is the RFC 0008 scorer with the settings' weights and
+// half-life, the model bonus always paid (every block of the lab is of the
+// active model).
+func rfc0008(s Settings) *score.RFC0008 {
+	sc := score.NewRFC0008(labModel)
+	sc.Recency, sc.Chain, sc.Model = s.Weights[0], s.Weights[1], s.Weights[2]
+	sc.HalfLife = s.HalfLife
+	return sc
+}
+
 func gridRate(s Settings) float64 { return float64(s.TopK) / s.Interval.Seconds() }
 
 func fromConfig(cfg pipeline.Config, t timing, rate float64) (*built, error) {
@@ -102,6 +112,7 @@ func policyDefs() []policyDef {
 				if err != nil {
 					return nil, err
 				}
+				cfg.Scorer = rfc0008(s)
 				return fromConfig(cfg, timing{sequential: true}, gridRate(s))
 			},
 		},
@@ -113,6 +124,7 @@ func policyDefs() []policyDef {
 				if err != nil {
 					return nil, err
 				}
+				cfg.Scorer = rfc0008(s)
 				return fromConfig(cfg, timing{limit: s.Limit}, gridRate(s))
 			},
 		},
@@ -124,7 +136,7 @@ func policyDefs() []policyDef {
 				if err != nil {
 					return nil, err
 				}
-				cfg.Scorer = score.NewRecency(0)
+				cfg.Scorer = score.NewRecency(s.HalfLife)
 				return fromConfig(cfg, timing{limit: s.Limit}, gridRate(s))
 			},
 		},

@@ -21,7 +21,11 @@ const (
 	DefaultLimit         = 8  // v3: GETs in flight per cycle
 	DefaultGetsPerSecond = 16 // hint budget: the oracle's rate, K per interval
 	DefaultBurst         = 8
+	DefaultHalfLife      = 600 * time.Second // RFC 0008's recency half-life
 )
+
+// DefaultWeights are RFC 0008's weights: recency, chain head, model.
+func DefaultWeights() [3]float64 { return [3]float64{1.0, 0.3, 0.2} }
 
 // Settings are the model's constants and the prefetcher's budget. Zero
 // fields mean the defaults, which reproduce the reference figures.
@@ -51,6 +55,12 @@ type Settings struct {
 	// (16 GETs/s, bursts of 8: the grid's own rate, TopK per Interval).
 	GetsPerSecond float64
 	Burst         int
+	// Weights (recency, chain head, model) and HalfLife are the RFC 0008
+	// scorer's, for the rfc0008 policies (default 1.0, 0.3, 0.2 and 600 s,
+	// the seed's; all three weights zero means the default). HalfLife is
+	// also recency-v3's.
+	Weights  [3]float64
+	HalfLife time.Duration
 }
 
 // WithDefaults returns s with its zero fields set to the defaults.
@@ -84,6 +94,12 @@ func (s Settings) WithDefaults() Settings {
 	}
 	if s.Burst == 0 {
 		s.Burst = DefaultBurst
+	}
+	if s.Weights == [3]float64{} {
+		s.Weights = DefaultWeights()
+	}
+	if s.HalfLife == 0 {
+		s.HalfLife = DefaultHalfLife
 	}
 	return s
 }
@@ -125,6 +141,14 @@ func (s Settings) Validate() error {
 	}
 	if s.Burst <= 0 {
 		bad("Burst = %d, want >= 1 (0 means the default, %d)", s.Burst, DefaultBurst)
+	}
+	for i, w := range s.Weights {
+		if math.IsNaN(w) || math.IsInf(w, 0) {
+			bad("Weights[%d] = %v, want a finite number", i, w)
+		}
+	}
+	if s.HalfLife <= 0 {
+		bad("HalfLife = %v, want > 0 (0 means the default, %v)", s.HalfLife, DefaultHalfLife)
 	}
 	return errors.Join(errs...)
 }

@@ -66,6 +66,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		limit       = fs.Int("limit", replay.DefaultLimit, "v3: GETs in flight per cycle")
 		rate        = fs.Float64("gets-per-second", replay.DefaultGetsPerSecond, "GET budget of the budgeted (hint) policies, per second")
 		burst       = fs.Int("burst", replay.DefaultBurst, "burst of the GET budget")
+		halfLife    = fs.Duration("half-life", replay.DefaultHalfLife, "RFC 0008's recency half-life (rfc0008 and recency policies)")
+		weights     = fs.String("rfc-weights", "1,0.3,0.2", "RFC 0008's weights: recency,chain-head,model")
 	)
 	fs.Var(&traces, "trace", "Mooncake JSONL trace `FILE` to replay (repeatable)")
 	fs.Usage = func() {
@@ -90,9 +92,21 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			TopK: *k, Interval: *interval, Limit: *limit,
 			Lead: *lead, Admission: adm,
 			GetsPerSecond: *rate, Burst: *burst,
+			HalfLife: *halfLife,
 		},
 		Policies:    splitList(*policies),
 		Parallelism: *parallel,
+	}
+	ws := splitList(*weights)
+	if len(ws) != 3 {
+		return usagef("replay: --rfc-weights %q, want three numbers: recency,chain-head,model (e.g. 1,0.3,0.2)", *weights)
+	}
+	for i, w := range ws {
+		v, err := strconv.ParseFloat(w, 64)
+		if err != nil {
+			return usagef("replay: --rfc-weights %q: %q is not a number", *weights, w)
+		}
+		cfg.Settings.Weights[i] = v
 	}
 	if err := cfg.Settings.WithDefaults().Validate(); err != nil {
 		return usageError{err}

@@ -29,6 +29,8 @@ func TestReplayUsage(t *testing.T) {
 		{"bad lead", []string{"replay", "--synthetic", "--sweep-lead", "0,soon"}, 2, `"soon" is not a lead time`},
 		{"bad admission", []string{"replay", "--synthetic", "--admission", "probation"}, 2, "lacks its fraction"},
 		{"bad k", []string{"replay", "--synthetic", "--k", "-2"}, 2, "TopK = -2"},
+		{"bad weights", []string{"replay", "--synthetic", "--rfc-weights", "1,0.3"}, 2, "want three numbers"},
+		{"bad half-life", []string{"replay", "--synthetic", "--half-life", "-1s"}, 2, "HalfLife = -1s"},
 		{"plot not png", []string{"replay", "--synthetic", "--plot", "x.svg"}, 2, "name it FILE.png"},
 		{"missing file", []string{"replay", "--trace", filepath.Join(dir, "nope.jsonl")}, 1, "no such file"},
 		{"bad line", []string{"replay", "--trace", bad}, 1, "bad.jsonl line 2: timestamp 1 goes back in time"},
