@@ -28,7 +28,7 @@ func ID(h block.Hash) (uint64, bool) {
 
 // labModel is the digest every block of the lab carries: the model is
 // always the active one, so RFC 0008's model bonus is always paid.
-var labModel = block.ModelDigest{'r', 'e', 'p', 'l', 'a', 'y'}
+func labModel() block.ModelDigest { return block.ModelDigest{'r', 'e', 'p', 'l', 'a', 'y'} }
 
 // model is a trace prepared for replay under some settings: blocks
 // numbered densely in order of first appearance, with their sizes and GET
@@ -156,7 +156,7 @@ func (m *model) meta(b int32, lastNs int64) block.Meta {
 		Seq:          m.seq[b],
 		PayloadBytes: uint64(m.size[b]),
 		LastAccessNs: lastNs,
-		Model:        labModel,
+		Model:        labModel(),
 	}
 	if p := m.parent[b]; p >= 0 {
 		md.Parent = Hash(m.ids[p])

@@ -67,7 +67,7 @@ func presetOptions(r *run, s Settings) presets.Options {
 	return presets.Options{
 		Index:    r.idx,
 		Store:    r,
-		Model:    labModel,
+		Model:    labModel(),
 		TopK:     s.TopK,
 		Interval: s.Interval,
 		Limit:    s.Limit,
@@ -80,7 +80,7 @@ func presetOptions(r *run, s Settings) presets.Options {
 // half-life, the model bonus always paid (every block of the lab is of the
 // active model).
 func rfc0008(s Settings) *score.RFC0008 {
-	sc := score.NewRFC0008(labModel)
+	sc := score.NewRFC0008(labModel())
 	sc.Recency, sc.Chain, sc.Model = s.Weights[0], s.Weights[1], s.Weights[2]
 	sc.HalfLife = s.HalfLife
 	return sc
