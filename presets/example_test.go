@@ -145,7 +145,7 @@ func ExampleFromEnv() {
 	fmt.Println(err)
 	// Output:
 	// v1 tenant-7
-	// presets: unknown preset "v4", want one of v1, v2, v3 (from the environment: WMBT_KV_PREFETCH_DRY_RUN="", WMBT_KV_PREFETCH_PRESET="v4", WMBT_KV_NAMESPACE="")
+	// presets: unknown preset "v4", want one of v1, v2, v3, warmup (from the environment: WMBT_KV_PREFETCH_DRY_RUN="", WMBT_KV_PREFETCH_PRESET="v4", WMBT_KV_NAMESPACE="")
 }
 
 func ExampleDryRunEnabled() {

@@ -9,7 +9,13 @@
 //   - [V3Parallel] does the same with at most Options.Limit fetches in
 //     flight (the seed's v3 TODO).
 //
-// All three snapshot the index, score with [score.RFC0008], select with
+// Beside them, [Warmup] is the background policy the replay lab found to
+// never do harm (it fetches only into free room, e.g. after a restart), and
+// [Hinted] fetches the blocks of requests the node already knows about
+// (its scheduler queue, its router), woken at once by each hint: see
+// replay/RESULTS.md for what each recovers on real traces.
+//
+// The three seed presets snapshot the index, score with [score.RFC0008], select with
 // [topk.Heap] and write the seed's [MyelonInstr] lines (fn
 // "prefetch_cycle", "prefetch_cycle_v2" and "prefetch_cycle_v3"). [Config]
 // returns a preset's pipeline.Config for callers that adjust it before
@@ -46,7 +52,7 @@ const (
 )
 
 // Names lists the valid preset names.
-func Names() []string { return []string{NameV1, NameV2, NameV3} }
+func Names() []string { return []string{NameV1, NameV2, NameV3, NameWarmup} }
 
 // Store is what the fetching presets need of the tiers: presence in flat
 // (for the already-flat filter) and materialization from cold. A store
@@ -91,6 +97,9 @@ type Options struct {
 // Config returns the pipeline.Config of the preset called name, or an error
 // naming the valid presets or a missing option.
 func Config(name string, o Options) (pipeline.Config, error) {
+	if name == NameWarmup {
+		return WarmupConfig(o)
+	}
 	var errs []error
 	if o.Index == nil {
 		errs = append(errs, errors.New("presets: Options.Index is nil, want the metadata index to rank"))
@@ -153,8 +162,8 @@ func Config(name string, o Options) (pipeline.Config, error) {
 	return cfg, nil
 }
 
-// ByName returns the pipeline of the preset called name: "v1", "v2" or
-// "v3".
+// ByName returns the pipeline of the preset called name: "v1", "v2", "v3"
+// or "warmup".
 func ByName(name string, o Options) (*pipeline.Pipeline, error) {
 	cfg, err := Config(name, o)
 	if err != nil {

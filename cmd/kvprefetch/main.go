@@ -48,7 +48,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return usagef("no command given, want one of: demo, help")
+		return usagef("no command given, want one of: demo, replay, help")
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
-	return usagef("unknown command %q, want one of: demo, help", cmd)
+	return usagef("unknown command %q, want one of: demo, replay, help", cmd)
 }
 
 // parseFlags parses args into fs, turning a flag error into a usageError
