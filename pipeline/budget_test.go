@@ -83,7 +83,7 @@ func TestCycleFetchTimeout(t *testing.T) {
 			return rs
 		})
 		cfg := budgetConfig([]uint64{1, 1, 1}, f)
-		cfg.CycleFetchTimeout = 3 * time.Second
+		cfg.FetchTimeout, cfg.CycleFetchTimeout = time.Second, 3*time.Second
 		p, err := pipeline.New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -99,12 +99,40 @@ func TestCycleFetchTimeout(t *testing.T) {
 	})
 }
 
+func TestCycleFetchTimeoutFollowsFetchTimeout(t *testing.T) {
+	for _, tt := range []struct {
+		fetch, cycle, want time.Duration
+		wantErr            bool
+	}{
+		{0, 0, 10 * time.Second, false},
+		{30 * time.Second, 0, time.Minute, false},
+		{30 * time.Second, 45 * time.Second, 45 * time.Second, false},
+		{30 * time.Second, 10 * time.Second, 0, true},
+	} {
+		cfg := budgetConfig([]uint64{1}, nil)
+		cfg.FetchTimeout, cfg.CycleFetchTimeout = tt.fetch, tt.cycle
+		p, err := pipeline.New(cfg)
+		if tt.wantErr {
+			if err == nil {
+				t.Errorf("FetchTimeout %v, CycleFetchTimeout %v: New succeeded, want an error", tt.fetch, tt.cycle)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Config().CycleFetchTimeout; got != tt.want {
+			t.Errorf("FetchTimeout %v, CycleFetchTimeout %v: got %v, want %v", tt.fetch, tt.cycle, got, tt.want)
+		}
+	}
+}
+
 func TestBudgetValidation(t *testing.T) {
 	cfg := budgetConfig([]uint64{1}, nil)
 	cfg.CycleFetchTimeout = -time.Second
 	cfg.CycleByteBudget = -5
 	_, err := pipeline.New(cfg)
-	want := "pipeline: CycleFetchTimeout = -1s, want > 0 (0 means the default, 10s)\n" +
+	want := "pipeline: CycleFetchTimeout = -1s, want >= FetchTimeout (5s) (0 means the default, 2 x FetchTimeout)\n" +
 		"pipeline: CycleByteBudget = -5, want >= 0 (0 means no cap)"
 	if err == nil || err.Error() != want {
 		t.Errorf("New error = %v, want:\n%s", err, want)

@@ -20,11 +20,12 @@ const (
 	DefaultNamespace = "tp-default"
 	// DefaultFetchTimeout is the seed's 5 s per-fetch cap.
 	DefaultFetchTimeout = 5 * time.Second
-	// DefaultCycleFetchTimeout bounds one cycle's whole fetch stage: two
-	// per-fetch deadlines, so a dead object store cannot hold a sequential
-	// cycle for K x 5 s.
-	DefaultCycleFetchTimeout = 2 * DefaultFetchTimeout
 )
+
+// DefaultCycleFetchTimeout is the default deadline of one cycle's whole
+// fetch stage: two per-fetch deadlines (10 s with the default FetchTimeout),
+// so a dead object store cannot hold a sequential cycle for K x 5 s.
+func DefaultCycleFetchTimeout(fetchTimeout time.Duration) time.Duration { return 2 * fetchTimeout }
 
 // Config composes a pipeline. Zero fields mean the defaults; the stages
 // Sources, Scorer and Selector are required (the presets package fills them
@@ -44,9 +45,9 @@ type Config struct {
 	// with reason FailDeadline.
 	FetchTimeout time.Duration
 	// CycleFetchTimeout is the deadline of one cycle's whole fetch stage
-	// (default 10 s). Fetches in flight when it passes are canceled, and
-	// those not yet started are not started; both count as failed with
-	// reason FailCycleDeadline.
+	// (default two FetchTimeouts: 10 s); at least FetchTimeout. Fetches in
+	// flight when it passes are canceled, and those not yet started are
+	// not started; both count as failed with reason FailCycleDeadline.
 	CycleFetchTimeout time.Duration
 	// CycleByteBudget caps the payload bytes one cycle fetches (0: no cap,
 	// K alone bounds the load). Selected blocks are taken in rank order;
@@ -101,7 +102,11 @@ func (c Config) WithDefaults() Config {
 		c.FetchTimeout = DefaultFetchTimeout
 	}
 	if c.CycleFetchTimeout == 0 {
-		c.CycleFetchTimeout = DefaultCycleFetchTimeout
+		base := c.FetchTimeout
+		if base <= 0 { // invalid: Validate reports FetchTimeout alone
+			base = DefaultFetchTimeout
+		}
+		c.CycleFetchTimeout = DefaultCycleFetchTimeout(base)
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now
@@ -130,8 +135,8 @@ func (c Config) Validate() error {
 	if c.FetchTimeout <= 0 {
 		bad("FetchTimeout = %v, want > 0 (0 means the default, %v)", c.FetchTimeout, DefaultFetchTimeout)
 	}
-	if c.CycleFetchTimeout <= 0 {
-		bad("CycleFetchTimeout = %v, want > 0 (0 means the default, %v)", c.CycleFetchTimeout, DefaultCycleFetchTimeout)
+	if c.CycleFetchTimeout <= 0 || c.FetchTimeout > 0 && c.CycleFetchTimeout < c.FetchTimeout {
+		bad("CycleFetchTimeout = %v, want >= FetchTimeout (%v) (0 means the default, 2 x FetchTimeout)", c.CycleFetchTimeout, c.FetchTimeout)
 	}
 	if c.CycleByteBudget < 0 {
 		bad("CycleByteBudget = %d, want >= 0 (0 means no cap)", c.CycleByteBudget)

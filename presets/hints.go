@@ -133,19 +133,21 @@ func HintsConfig(o HintOptions) (pipeline.Config, error) {
 		emitter = append(emit.Multi{emitter}, o.Emitters...)
 	}
 	return pipeline.Config{
-		Interval:     o.Interval,
-		TopK:         o.TopK,
-		Namespace:    o.Namespace,
-		FetchTimeout: o.FetchTimeout,
-		Sources:      []pipeline.Source{hints},
-		Scorer:       deadline,
-		Selector:     topk.Heap{},
-		PreFilters:   pre,
-		Filters:      []pipeline.Filter{filter.NewBudget(k, o.GetsPerSecond, o.Burst)},
-		Fetcher:      &fetch.Parallel{M: o.Store, Limit: o.Limit},
-		Emitter:      emitter,
-		Clock:        o.Clock,
-		Logger:       o.Logger,
+		Interval:          o.Interval,
+		TopK:              o.TopK,
+		Namespace:         o.Namespace,
+		FetchTimeout:      o.FetchTimeout,
+		CycleFetchTimeout: o.CycleFetchTimeout,
+		CycleByteBudget:   o.CycleByteBudget,
+		Sources:           []pipeline.Source{hints},
+		Scorer:            deadline,
+		Selector:          topk.Heap{},
+		PreFilters:        pre,
+		Filters:           []pipeline.Filter{filter.NewBudget(k, o.GetsPerSecond, o.Burst)},
+		Fetcher:           &fetch.Parallel{M: o.Store, Limit: o.Limit},
+		Emitter:           emitter,
+		Clock:             o.Clock,
+		Logger:            o.Logger,
 	}, nil
 }
 

@@ -73,12 +73,14 @@ type Options struct {
 	// Model is the active model's digest for RFC 0008's affinity bonus;
 	// the zero digest disables the bonus.
 	Model block.ModelDigest
-	// Namespace, TopK, Interval and FetchTimeout set the same fields of
-	// pipeline.Config.
-	Namespace    string
-	TopK         int
-	Interval     time.Duration
-	FetchTimeout time.Duration
+	// Namespace, TopK, Interval, FetchTimeout, CycleFetchTimeout and
+	// CycleByteBudget set the same fields of pipeline.Config.
+	Namespace         string
+	TopK              int
+	Interval          time.Duration
+	FetchTimeout      time.Duration
+	CycleFetchTimeout time.Duration
+	CycleByteBudget   int64
 	// Limit is v3's fan-out: the most fetches in flight (default 8).
 	Limit int
 	// Backoff is v2's and v3's backoff for failing blocks, a pre-filter
@@ -136,17 +138,19 @@ func Config(name string, o Options) (pipeline.Config, error) {
 		emitter = append(emit.Multi{emitter}, o.Emitters...)
 	}
 	cfg := pipeline.Config{
-		Interval:     o.Interval,
-		TopK:         o.TopK,
-		Namespace:    o.Namespace,
-		FetchTimeout: o.FetchTimeout,
-		Sources:      []pipeline.Source{snapshot.NewIndex(o.Index)},
-		Scorer:       score.NewRFC0008(o.Model),
-		Selector:     topk.Heap{},
-		Fetcher:      fetcher,
-		Emitter:      emitter,
-		Clock:        o.Clock,
-		Logger:       o.Logger,
+		Interval:          o.Interval,
+		TopK:              o.TopK,
+		Namespace:         o.Namespace,
+		FetchTimeout:      o.FetchTimeout,
+		CycleFetchTimeout: o.CycleFetchTimeout,
+		CycleByteBudget:   o.CycleByteBudget,
+		Sources:           []pipeline.Source{snapshot.NewIndex(o.Index)},
+		Scorer:            score.NewRFC0008(o.Model),
+		Selector:          topk.Heap{},
+		Fetcher:           fetcher,
+		Emitter:           emitter,
+		Clock:             o.Clock,
+		Logger:            o.Logger,
 	}
 	if name != NameV1 {
 		backoff := o.Backoff

@@ -104,19 +104,21 @@ func WarmupConfig(o Options) (pipeline.Config, error) {
 		emitter = append(emit.Multi{emitter}, o.Emitters...)
 	}
 	return pipeline.Config{
-		Interval:     o.Interval,
-		TopK:         o.TopK,
-		Namespace:    o.Namespace,
-		FetchTimeout: o.FetchTimeout,
-		Sources:      []pipeline.Source{gated},
-		Scorer:       score.NewRecency(0),
-		Selector:     topk.Heap{},
-		PreFilters:   pre,
-		Filters:      []pipeline.Filter{filter.NewFreeRoom(room)},
-		Fetcher:      &fetch.Parallel{M: o.Store, Limit: o.Limit},
-		Emitter:      emitter,
-		Clock:        o.Clock,
-		Logger:       o.Logger,
+		Interval:          o.Interval,
+		TopK:              o.TopK,
+		Namespace:         o.Namespace,
+		FetchTimeout:      o.FetchTimeout,
+		CycleFetchTimeout: o.CycleFetchTimeout,
+		CycleByteBudget:   o.CycleByteBudget,
+		Sources:           []pipeline.Source{gated},
+		Scorer:            score.NewRecency(0),
+		Selector:          topk.Heap{},
+		PreFilters:        pre,
+		Filters:           []pipeline.Filter{filter.NewFreeRoom(room)},
+		Fetcher:           &fetch.Parallel{M: o.Store, Limit: o.Limit},
+		Emitter:           emitter,
+		Clock:             o.Clock,
+		Logger:            o.Logger,
 	}, nil
 }
 

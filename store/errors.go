@@ -21,6 +21,9 @@ const (
 	// ReasonTooLarge: the block is larger than the whole flat budget, so
 	// it can never be published to flat.
 	ReasonTooLarge = "too_large"
+	// ReasonFlatWrite: the flat tier refused the block (a full or
+	// read-only disk, a broken directory): the cold tier is not to blame.
+	ReasonFlatWrite = "flat_write"
 	// ReasonBadName: the namespace or key is not valid (see
 	// [block.ValidateNamespace] and [block.ParseKey]).
 	ReasonBadName = "bad_name"

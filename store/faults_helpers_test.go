@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/wombatkv/prefetch/pipeline"
 )
 
 // diskFullEnv marks the child process TestFaultsDiskFull runs its scenario
@@ -62,7 +61,7 @@ func TestFaultsDiskFull(t *testing.T) {
 			}
 		},
 		heal:    func(t *testing.T, _ *faultEnv) { restore(t) },
-		reason:  pipeline.FailError,
+		reason:  ReasonFlatWrite,
 		errLike: "file too large",
 		gets:    faultBlocks,
 	})

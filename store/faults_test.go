@@ -233,7 +233,7 @@ func TestFaults(t *testing.T) {
 				}
 				e.blockers = nil
 			},
-			reason:  pipeline.FailError,
+			reason:  ReasonFlatWrite,
 			errLike: "not a directory",
 			gets:    faultBlocks,
 		},
@@ -286,13 +286,11 @@ func TestFaults(t *testing.T) {
 	}
 }
 
-// TestFaultsFetchTimeoutOverCycleDeadline shows a per-fetch deadline
-// longer than 10 s cut short: with it, a lone hung GET fails at 10 s as
-// "cycle_deadline", not at its own deadline as "deadline".
+// TestFaultsFetchTimeoutOverCycleDeadline: a per-fetch deadline longer
+// than 10 s is not cut short by the cycle's fetch deadline, which defaults
+// to two per-fetch deadlines (it was a fixed 10 s, so a lone hung GET
+// failed at 10 s as "cycle_deadline" instead of at its own deadline).
 func TestFaultsFetchTimeoutOverCycleDeadline(t *testing.T) {
-	t.Skip("bug: pipeline.Config.CycleFetchTimeout defaults to the constant 10 s whatever FetchTimeout is, " +
-		"Validate accepts it below FetchTimeout, and presets.Options cannot set it, " +
-		"so presets.Options.FetchTimeout above 10 s is silently capped at 10 s")
 	s := open(t, Config{})
 	for _, timeout := range []time.Duration{5 * time.Second, 30 * time.Second, time.Minute} {
 		p, err := presets.V3Parallel(presets.Options{Index: index.NewMemory(nil), Store: s, FetchTimeout: timeout, Log: io.Discard})

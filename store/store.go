@@ -643,11 +643,11 @@ func (s *Store) coldErr(ctx context.Context, op, obj string, err error) error {
 func (s *Store) writeTemp(n name, fill func(io.Writer) error) (tmp string, err error) {
 	dir := filepath.Dir(s.path(n))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("store: create flat dir: %w", err)
+		return "", failf(ReasonFlatWrite, "store: create flat dir: %w", err)
 	}
 	f, err := os.CreateTemp(dir, tmpPrefix+n.hex+"-*")
 	if err != nil {
-		return "", fmt.Errorf("store: create temporary file: %w", err)
+		return "", failf(ReasonFlatWrite, "store: create flat temporary file: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -655,23 +655,42 @@ func (s *Store) writeTemp(n name, fill func(io.Writer) error) (tmp string, err e
 			os.Remove(f.Name())
 		}
 	}()
-	var w io.Writer = f
+	fw := &flatWriter{w: f}
+	var w io.Writer = fw
 	if s.hooks != nil && s.hooks.afterChunk != nil {
-		w = &hookWriter{w: f, after: s.hooks.afterChunk}
+		w = &hookWriter{w: fw, after: s.hooks.afterChunk}
 	}
 	if err := fill(w); err != nil {
+		if fw.err != nil { // the disk, not the cold tier, failed
+			return "", failf(ReasonFlatWrite, "store: write flat temporary file for %s: %w", n.object(), fw.err)
+		}
 		return "", err
 	}
 	if err := f.Chmod(0o644); err != nil {
-		return "", fmt.Errorf("store: write temporary file: %w", err)
+		return "", failf(ReasonFlatWrite, "store: chmod flat temporary file: %w", err)
 	}
 	if err := f.Sync(); err != nil {
-		return "", fmt.Errorf("store: fsync temporary file: %w", err)
+		return "", failf(ReasonFlatWrite, "store: fsync flat temporary file: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("store: close temporary file: %w", err)
+		return "", failf(ReasonFlatWrite, "store: close flat temporary file: %w", err)
 	}
 	return f.Name(), nil
+}
+
+// flatWriter remembers its writer's first error, so that a failing flat
+// disk is told apart from a failing cold read in the same copy.
+type flatWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (f *flatWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err != nil && f.err == nil {
+		f.err = err
+	}
+	return n, err
 }
 
 type hookWriter struct {
@@ -706,7 +725,7 @@ func (s *Store) publish(tmp string, n name, size int64, p place) error {
 	if err != nil {
 		s.rec.forget(n.id())
 		os.Remove(tmp)
-		return fmt.Errorf("store: publish %s: %w", n.object(), err)
+		return failf(ReasonFlatWrite, "store: publish %s: %w", n.object(), err)
 	}
 	s.st.published.Add(1)
 	return nil
