@@ -9,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
 )
 
 // diskFullEnv marks the child process TestFaultsDiskFull runs its scenario
