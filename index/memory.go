@@ -10,9 +10,9 @@ import (
 	"github.com/wombatkv/prefetch/block"
 )
 
-// shardBits sets the shard count (4096). A scan copies one shard under its
+// shardBits sets the shard count (4096). A scan reads one shard under its
 // read lock, so the shard size bounds how long a writer can wait behind a
-// scan: at 1e6 entries a shard holds about 250 entries (32 KiB of metadata).
+// scan: at 1e6 entries a shard holds about 250 entries.
 const shardBits = 12
 
 const numShards = 1 << shardBits
@@ -20,24 +20,33 @@ const numShards = 1 << shardBits
 // Memory is a concurrent in-memory metadata index. It is safe for concurrent
 // use; the zero value is not usable, call [NewMemory].
 //
-// Entries live in dense per-shard slices (a map only locates an entry's
-// slot), so a scan walks contiguous memory rather than a map.
+// Each shard keeps its entries in dense parallel columns (hashes, metadata,
+// and the hot fields last-access time and chain position; a map only
+// locates an entry's slot), so a scan walks contiguous memory rather than
+// a map, and a scan that needs only the last-access times
+// ([Memory.ScanColumns]) reads 8 bytes per entry.
 type Memory struct {
 	now    func() time.Time
 	n      atomic.Int64
 	shards [numShards]shard
-	bufs   sync.Pool // *[]entry scratch for All
-}
-
-type entry struct {
-	hash block.Hash
-	meta block.Meta
+	bufs   sync.Pool // *allBuf scratch for All
 }
 
 type shard struct {
-	mu      sync.RWMutex
-	slot    map[block.Hash]int32
-	entries []entry
+	mu   sync.RWMutex
+	slot map[block.Hash]int32
+	// The columns: entry i is hashes[i], metas[i], last[i], seqs[i], and
+	// metas[i].LastAccessNs == last[i], metas[i].Seq == seqs[i] always.
+	hashes []block.Hash
+	metas  []block.Meta
+	last   []int64
+	seqs   []uint32
+}
+
+// allBuf is one shard's copy, made by All under the shard's read lock.
+type allBuf struct {
+	hashes []block.Hash
+	metas  []block.Meta
 }
 
 // NewMemory returns an empty index whose Insert and Touch stamp the time
@@ -76,15 +85,20 @@ func (x *Memory) put(h block.Hash, m block.Meta) {
 	s := x.shardOf(h)
 	s.mu.Lock()
 	if i, ok := s.slot[h]; ok {
-		s.entries[i].meta = m
+		s.metas[i] = m
+		s.last[i] = m.LastAccessNs
+		s.seqs[i] = m.Seq
 		s.mu.Unlock()
 		return
 	}
 	if s.slot == nil {
 		s.slot = make(map[block.Hash]int32)
 	}
-	s.slot[h] = int32(len(s.entries))
-	s.entries = append(s.entries, entry{hash: h, meta: m})
+	s.slot[h] = int32(len(s.hashes))
+	s.hashes = append(s.hashes, h)
+	s.metas = append(s.metas, m)
+	s.last = append(s.last, m.LastAccessNs)
+	s.seqs = append(s.seqs, m.Seq)
 	s.mu.Unlock()
 	x.n.Add(1)
 }
@@ -96,7 +110,8 @@ func (x *Memory) Touch(h block.Hash) bool {
 	s.mu.Lock()
 	i, ok := s.slot[h]
 	if ok {
-		s.entries[i].meta.LastAccessNs = t
+		s.last[i] = t
+		s.metas[i].LastAccessNs = t
 	}
 	s.mu.Unlock()
 	return ok
@@ -108,7 +123,7 @@ func (x *Memory) Get(h block.Hash) (block.Meta, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if i, ok := s.slot[h]; ok {
-		return s.entries[i].meta, true
+		return s.metas[i], true
 	}
 	return block.Meta{}, false
 }
@@ -119,13 +134,17 @@ func (x *Memory) Remove(h block.Hash) bool {
 	s.mu.Lock()
 	i, ok := s.slot[h]
 	if ok {
-		last := len(s.entries) - 1
+		last := len(s.hashes) - 1
 		if int(i) != last {
-			s.entries[i] = s.entries[last]
-			s.slot[s.entries[i].hash] = i
+			s.hashes[i] = s.hashes[last]
+			s.metas[i] = s.metas[last]
+			s.last[i] = s.last[last]
+			s.seqs[i] = s.seqs[last]
+			s.slot[s.hashes[i]] = i
 		}
-		s.entries[last] = entry{}
-		s.entries = s.entries[:last]
+		s.hashes[last] = block.Hash{}
+		s.metas[last] = block.Meta{}
+		s.hashes, s.metas, s.last, s.seqs = s.hashes[:last], s.metas[:last], s.last[:last], s.seqs[:last]
 		delete(s.slot, h)
 	}
 	s.mu.Unlock()
@@ -145,19 +164,19 @@ func (x *Memory) Len() int { return int(x.n.Load()) }
 // than once; each pass sees each entry at most once.
 func (x *Memory) All() iter.Seq2[block.Hash, block.Meta] {
 	return func(yield func(block.Hash, block.Meta) bool) {
-		bp, _ := x.bufs.Get().(*[]entry)
-		if bp == nil {
-			bp = new([]entry)
+		b, _ := x.bufs.Get().(*allBuf)
+		if b == nil {
+			b = new(allBuf)
 		}
-		defer x.bufs.Put(bp)
+		defer x.bufs.Put(b)
 		for i := range x.shards {
 			s := &x.shards[i]
 			s.mu.RLock()
-			buf := append((*bp)[:0], s.entries...)
+			b.hashes = append(b.hashes[:0], s.hashes...)
+			b.metas = append(b.metas[:0], s.metas...)
 			s.mu.RUnlock()
-			*bp = buf
-			for j := range buf {
-				if !yield(buf[j].hash, buf[j].meta) {
+			for j := range b.hashes {
+				if !yield(b.hashes[j], b.metas[j]) {
 					return
 				}
 			}

@@ -157,8 +157,12 @@ func (p *Pipeline) guardAt(o *Outcome, stage *string, f func()) (ok bool) {
 const ctxCheckEvery = 1024
 
 // scan streams the sources through the pre-filters and the scorer into the
-// selector, and records the selection in o.
+// selector, and records the selection in o. When the stages allow it, the
+// fast path in fastpath.go runs instead, with the same result.
 func (p *Pipeline) scan(ctx context.Context, cy *Cycle, o *Outcome) {
+	if p.scanColumns(ctx, cy, o) {
+		return
+	}
 	cfg := &p.cfg
 	dedup := len(cfg.Sources) > 1
 	if dedup {

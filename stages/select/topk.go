@@ -7,6 +7,15 @@
 //     approach, O(N log N) time and O(N) memory, kept as the baseline.
 //   - [Heap] streams the candidates through a bounded heap of the K best:
 //     O(N log K) time, O(K) memory, and no allocation per candidate.
+//   - [Quickselect] gathers candidates in a buffer of 2K and, each time it
+//     fills, keeps the K best by partitioning (quickselect): O(N) expected
+//     time whatever the input order, O(K) memory. It beats Heap when many
+//     candidates enter the top K as they arrive (scores ascending along the
+//     stream, large K).
+//
+// Heap and Quickselect implement [pipeline.ThresholdSelector], so a cycle
+// over a bounded scorer and a columnar index skips the entries that cannot
+// enter the top K (see the pipeline package's fast path).
 //
 // The package is named topk because select is a Go keyword; it lives in
 // stages/select.
@@ -36,10 +45,22 @@ func (FullSort) Select(dst []pipeline.Candidate, k int, seq iter.Seq[pipeline.Ca
 // Heap keeps the K best in a bounded min-heap whose root is the worst kept
 // candidate: a newcomer that does not rank before the root costs one
 // comparison. It allocates only the K-slot result (none when dst has room).
+// It implements pipeline.ThresholdSelector: the root is the bar.
 type Heap struct{}
 
 // Select returns the k best of seq in rank order.
 func (Heap) Select(dst []pipeline.Candidate, k int, seq iter.Seq[pipeline.Candidate]) []pipeline.Candidate {
+	return heapSelect(dst, k, nil, seq)
+}
+
+// SelectThreshold is Select that keeps *th at the heap's root once the
+// heap is full (pipeline.ThresholdSelector).
+func (Heap) SelectThreshold(dst []pipeline.Candidate, k int, th *pipeline.Threshold, seq iter.Seq[pipeline.Candidate]) []pipeline.Candidate {
+	*th = pipeline.Threshold{}
+	return heapSelect(dst, k, th, seq)
+}
+
+func heapSelect(dst []pipeline.Candidate, k int, th *pipeline.Threshold, seq iter.Seq[pipeline.Candidate]) []pipeline.Candidate {
 	h := dst[:0]
 	if k <= 0 {
 		for range seq {
@@ -53,15 +74,26 @@ func (Heap) Select(dst []pipeline.Candidate, k int, seq iter.Seq[pipeline.Candid
 		if len(h) < k {
 			h = append(h, c)
 			up(h, len(h)-1)
+			if len(h) == k && th != nil {
+				publish(th, &h[0])
+			}
 			continue
 		}
 		if pipeline.Compare(&c, &h[0]) < 0 {
 			h[0] = c
 			down(h, 0)
+			if th != nil {
+				publish(th, &h[0])
+			}
 		}
 	}
 	slices.SortFunc(h, func(a, b pipeline.Candidate) int { return pipeline.Compare(&a, &b) })
 	return h
+}
+
+// publish makes c, the K-th best kept, the bar.
+func publish(th *pipeline.Threshold, c *pipeline.Candidate) {
+	th.Full, th.Score, th.Hash = true, c.Score, c.Hash
 }
 
 // worse reports whether h[i] ranks after h[j]: the heap keeps the worst at

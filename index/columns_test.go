@@ -1,0 +1,171 @@
+package index_test
+
+import (
+	"encoding/binary"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/index"
+)
+
+// colHash spreads i over the shards.
+func colHash(i int) block.Hash {
+	var h block.Hash
+	binary.LittleEndian.PutUint64(h[:8], uint64(i)*0x9e3779b97f4a7c15)
+	binary.BigEndian.PutUint64(h[24:], uint64(i))
+	return h
+}
+
+// scanColumns collects what ScanColumns shows, checking that every run's
+// columns agree with each other and that no entry shows twice.
+func scanColumns(t *testing.T, x *index.Memory) map[block.Hash]block.Meta {
+	t.Helper()
+	got := map[block.Hash]block.Meta{}
+	x.ScanColumns(func(c index.Columns) bool {
+		if len(c.Hashes) != c.Len() || len(c.Metas) != c.Len() || len(c.Seqs) != c.Len() || c.Len() == 0 {
+			t.Fatalf("columns of lengths %d, %d, %d, %d", c.Len(), len(c.Seqs), len(c.Hashes), len(c.Metas))
+		}
+		for i, h := range c.Hashes {
+			if c.Metas[i].LastAccessNs != c.LastAccessNs[i] {
+				t.Fatalf("entry %x: Metas.LastAccessNs %d, column %d", h[:4], c.Metas[i].LastAccessNs, c.LastAccessNs[i])
+			}
+			if c.Metas[i].Seq != c.Seqs[i] {
+				t.Fatalf("entry %x: Metas.Seq %d, column %d", h[:4], c.Metas[i].Seq, c.Seqs[i])
+			}
+			if _, dup := got[h]; dup {
+				t.Fatalf("entry %x seen twice", h[:4])
+			}
+			got[h] = c.Metas[i]
+		}
+		return true
+	})
+	return got
+}
+
+func allEntries(x *index.Memory) map[block.Hash]block.Meta {
+	got := map[block.Hash]block.Meta{}
+	for h, m := range x.All() {
+		got[h] = m
+	}
+	return got
+}
+
+// TestScanColumnsMatchesAll: the columns hold exactly what All streams,
+// through inserts, touches, replacements and removals (which move the last
+// entry of a shard into the hole).
+func TestScanColumnsMatchesAll(t *testing.T) {
+	clock := time.Unix(1000, 0)
+	x := index.NewMemory(func() time.Time { return clock })
+	const n = 20000
+	x.BulkLoad(func(yield func(block.Hash, block.Meta) bool) {
+		for i := range n {
+			if !yield(colHash(i), block.Meta{Seq: uint32(i), LastAccessNs: int64(i), PayloadBytes: uint64(i)}) {
+				return
+			}
+		}
+	})
+	check := func(stage string) {
+		t.Helper()
+		if diff := cmp.Diff(allEntries(x), scanColumns(t, x)); diff != "" {
+			t.Fatalf("%s: columns differ from All (-All +columns):\n%s", stage, diff)
+		}
+	}
+	check("bulk load")
+	for i := 0; i < n; i += 3 {
+		x.Touch(colHash(i))
+	}
+	check("touch")
+	for i := 1; i < n; i += 5 {
+		x.Insert(colHash(i), block.Meta{Seq: 7})
+	}
+	check("replace")
+	for i := 2; i < n; i += 2 {
+		x.Remove(colHash(i))
+	}
+	check("remove")
+	for i := n; i < n+500; i++ {
+		x.Insert(colHash(i), block.Meta{Seq: 9})
+	}
+	check("insert")
+	m, _ := x.Get(colHash(3))
+	if m.LastAccessNs != clock.UnixNano() {
+		t.Errorf("touched entry: LastAccessNs %d, want %d", m.LastAccessNs, clock.UnixNano())
+	}
+	if got := len(scanColumns(t, x)); got != x.Len() {
+		t.Errorf("columns hold %d entries, Len %d", got, x.Len())
+	}
+}
+
+func TestScanColumnsStops(t *testing.T) {
+	x := index.NewMemory(nil)
+	for i := range 1000 {
+		x.Insert(colHash(i), block.Meta{})
+	}
+	runs := 0
+	x.ScanColumns(func(index.Columns) bool { runs++; return runs < 3 })
+	if runs != 3 {
+		t.Errorf("f called %d times after returning false on the 3rd", runs)
+	}
+	empty := index.NewMemory(nil)
+	empty.ScanColumns(func(index.Columns) bool { t.Error("f called on an empty index"); return true })
+}
+
+// TestScanColumnsWithWriters runs column scans against concurrent writers
+// (run it with -race): each scan sees consistent columns and every entry
+// that was present throughout.
+func TestScanColumnsWithWriters(t *testing.T) {
+	x := index.NewMemory(nil)
+	const stable = 5000
+	for i := range stable {
+		x.Insert(colHash(i), block.Meta{})
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 2 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				x.Touch(colHash(i % stable))
+				h := colHash(stable + w*1_000_000 + i%1000)
+				x.Insert(h, block.Meta{Seq: 1})
+				x.Remove(h)
+			}
+		})
+	}
+	for range 50 {
+		got := scanColumns(t, x)
+		for i := range stable {
+			if _, ok := got[colHash(i)]; !ok {
+				t.Fatalf("scan missed stable entry %d", i)
+			}
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
+
+// TestScanColumnsPanicUnlocks: a panic in f leaves no shard locked.
+func TestScanColumnsPanicUnlocks(t *testing.T) {
+	x := index.NewMemory(nil)
+	h := colHash(1)
+	x.Insert(h, block.Meta{})
+	func() {
+		defer func() { _ = recover() }()
+		x.ScanColumns(func(index.Columns) bool { panic("boom") })
+	}()
+	done := make(chan struct{})
+	go func() { x.Touch(h); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Touch blocked after a panicking scan")
+	}
+}
