@@ -183,6 +183,11 @@ func benchstatTables(ctx context.Context, root, raw string) (map[string]string, 
 		{"Fetch", ".name:Fetch", "", ""},
 		{"RequestPath", ".name:RequestPath", "/cycles", "/n /op"},
 	}
+	// Relative to the module root (benchstat runs there), so that the
+	// column it names after the file reads the same in every checkout.
+	if rel, err := filepath.Rel(root, raw); err == nil {
+		raw = rel
+	}
 	out := map[string]string{}
 	for _, l := range layouts {
 		args := []string{"run", benchstatPkg, "-filter", l.filter}
