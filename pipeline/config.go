@@ -64,9 +64,15 @@ type Config struct {
 	Scorer Scorer
 	// Selector keeps the TopK best.
 	Selector Selector
-	// PreFilters run on every candidate before it is scored, so the top K
-	// is chosen among blocks that pass them. They run once per index
-	// entry: keep them cheap (no I/O).
+	// PreFilters choose the candidates the top K is selected among: a
+	// candidate a pre-filter drops cannot be selected, and the next best
+	// takes its slot. They are asked only about candidates that could
+	// still be selected when they are seen — with a selector that
+	// publishes its K-th best (a ThresholdSelector: topk.Heap,
+	// topk.Quickselect), that is the few that beat it, so a pre-filter
+	// costs little even over millions of entries; with any other selector,
+	// every candidate. Outcome.Skipped counts the candidates they drop, and
+	// Outcome.Scored leaves them out.
 	PreFilters []Filter
 	// Filters run on the selected candidates, in order; the first that
 	// gives a reason drops the candidate.

@@ -30,8 +30,10 @@ import (
 //     runs only for the few left;
 //   - the selector is a [ThresholdSelector] (topk.Heap, topk.Quickselect):
 //     it publishes its current K-th best while it selects;
-//   - there are no Config.PreFilters (they must see every entry, so the
-//     scan could not skip any).
+//   - every pre-filter is an [InlineFilter] (cheap, in memory, never calls
+//     into the index), since the fast path consults pre-filters while it
+//     reads an index shard in place, under that shard's read lock; as on
+//     the general path, only about candidates that beat the K-th so far.
 //
 // Otherwise the general path runs, unchanged: any custom source, scorer or
 // selector works through the stage interfaces alone.
@@ -46,6 +48,16 @@ import (
 // entry the scan passed over, pruned ones included: they were ranked, by
 // their bound). Only a canceled cycle may differ: both stop early with
 // Outcome.Err set to the context's error, at different points.
+
+// InlineFilter is an optional interface for a [Filter] that is cheap (an
+// in-memory lookup), never blocks and never calls into the index: the
+// fast path may then consult it while it holds an index shard's read lock.
+// filter.Backoff and filter.NotInFlight implement it. Inline does nothing;
+// it only marks the type.
+type InlineFilter interface {
+	Filter
+	Inline()
+}
 
 // ReaderSource is an optional interface for a [Source] that proposes
 // exactly the entries of one index: its Candidates streams Reader().All()
@@ -143,9 +155,15 @@ const ctxCheckShards = 8
 // done nothing, when the cycle's stages do not all support it.
 func (p *Pipeline) scanColumns(ctx context.Context, cy *Cycle, o *Outcome) bool {
 	cfg := &p.cfg
-	if len(cfg.Sources) != 1 || len(cfg.PreFilters) != 0 {
+	if len(cfg.Sources) != 1 {
 		return false
 	}
+	for _, f := range cfg.PreFilters {
+		if _, ok := f.(InlineFilter); !ok {
+			return false
+		}
+	}
+	pre := len(cfg.PreFilters) > 0
 	rs, ok := cfg.Sources[0].(ReaderSource)
 	if !ok {
 		return false
@@ -214,6 +232,20 @@ func (p *Pipeline) scanColumns(ctx context.Context, cy *Cycle, o *Outcome) bool 
 				cand := Candidate{Hash: c.Hashes[i], Meta: *m}
 				stage = "scorer"
 				cand.Score = sb.Score(now, cand.Hash, cand.Meta)
+				if pre && th.Full {
+					if !th.Beats(cand.Score, cand.Hash) {
+						stage = "source"
+						continue
+					}
+				}
+				if pre {
+					stage = "filter"
+					if p.preFiltered(ctx, cy, o, cand) {
+						scored--
+						stage = "source"
+						continue
+					}
+				}
 				stage = "selector"
 				if !yield(cand) {
 					return false

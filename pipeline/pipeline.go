@@ -173,6 +173,12 @@ func (p *Pipeline) scan(ctx context.Context, cy *Cycle, o *Outcome) {
 	}
 	scored := 0
 	var seqErr error
+	// With a selector that publishes its K-th (a ThresholdSelector), the
+	// pre-filters are asked only about candidates that beat it: the others
+	// cannot be selected whatever the filters say (see Config.PreFilters).
+	ts, lazy := cfg.Selector.(ThresholdSelector)
+	lazy = lazy && len(cfg.PreFilters) > 0
+	var th Threshold
 	// stage names the stage whose code runs, for a PanicError: the source
 	// runs between two loop bodies, so every path out of a body leaves
 	// "source" behind it.
@@ -181,7 +187,6 @@ func (p *Pipeline) scan(ctx context.Context, cy *Cycle, o *Outcome) {
 		n := 0
 		for _, src := range cfg.Sources {
 			stage = "source"
-		entries:
 			for h, m := range src.Candidates(ctx, cy) {
 				if n++; n%ctxCheckEvery == 0 && ctx.Err() != nil {
 					seqErr = ctx.Err()
@@ -195,16 +200,24 @@ func (p *Pipeline) scan(ctx context.Context, cy *Cycle, o *Outcome) {
 					p.seen[h] = struct{}{}
 				}
 				c := Candidate{Hash: h, Meta: m}
-				stage = "filter"
-				for _, f := range cfg.PreFilters {
-					if r := f.Skip(ctx, cy, c); r != "" {
-						o.Skipped[r]++
+				if lazy {
+					stage = "scorer"
+					c.Score = cfg.Scorer.Score(cy.Now, h, m)
+					if !th.Beats(c.Score, h) {
+						scored++ // ranked, and out of the running
 						stage = "source"
-						continue entries
+						continue
 					}
 				}
-				stage = "scorer"
-				c.Score = cfg.Scorer.Score(cy.Now, h, m)
+				stage = "filter"
+				if p.preFiltered(ctx, cy, o, c) {
+					stage = "source"
+					continue
+				}
+				if !lazy {
+					stage = "scorer"
+					c.Score = cfg.Scorer.Score(cy.Now, h, m)
+				}
 				scored++
 				stage = "selector"
 				if !yield(c) {
@@ -216,7 +229,13 @@ func (p *Pipeline) scan(ctx context.Context, cy *Cycle, o *Outcome) {
 		stage = "selector"
 	}
 	var sel []Candidate
-	if p.guardAt(o, &stage, func() { sel = cfg.Selector.Select(nil, cy.TopK, iter.Seq[Candidate](cands)) }) {
+	if p.guardAt(o, &stage, func() {
+		if lazy {
+			sel = ts.SelectThreshold(nil, cy.TopK, &th, iter.Seq[Candidate](cands))
+		} else {
+			sel = cfg.Selector.Select(nil, cy.TopK, iter.Seq[Candidate](cands))
+		}
+	}) {
 		if len(sel) > cy.TopK {
 			sel = sel[:cy.TopK]
 		}
@@ -226,6 +245,18 @@ func (p *Pipeline) scan(ctx context.Context, cy *Cycle, o *Outcome) {
 	if seqErr != nil && o.Err == nil {
 		o.Err = seqErr
 	}
+}
+
+// preFiltered runs the pre-filters on c and reports whether one dropped
+// it, counting the drop in o.Skipped.
+func (p *Pipeline) preFiltered(ctx context.Context, cy *Cycle, o *Outcome, c Candidate) bool {
+	for _, f := range p.cfg.PreFilters {
+		if r := f.Skip(ctx, cy, c); r != "" {
+			o.Skipped[r]++
+			return true
+		}
+	}
+	return false
 }
 
 // filter runs the post-selection filters over o.Selected and returns the

@@ -79,6 +79,9 @@ func (b *Backoff) settings() (base, ceiling time.Duration, entries int) {
 	return base, max(ceiling, base), entries
 }
 
+// Inline marks Backoff as a [pipeline.InlineFilter]: an in-memory lookup.
+func (b *Backoff) Inline() {}
+
 // Skip returns pipeline.SkipBackoff while c is backing off.
 func (b *Backoff) Skip(_ context.Context, cy *pipeline.Cycle, c pipeline.Candidate) string {
 	if b.n.Load() == 0 {

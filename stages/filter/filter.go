@@ -49,7 +49,8 @@ func (a *AlreadyFlat) Skip(ctx context.Context, cy *pipeline.Cycle, c pipeline.C
 
 // InFlight reports whether a fetch of a block is in flight (started and not
 // yet finished), as a store with non-blocking fetches or a shared
-// singleflight knows.
+// singleflight knows. It must be cheap and must not call into the index:
+// [NotInFlight] is a [pipeline.InlineFilter].
 type InFlight interface {
 	InFlight(ns string, h block.Hash) bool
 }
@@ -62,6 +63,9 @@ type NotInFlight struct {
 
 // NewNotInFlight returns the in-flight filter over f.
 func NewNotInFlight(f InFlight) *NotInFlight { return &NotInFlight{F: f} }
+
+// Inline marks NotInFlight as a [pipeline.InlineFilter].
+func (n *NotInFlight) Inline() {}
 
 // Skip returns pipeline.SkipInFlight when a fetch of c is in flight.
 func (n *NotInFlight) Skip(_ context.Context, cy *pipeline.Cycle, c pipeline.Candidate) string {
