@@ -4,9 +4,11 @@
 //
 // The request path writes the index (a read touches a block, a new block is
 // inserted) while the prefetch cycle streams all of it, so [Memory] is built
-// for both at once: it is split into shards with one lock each, and a scan
+// for both at once: it is split into 4096 shards with one lock each. [Memory.All]
 // holds one shard's read lock only while it copies that shard's few hundred
-// entries, never while it runs the caller's code.
+// entries, never while it runs the caller's code; [Memory.ScanColumns], the
+// pipeline's fast path, hands the caller a shard's columns in place under its
+// read lock, so its callback must be short and must not call into the index.
 package index
 
 import (

@@ -28,4 +28,13 @@
 // and select stages are streamed together (candidates pass from the source
 // through the scorer into the selector one at a time, and nothing holds the
 // whole index), so the Outcome times them as one step, Timings.Scan.
+//
+// That step has a fast path (fastpath.go), taken when every stage offers
+// it through an optional interface, the way io.Copy discovers io.WriterTo:
+// an index that exposes its columns ([ColumnScanner]), a scorer that
+// bounds its score ([ScoreBounder]), a selector that publishes its K-th
+// best ([ThresholdSelector]) and pre-filters that are [InlineFilter]s. It
+// skips most entries with one integer comparison and returns exactly what
+// the general path returns; any custom stage still works, on the general
+// path.
 package pipeline

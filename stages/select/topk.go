@@ -34,6 +34,7 @@ type FullSort struct{}
 
 // Select returns the k best of seq in rank order.
 func (FullSort) Select(dst []pipeline.Candidate, k int, seq iter.Seq[pipeline.Candidate]) []pipeline.Candidate {
+	k = max(k, 0)
 	all := slices.Collect(seq)
 	slices.SortFunc(all, func(a, b pipeline.Candidate) int { return pipeline.Compare(&a, &b) })
 	if k < len(all) {
@@ -44,7 +45,9 @@ func (FullSort) Select(dst []pipeline.Candidate, k int, seq iter.Seq[pipeline.Ca
 
 // Heap keeps the K best in a bounded min-heap whose root is the worst kept
 // candidate: a newcomer that does not rank before the root costs one
-// comparison. It allocates only the K-slot result (none when dst has room).
+// comparison. It allocates nothing per candidate: the K-slot result when
+// dst lacks room, and a constant few objects per call (ranging over an
+// opaque iter.Seq lets the loop's closure escape).
 // It implements pipeline.ThresholdSelector: the root is the bar.
 type Heap struct{}
 
