@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"time"
 
 	"github.com/wombatkv/prefetch/block"
@@ -72,8 +71,8 @@ func HintsConfig(o HintOptions) (pipeline.Config, error) {
 	if o.Store == nil {
 		errs = append(errs, errors.New("presets: the hint preset fetches, so Options.Store must be set"))
 	}
-	if o.Limit < 0 {
-		errs = append(errs, fmt.Errorf("presets: Limit = %d, want >= 1 (0 means the default, %d)", o.Limit, fetch.DefaultLimit))
+	if err := o.checkLimit(); err != nil {
+		errs = append(errs, err)
 	}
 	if o.GetsPerSecond < 0 || o.GetsPerSecond > 1e18 || o.GetsPerSecond != o.GetsPerSecond {
 		errs = append(errs, fmt.Errorf("presets: GetsPerSecond = %v, want > 0 (0 means the default, %d)", o.GetsPerSecond, DefaultHintGetsPerSecond))
@@ -120,35 +119,14 @@ func HintsConfig(o HintOptions) (pipeline.Config, error) {
 		// deadline and the deeper block first, after every block in time.
 		return -1e15 + float64(slack) + float64(m.Seq)
 	})
-	pre := []pipeline.Filter{filter.NewAlreadyFlat(o.Store)}
-	if inf, ok := o.Store.(filter.InFlight); ok {
-		pre = append(pre, filter.NewNotInFlight(inf))
-	}
-	w := o.Log
-	if w == nil {
-		w = os.Stderr
-	}
-	var emitter pipeline.Emitter = emit.NewMyelonInstr(w, emit.V3)
-	if len(o.Emitters) > 0 {
-		emitter = append(emit.Multi{emitter}, o.Emitters...)
-	}
-	return pipeline.Config{
-		Interval:          o.Interval,
-		TopK:              o.TopK,
-		Namespace:         o.Namespace,
-		FetchTimeout:      o.FetchTimeout,
-		CycleFetchTimeout: o.CycleFetchTimeout,
-		CycleByteBudget:   o.CycleByteBudget,
-		Sources:           []pipeline.Source{hints},
-		Scorer:            deadline,
-		Selector:          topk.Heap{},
-		PreFilters:        pre,
-		Filters:           []pipeline.Filter{filter.NewBudget(k, o.GetsPerSecond, o.Burst)},
-		Fetcher:           &fetch.Parallel{M: o.Store, Limit: o.Limit},
-		Emitter:           emitter,
-		Clock:             o.Clock,
-		Logger:            o.Logger,
-	}, nil
+	cfg := o.base(emit.V3)
+	cfg.Sources = []pipeline.Source{hints}
+	cfg.Scorer = deadline
+	cfg.Selector = topk.Heap{}
+	cfg.PreFilters = needFetch(o.Store)
+	cfg.Filters = []pipeline.Filter{filter.NewBudget(k, o.GetsPerSecond, o.Burst)}
+	cfg.Fetcher = &fetch.Parallel{M: o.Store, Limit: o.Limit}
+	return cfg, nil
 }
 
 // Hinted returns the hint pipeline (see [HintsConfig]).

@@ -106,8 +106,8 @@ func Config(name string, o Options) (pipeline.Config, error) {
 	if o.Index == nil {
 		errs = append(errs, errors.New("presets: Options.Index is nil, want the metadata index to rank"))
 	}
-	if o.Limit < 0 {
-		errs = append(errs, fmt.Errorf("presets: Limit = %d, want >= 1 (0 means the default, %d)", o.Limit, fetch.DefaultLimit))
+	if err := o.checkLimit(); err != nil {
+		errs = append(errs, err)
 	}
 	var format emit.Format
 	var fetcher pipeline.Fetcher
@@ -129,41 +129,63 @@ func Config(name string, o Options) (pipeline.Config, error) {
 	if err := errors.Join(errs...); err != nil {
 		return pipeline.Config{}, err
 	}
-	w := o.Log
-	if w == nil {
-		w = os.Stderr
-	}
-	var emitter pipeline.Emitter = emit.NewMyelonInstr(w, format)
-	if len(o.Emitters) > 0 {
-		emitter = append(emit.Multi{emitter}, o.Emitters...)
-	}
-	cfg := pipeline.Config{
-		Interval:          o.Interval,
-		TopK:              o.TopK,
-		Namespace:         o.Namespace,
-		FetchTimeout:      o.FetchTimeout,
-		CycleFetchTimeout: o.CycleFetchTimeout,
-		CycleByteBudget:   o.CycleByteBudget,
-		Sources:           []pipeline.Source{snapshot.NewIndex(o.Index)},
-		Scorer:            score.NewRFC0008(o.Model),
-		Selector:          topk.Heap{},
-		Fetcher:           fetcher,
-		Emitter:           emitter,
-		Clock:             o.Clock,
-		Logger:            o.Logger,
-	}
+	cfg := o.base(format)
+	cfg.Sources = []pipeline.Source{snapshot.NewIndex(o.Index)}
+	cfg.Scorer = score.NewRFC0008(o.Model)
+	cfg.Selector = topk.Heap{}
+	cfg.Fetcher = fetcher
 	if name != NameV1 {
 		backoff := o.Backoff
 		if backoff == nil {
 			backoff = filter.NewBackoff(0, 0)
 		}
 		cfg.PreFilters = []pipeline.Filter{backoff}
-		cfg.Filters = []pipeline.Filter{filter.NewAlreadyFlat(o.Store)}
-		if inf, ok := o.Store.(filter.InFlight); ok {
-			cfg.Filters = append(cfg.Filters, filter.NewNotInFlight(inf))
-		}
+		cfg.Filters = needFetch(o.Store)
 	}
 	return cfg, nil
+}
+
+// base returns the pipeline.Config fields every preset takes from o, with
+// an emitter writing MyelonInstr lines of format f to o.Log (default
+// os.Stderr), then calling o.Emitters.
+func (o Options) base(f emit.Format) pipeline.Config {
+	w := o.Log
+	if w == nil {
+		w = os.Stderr
+	}
+	var emitter pipeline.Emitter = emit.NewMyelonInstr(w, f)
+	if len(o.Emitters) > 0 {
+		emitter = append(emit.Multi{emitter}, o.Emitters...)
+	}
+	return pipeline.Config{
+		Interval:          o.Interval,
+		TopK:              o.TopK,
+		Namespace:         o.Namespace,
+		FetchTimeout:      o.FetchTimeout,
+		CycleFetchTimeout: o.CycleFetchTimeout,
+		CycleByteBudget:   o.CycleByteBudget,
+		Emitter:           emitter,
+		Clock:             o.Clock,
+		Logger:            o.Logger,
+	}
+}
+
+// checkLimit reports a negative fan-out limit.
+func (o Options) checkLimit() error {
+	if o.Limit < 0 {
+		return fmt.Errorf("presets: Limit = %d, want >= 1 (0 means the default, %d)", o.Limit, fetch.DefaultLimit)
+	}
+	return nil
+}
+
+// needFetch returns the filters that drop blocks st need not fetch: those
+// already in flat and, when st tracks them, those being fetched.
+func needFetch(st Store) []pipeline.Filter {
+	fs := []pipeline.Filter{filter.NewAlreadyFlat(st)}
+	if inf, ok := st.(filter.InFlight); ok {
+		fs = append(fs, filter.NewNotInFlight(inf))
+	}
+	return fs
 }
 
 // ByName returns the pipeline of the preset called name: "v1", "v2", "v3"

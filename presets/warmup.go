@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"os"
 	"sync/atomic"
 
 	"github.com/wombatkv/prefetch/block"
@@ -58,8 +57,8 @@ func WarmupConfig(o Options) (pipeline.Config, error) {
 	default:
 		room = r
 	}
-	if o.Limit < 0 {
-		errs = append(errs, fmt.Errorf("presets: Limit = %d, want >= 1 (0 means the default, %d)", o.Limit, fetch.DefaultLimit))
+	if err := o.checkLimit(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return pipeline.Config{}, err
@@ -91,35 +90,14 @@ func WarmupConfig(o Options) (pipeline.Config, error) {
 			}
 		}
 	})
-	pre := []pipeline.Filter{filter.NewAlreadyFlat(o.Store)}
-	if inf, ok := o.Store.(filter.InFlight); ok {
-		pre = append(pre, filter.NewNotInFlight(inf))
-	}
-	w := o.Log
-	if w == nil {
-		w = os.Stderr
-	}
-	var emitter pipeline.Emitter = emit.NewMyelonInstr(w, emit.V3)
-	if len(o.Emitters) > 0 {
-		emitter = append(emit.Multi{emitter}, o.Emitters...)
-	}
-	return pipeline.Config{
-		Interval:          o.Interval,
-		TopK:              o.TopK,
-		Namespace:         o.Namespace,
-		FetchTimeout:      o.FetchTimeout,
-		CycleFetchTimeout: o.CycleFetchTimeout,
-		CycleByteBudget:   o.CycleByteBudget,
-		Sources:           []pipeline.Source{gated},
-		Scorer:            score.NewRecency(0),
-		Selector:          topk.Heap{},
-		PreFilters:        pre,
-		Filters:           []pipeline.Filter{filter.NewFreeRoom(room)},
-		Fetcher:           &fetch.Parallel{M: o.Store, Limit: o.Limit},
-		Emitter:           emitter,
-		Clock:             o.Clock,
-		Logger:            o.Logger,
-	}, nil
+	cfg := o.base(emit.V3)
+	cfg.Sources = []pipeline.Source{gated}
+	cfg.Scorer = score.NewRecency(0)
+	cfg.Selector = topk.Heap{}
+	cfg.PreFilters = needFetch(o.Store)
+	cfg.Filters = []pipeline.Filter{filter.NewFreeRoom(room)}
+	cfg.Fetcher = &fetch.Parallel{M: o.Store, Limit: o.Limit}
+	return cfg, nil
 }
 
 // Warmup returns the warm-up pipeline (see [WarmupConfig]).
