@@ -30,17 +30,22 @@ func TestRunUsage(t *testing.T) {
 		{"stray argument", []string{"demo", "extra"}, 2, `unexpected argument "extra"`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			err := run(context.Background(), tt.args, &stdout, &stderr)
-			var msg bytes.Buffer
-			if got := exitCode(err, &msg); got != tt.wantCode {
-				t.Errorf("exit code = %d, want %d (err %v)", got, tt.wantCode, err)
-			}
-			if tt.wantErr != "" && !strings.Contains(msg.String(), tt.wantErr) {
-				t.Errorf("stderr message %q does not contain %q", msg.String(), tt.wantErr)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkExit(t, tt.args, tt.wantCode, tt.wantErr) })
+	}
+}
+
+// checkExit runs the CLI with args and checks its exit code and, when
+// wantErr is set, that the message printed for its error contains wantErr.
+func checkExit(t *testing.T, args []string, wantCode int, wantErr string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), args, &stdout, &stderr)
+	var msg bytes.Buffer
+	if got := exitCode(err, &msg); got != wantCode {
+		t.Errorf("exit code = %d, want %d (err %v)", got, wantCode, err)
+	}
+	if wantErr != "" && !strings.Contains(msg.String(), wantErr) {
+		t.Errorf("stderr message %q does not contain %q", msg.String(), wantErr)
 	}
 }
 

@@ -35,17 +35,7 @@ func TestReplayUsage(t *testing.T) {
 		{"missing file", []string{"replay", "--trace", filepath.Join(dir, "nope.jsonl")}, 1, "no such file"},
 		{"bad line", []string{"replay", "--trace", bad}, 1, "bad.jsonl line 2: timestamp 1 goes back in time"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			err := run(context.Background(), tt.args, &stdout, &stderr)
-			var msg bytes.Buffer
-			if got := exitCode(err, &msg); got != tt.wantCode {
-				t.Errorf("exit code = %d, want %d (err %v)", got, tt.wantCode, err)
-			}
-			if tt.wantErr != "" && !strings.Contains(msg.String(), tt.wantErr) {
-				t.Errorf("stderr message %q does not contain %q", msg.String(), tt.wantErr)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkExit(t, tt.args, tt.wantCode, tt.wantErr) })
 	}
 }
 
