@@ -47,21 +47,6 @@ type policyDef struct {
 	build    func(r *run, s Settings) (*built, error)
 }
 
-// withoutBackoff drops the presets' backoff pre-filter: the lab's GETs
-// never fail, so it could never skip a block, and a pre-filter keeps the
-// scan off the pipeline's fast path (pruning by last access), which the
-// lab needs to replay a trace in seconds. The results are the same.
-func withoutBackoff(cfg pipeline.Config) pipeline.Config {
-	var pre []pipeline.Filter
-	for _, f := range cfg.PreFilters {
-		if _, ok := f.(*filter.Backoff); !ok {
-			pre = append(pre, f)
-		}
-	}
-	cfg.PreFilters = pre
-	return cfg
-}
-
 // presetOptions are the presets' options over the run's tiers.
 func presetOptions(r *run, s Settings) presets.Options {
 	return presets.Options{
@@ -89,7 +74,7 @@ func rfc0008(s Settings) *score.RFC0008 {
 func gridRate(s Settings) float64 { return float64(s.TopK) / s.Interval.Seconds() }
 
 func fromConfig(cfg pipeline.Config, t timing, rate float64) (*built, error) {
-	p, err := pipeline.New(withoutBackoff(cfg))
+	p, err := pipeline.New(cfg)
 	if err != nil {
 		return nil, err
 	}
