@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/wombatkv/prefetch/pipeline"
 )
 
 // Config is one lab run: which policies, under which scenarios and lead
@@ -281,18 +283,14 @@ func replayOne(ctx context.Context, m *model, s Settings, j *job) error {
 	start := time.Now()
 	capacity := j.sc.Capacity(m.uniqueBytes)
 	adm := s.Admission
-	// Build against a throwaway run to learn the policy's admission.
 	r := newRun(m, capacity, adm)
 	b, err := j.policy.build(r, s)
 	if err != nil {
 		return fmt.Errorf("replay: policy %s: %w", j.policy.name, err)
 	}
-	if b.admission.Mode != "" {
+	if b.admission.Mode != "" { // the policy sets its own admission
 		adm = b.admission
-		r.adm = adm
-		if adm.Mode == AdmitProbation {
-			r.probCap = int64(adm.Fraction * float64(capacity))
-		}
+		r.setAdmission(adm)
 	}
 	r.timing = b.timing
 	if err := r.play(ctx, b, j.lead, j.sc.Restart); err != nil {
@@ -320,8 +318,8 @@ func replayOne(ctx context.Context, m *model, s Settings, j *job) error {
 		Stall:              summarize(r.stalls),
 		PrefixStall:        summarize(r.prefix),
 		Cycles:             r.cycles,
-		SkippedAlreadyFlat: r.skipped["already_flat"],
-		SkippedInFlight:    r.skipped["in_flight"],
+		SkippedAlreadyFlat: r.skipped[pipeline.SkipAlreadyFlat],
+		SkippedInFlight:    r.skipped[pipeline.SkipInFlight],
 		PrefetchGets:       r.gets,
 		PrefetchBytes:      r.getBytes,
 		FailedGets:         r.failed,

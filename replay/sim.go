@@ -112,14 +112,21 @@ func newRun(m *model, capacity int64, adm Admission) *run {
 		stalls:   make([]int64, 0, m.requests()),
 		prefix:   make([]int64, 0, m.requests()),
 	}
-	if adm.Mode == AdmitProbation {
-		r.probCap = int64(adm.Fraction * float64(capacity))
-	}
+	r.setAdmission(adm)
 	for i := range r.lists {
 		r.lists[i] = lru{-1, -1}
 	}
 	r.idx = index.NewMemory(r.clock)
 	return r
+}
+
+// setAdmission sets where prefetched blocks enter flat, and the probation
+// segment's cap that follows from it.
+func (r *run) setAdmission(adm Admission) {
+	r.adm, r.probCap = adm, 0
+	if adm.Mode == AdmitProbation {
+		r.probCap = int64(adm.Fraction * float64(r.capacity))
+	}
 }
 
 func (r *run) clock() time.Time { return time.Unix(0, r.now) }

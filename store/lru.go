@@ -61,13 +61,7 @@ func (r *recency) admit(key string, size int64, p place, now time.Time) (evicted
 			evicted = append(evicted, r.evictOne(&r.prob))
 		}
 	}
-	for r.bytes+size > r.budget && r.prob.Len()+r.main.Len() > 0 {
-		l := &r.prob
-		if l.Len() == 0 {
-			l = &r.main
-		}
-		evicted = append(evicted, r.evictOne(l))
-	}
+	evicted = append(evicted, r.evictFor(size)...)
 	e := &entry{key: key, size: size, stamp: now}
 	switch p {
 	case placeFront:
@@ -104,8 +98,12 @@ func (r *recency) load(key string, size int64, stamp time.Time) {
 }
 
 // trim evicts least recently used blocks until the index fits its budget.
-func (r *recency) trim() (evicted []*entry) {
-	for r.bytes > r.budget && r.prob.Len()+r.main.Len() > 0 {
+func (r *recency) trim() []*entry { return r.evictFor(0) }
+
+// evictFor evicts least recently used blocks, probation's first, until
+// size more bytes fit the budget.
+func (r *recency) evictFor(size int64) (evicted []*entry) {
+	for r.bytes+size > r.budget && r.prob.Len()+r.main.Len() > 0 {
 		l := &r.prob
 		if l.Len() == 0 {
 			l = &r.main

@@ -213,14 +213,19 @@ func (s *Store) ContainsFlat(_ context.Context, ns string, h block.Hash) bool {
 
 // InFlight reports whether a cold GET of block h of namespace ns is running
 // (for a Materialize or a Get), which concurrent fetches of it would join.
+// It is a pre-filter's per-candidate check: with no GET running (the
+// common case) it names nothing and allocates nothing.
 func (s *Store) InFlight(ns string, h block.Hash) bool {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	if len(s.flights) == 0 {
+		return false
+	}
 	n, err := nameOf(ns, h)
 	if err != nil {
 		return false
 	}
-	s.fmu.Lock()
 	_, ok := s.flights[n.id()]
-	s.fmu.Unlock()
 	return ok
 }
 

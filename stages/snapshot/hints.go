@@ -62,8 +62,8 @@ type hintEntry struct {
 // Hints is the hint intake and the [pipeline.Source] of hinted blocks. A
 // node calls Add from any goroutine (the request path, a router); each
 // cycle proposes every pending hinted block once, with the earliest Due
-// among its pending hints (see [Hints.Due]), in the order the hints
-// arrived. A hint stays pending until its Due (plus Grace) has passed at a
+// among its pending hints (see [Hints.Due]), earliest Due first, then in
+// the order those hints arrived. A hint stays pending until its Due (plus Grace) has passed at a
 // cycle's clock, so a block missed at first (not yet in the index, or in
 // flat then and evicted before the request) is proposed again by later
 // cycles; the cycle's filters skip what is already in flat or in flight.
@@ -197,8 +197,8 @@ func (h *Hints) Rank(hash block.Hash) (int, bool) {
 }
 
 // Candidates drops the hints whose Due (plus Grace) is not after the
-// cycle's clock, then streams each hinted block once, in arrival order of
-// its first pending hint, with its metadata (from Lookup when set; a
+// cycle's clock, then streams each hinted block once, earliest pending Due
+// first, then in the arrival order of that hint, with its metadata (from Lookup when set; a
 // block Lookup does not know is held back).
 func (h *Hints) Candidates(_ context.Context, cy *pipeline.Cycle) iter.Seq2[block.Hash, block.Meta] {
 	now := cy.Now.UnixNano()
