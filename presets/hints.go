@@ -80,9 +80,6 @@ func HintsConfig(o HintOptions) (pipeline.Config, error) {
 	if o.Burst < 0 {
 		errs = append(errs, fmt.Errorf("presets: Burst = %d, want >= 1 (0 means the default, %d)", o.Burst, DefaultHintBurst))
 	}
-	if o.TopK < 0 {
-		errs = append(errs, fmt.Errorf("presets: TopK = %d, want >= 1 (0 means the default, %d)", o.TopK, pipeline.DefaultTopK))
-	}
 	if err := errors.Join(errs...); err != nil {
 		return pipeline.Config{}, err
 	}
@@ -94,10 +91,6 @@ func HintsConfig(o HintOptions) (pipeline.Config, error) {
 	}
 	if o.Interval == 0 {
 		o.Interval = DefaultHintInterval
-	}
-	k := o.TopK
-	if k == 0 {
-		k = pipeline.DefaultTopK
 	}
 	hints := o.Hints
 	getTime := o.GetTime
@@ -124,7 +117,7 @@ func HintsConfig(o HintOptions) (pipeline.Config, error) {
 	cfg.Scorer = deadline
 	cfg.Selector = topk.Heap{}
 	cfg.PreFilters = needFetch(o.Store)
-	cfg.Filters = []pipeline.Filter{filter.NewBudget(k, o.GetsPerSecond, o.Burst)}
+	cfg.Filters = []pipeline.Filter{filter.NewBudget(0, o.GetsPerSecond, o.Burst)} // TopK is the per-cycle cap
 	cfg.Fetcher = &fetch.Parallel{M: o.Store, Limit: o.Limit}
 	return cfg, nil
 }

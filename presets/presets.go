@@ -1,5 +1,6 @@
-// Package presets wires the stages into the three ready cycles a node
-// embeds, and is the one place the module reads the environment.
+// Package presets wires the stages into the ready cycles a node embeds
+// (the seed's three, a warm-up and a hint-driven one), and is the one place
+// the module reads the environment.
 //
 //   - [V1DryRun] scores, selects and reports, and never fetches (the seed's
 //     v1 worker, kept for diagnostics and canaries).
@@ -81,7 +82,8 @@ type Options struct {
 	FetchTimeout      time.Duration
 	CycleFetchTimeout time.Duration
 	CycleByteBudget   int64
-	// Limit is v3's fan-out: the most fetches in flight (default 8).
+	// Limit is the fan-out of v3, Warmup and Hinted: the most fetches in
+	// flight (default 8).
 	Limit int
 	// Backoff is v2's and v3's backoff for failing blocks, a pre-filter
 	// (nil means a new filter.Backoff with its defaults: 1 s doubling to
@@ -189,7 +191,7 @@ func needFetch(st Store) []pipeline.Filter {
 }
 
 // ByName returns the pipeline of the preset called name: "v1", "v2", "v3"
-// or "warmup".
+// or "warmup". The hint preset needs its own options: see [Hinted].
 func ByName(name string, o Options) (*pipeline.Pipeline, error) {
 	cfg, err := Config(name, o)
 	if err != nil {

@@ -154,7 +154,7 @@ func one(ctx context.Context, m Materializer, cy *pipeline.Cycle, c pipeline.Can
 	}
 	r.Hash = c.Hash
 	start := time.Now()
-	fctx, cancel := context.WithCancel(ctx)
+	fctx, cancel := ctx, context.CancelFunc(func() {})
 	if cy.FetchTimeout > 0 { // a hand-built Cycle may leave it 0: no deadline
 		fctx, cancel = context.WithTimeout(ctx, cy.FetchTimeout)
 	}

@@ -35,7 +35,7 @@ const (
 // Memory is bounded: an entry is forgotten once it has been eligible again
 // for Max without failing, and past MaxEntries the entries that become
 // eligible soonest are dropped first. Safe for concurrent use; Skip costs
-// one atomic load while nothing is backing off.
+// one atomic load while nothing is remembered.
 type Backoff struct {
 	// Base is the first backoff (default 1 s).
 	Base time.Duration
@@ -98,7 +98,7 @@ func (b *Backoff) Skip(_ context.Context, cy *pipeline.Cycle, c pipeline.Candida
 
 // Observe records the cycle's fetch failures and successes.
 func (b *Backoff) Observe(o *pipeline.Outcome) {
-	if len(o.Fetches) == 0 {
+	if len(o.Fetches) == 0 && b.n.Load() == 0 {
 		return
 	}
 	base, ceiling, limit := b.settings()

@@ -95,3 +95,20 @@ func TestBackoffBoundedMemory(t *testing.T) {
 		t.Errorf("after an hour: Len = %d, want 1", got)
 	}
 }
+
+// TestBackoffForgetsWithoutFetches: cycles that fetch nothing still expire
+// old entries, so Skip is back to one atomic load once nothing is
+// remembered.
+func TestBackoffForgetsWithoutFetches(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	b := filter.NewBackoff(time.Second, time.Minute)
+	b.Observe(&pipeline.Outcome{Start: t0, Fetches: []pipeline.FetchResult{fail(block.Hash{1}, pipeline.FailMiss)}})
+	b.Observe(&pipeline.Outcome{Start: t0.Add(30 * time.Second)})
+	if got := b.Len(); got != 1 {
+		t.Fatalf("30 s later: Len = %d, want 1 (eligible for less than Max)", got)
+	}
+	b.Observe(&pipeline.Outcome{Start: t0.Add(time.Hour)})
+	if got := b.Len(); got != 0 {
+		t.Errorf("an hour later, after a cycle with no fetch: Len = %d, want 0", got)
+	}
+}
