@@ -21,6 +21,7 @@ package fetch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"time"
@@ -173,18 +174,32 @@ func one(ctx context.Context, m Materializer, cy *pipeline.Cycle, c pipeline.Can
 		// The store may return a bare error after its context expired:
 		// name the deadline when it is this fetch's, and the cycle's
 		// reason (stopped, or out of fetch time) when it is the cycle's.
+		r.Reason = failure(fctx, err)
 		if pipeline.FailureReason(err) == pipeline.FailError && fctx.Err() != nil {
 			err = fmt.Errorf("%w (%w)", err, fctx.Err())
-		}
-		r.Reason = pipeline.FailureReason(err)
-		if ctx.Err() != nil {
-			r.Reason = pipeline.FailureReason(context.Cause(ctx))
 		}
 		r.Err = err
 	case !found:
 		r.Reason = pipeline.FailMiss
 	default:
 		r.Bytes = n
+	}
+	return r
+}
+
+// failure names why a Materialize under fctx failed with err, for
+// Outcome.FailedBy and the fetch metrics alike: the cycle's own cause when
+// the cycle ended (stopped: canceled; out of fetch time: cycle_deadline);
+// this fetch's deadline when the store returned a bare error after it;
+// else err's reason.
+func failure(fctx context.Context, err error) string {
+	r := pipeline.FailureReason(err)
+	if fctx.Err() == nil {
+		return r
+	}
+	cause := context.Cause(fctx)
+	if !errors.Is(cause, context.DeadlineExceeded) || r == pipeline.FailError {
+		return pipeline.FailureReason(cause)
 	}
 	return r
 }

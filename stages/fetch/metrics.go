@@ -71,7 +71,7 @@ func Instrument(reg prometheus.Registerer, opts InstrumentOptions) (Middleware, 
 			n, found, err = next.Materialize(ctx, ns, c)
 			switch {
 			case err != nil:
-				result = pipeline.FailureReason(err)
+				result = failure(ctx, err) // as the fetch stage names it
 			case !found:
 				result = pipeline.FailMiss
 			default:
