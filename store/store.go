@@ -64,8 +64,9 @@ type Store struct {
 	log   *slog.Logger
 	hooks *testHooks // nil outside tests
 
-	mu  sync.Mutex // guards rec and every publish and eviction on disk
-	rec *recency
+	mu      sync.Mutex // guards rec, pending and every publish and eviction on disk
+	rec     *recency
+	pending int64 // payload bytes of cold fetches being written to flat
 
 	fmu     sync.Mutex // guards flights; a key is there iff sf runs a call for it
 	flights map[string]struct{}
@@ -288,7 +289,8 @@ func (s *Store) putCold(ctx context.Context, n name, payload []byte) error {
 }
 
 // FreeBytes returns the payload bytes a prefetched block may take in flat
-// without evicting anything: the budget less what flat holds (and, with
+// without evicting anything: the budget less what flat holds and what the
+// cold fetches in flight will publish (and, with
 // probation admission, no more than the probation segment's room). The
 // budget is shared by every namespace; an invalid namespace has none. It
 // is what the free-room filter ([filter.FreeRoom]) asks: a [filter.Room].
@@ -298,7 +300,7 @@ func (s *Store) FreeBytes(ns string) int64 {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	free := s.rec.budget - s.rec.bytes
+	free := s.rec.budget - s.rec.bytes - s.pending
 	if s.adm.place == placeProbation {
 		free = min(free, s.rec.probBudget-s.rec.probBytes)
 	}
@@ -475,6 +477,14 @@ func (s *Store) fetch(ctx context.Context, n name, expect int64, p place) (fetch
 	}
 	defer r.Close()
 	size := r.Size()
+	s.mu.Lock()
+	s.pending += size // until published or failed: FreeBytes counts it
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.pending -= size
+		s.mu.Unlock()
+	}()
 	tmp, err := s.writeTemp(n, func(w io.Writer) error {
 		return s.copyVerified(ctx, w, r, n.object(), size, sum)
 	})
