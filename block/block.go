@@ -12,6 +12,7 @@ package block
 import (
 	"bytes"
 	"encoding/hex"
+	"math"
 )
 
 // Hash is a block's 256-bit content hash (BLAKE3 in the node). Hashes order
@@ -45,7 +46,8 @@ type Meta struct {
 	Seq uint32
 	// Flags is reserved for the node's own use and carried unchanged.
 	Flags uint32
-	// PayloadBytes is the payload size in bytes, 0 when unknown.
+	// PayloadBytes is the payload size in bytes, 0 when unknown (see
+	// [Meta.Size] for how unknown sizes are treated).
 	PayloadBytes uint64
 	// LastAccessNs is the time of the last read or write, in nanoseconds
 	// since the Unix epoch.
@@ -54,6 +56,19 @@ type Meta struct {
 	Model ModelDigest
 	// Layout is the payload's tensor layout.
 	Layout LayoutTag
+}
+
+// Size returns the block's payload size in bytes and whether it is known.
+// PayloadBytes 0 means unknown, and a PayloadBytes above math.MaxInt64 is
+// no size a tier can hold; both report ok false. This is the module's one
+// rule for blocks of unknown size: a check that bounds bytes (a cycle's
+// byte budget, the flat tier's free room) cannot vouch for such a block,
+// so it never passes one.
+func (m Meta) Size() (n int64, ok bool) {
+	if m.PayloadBytes == 0 || m.PayloadBytes > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(m.PayloadBytes), true
 }
 
 // IsChainHead reports whether the block starts a chain (Seq 0).

@@ -35,7 +35,8 @@ type Config struct {
 	// (default 500 ms). A cycle that overruns delays the next; ticks are
 	// not queued.
 	Interval time.Duration
-	// TopK is how many candidates a cycle selects (default 8).
+	// TopK is how many candidates a cycle selects (default 8, at most
+	// MaxTopK).
 	TopK int
 	// Namespace is the namespace blocks are fetched in (default
 	// "tp-default"); see [block.ValidateNamespace].

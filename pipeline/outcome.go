@@ -21,6 +21,10 @@ const (
 	// SkipByteBudget: fetching the block would exceed the cycle's byte
 	// budget (Config.CycleByteBudget).
 	SkipByteBudget = "byte_budget"
+	// SkipUnknownSize: a byte budget (Config.CycleByteBudget, or a filter
+	// that bounds bytes such as filter.FreeRoom) cannot vouch for a block
+	// whose size is unknown (see [block.Meta.Size]), so it drops it.
+	SkipUnknownSize = "unknown_size"
 )
 
 // Failure reasons of a fetch, as counted in Outcome.FailedBy.

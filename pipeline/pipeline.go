@@ -295,7 +295,11 @@ func (p *Pipeline) fetch(ctx context.Context, cy *Cycle, o *Outcome, cands []Can
 	if budget := p.cfg.CycleByteBudget; budget > 0 {
 		kept := cands[:0:0]
 		for _, c := range cands {
-			n := int64(c.Meta.PayloadBytes)
+			n, known := c.Meta.Size()
+			if !known {
+				o.Skipped[SkipUnknownSize]++
+				continue
+			}
 			if n > budget {
 				o.Skipped[SkipByteBudget]++
 				continue

@@ -178,6 +178,30 @@ func TestWarmup(t *testing.T) {
 	}
 }
 
+// The warm-up never fetches a block of unknown size: it could need more
+// than the free room, and its fetch would evict a hot block.
+func TestWarmupUnknownSizes(t *testing.T) {
+	now := time.Unix(1000, 0)
+	idx := index.NewMemory(func() time.Time { return now })
+	for i := byte(1); i <= 9; i++ {
+		idx.BulkLoad(func(yield func(block.Hash, block.Meta) bool) {
+			yield(hintHash(i), block.Meta{LastAccessNs: now.Add(-time.Duration(i) * time.Second).UnixNano()})
+		})
+	}
+	st := newRoomStore(1 << 30)
+	p, err := presets.Warmup(presets.Options{Index: idx, Store: st, Log: io.Discard, Clock: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := p.Run(context.Background())
+	if got := st.got(); len(got) != 0 {
+		t.Errorf("GETs of blocks of unknown size: %v, want none", got)
+	}
+	if diff := cmp.Diff(map[string]int{pipeline.SkipUnknownSize: 8}, o.Skipped); diff != "" {
+		t.Errorf("Skipped mismatch (-want +got):\n%s", diff)
+	}
+}
+
 func ExampleHintedWorker() {
 	hints := snapshot.NewHints(snapshot.HintsConfig{})
 	st := newRoomStore(1 << 30)

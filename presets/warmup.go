@@ -32,8 +32,10 @@ type WarmupStore interface {
 // ([score.Recency], ties by the lower hash) among those neither in flat
 // nor in flight, fetched only into the flat tier's free room
 // ([filter.FreeRoom]) with at most Limit in flight. A fetch never evicts
-// anything. While flat has no room for the largest block seen, a cycle
-// does not even scan the index (a full LRU tier keeps a sliver free).
+// anything, so a block of unknown size (see [block.Meta.Size]) is never
+// fetched: an index without sizes gets no warm-up. While flat has no room
+// for the largest block seen, a cycle does not even scan the index (a full
+// LRU tier keeps a sliver free).
 //
 // It pays where flat has room and the index remembers what was there:
 // after a restart emptied flat, or on a node that joins with a restored
@@ -83,7 +85,9 @@ func WarmupConfig(o Options) (pipeline.Config, error) {
 				}
 			}()
 			for h, m := range seq {
-				big = max(big, m.PayloadBytes)
+				if n, known := m.Size(); known {
+					big = max(big, uint64(n))
+				}
 				if !yield(h, m) {
 					return
 				}

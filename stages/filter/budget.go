@@ -115,8 +115,10 @@ type RoomFunc func(ns string) int64
 func (f RoomFunc) FreeBytes(ns string) int64 { return f(ns) }
 
 // FreeRoom is a budget in bytes: it passes a candidate only if its payload
-// (Meta.PayloadBytes, counted as 1 when unknown) fits in the flat tier's
-// free room, less what the cycle has already passed. A fetch it lets
+// (Meta.PayloadBytes) fits in the flat tier's free room, less what the
+// cycle has already passed. A block of unknown size (see block.Meta.Size)
+// never passes, with reason pipeline.SkipUnknownSize: it could need any
+// room, and fetching it could evict. A fetch it lets
 // through evicts nothing, so it cannot push out a block a request would
 // have hit: this is what makes a background prefetch safe when the
 // ranking is only a guess. It passes nothing once flat is full; it pays
@@ -138,7 +140,10 @@ func NewFreeRoom(r Room) *FreeRoom { return &FreeRoom{R: r} }
 
 // Skip passes c when it fits in the free room left this cycle.
 func (f *FreeRoom) Skip(_ context.Context, cy *pipeline.Cycle, c pipeline.Candidate) string {
-	need := int64(max(c.Meta.PayloadBytes, 1))
+	need, known := c.Meta.Size()
+	if !known {
+		return pipeline.SkipUnknownSize
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if cy.Seq != f.seq {

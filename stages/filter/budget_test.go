@@ -118,9 +118,16 @@ func TestFreeRoom(t *testing.T) {
 	if got := f.Skip(context.Background(), cy, pipeline.Candidate{Meta: block.Meta{PayloadBytes: 10}}); got != filter.SkipNoRoom {
 		t.Errorf("reason = %q, want %q", got, filter.SkipNoRoom)
 	}
-	// A block of unknown size counts as 1 byte.
-	if got := f.Skip(context.Background(), cy, pipeline.Candidate{}); got != "" {
-		t.Errorf("unknown size with 9 B free: reason %q, want none", got)
+	// A block of unknown size never passes, however much room there is:
+	// it could need any of it, and fetching it could evict.
+	free = 1 << 40
+	for _, size := range []uint64{0, 1<<63 + 1, ^uint64(0)} {
+		if got := f.Skip(context.Background(), cy, pipeline.Candidate{Meta: block.Meta{PayloadBytes: size}}); got != pipeline.SkipUnknownSize {
+			t.Errorf("PayloadBytes %d with 1 TiB free: reason %q, want %q", size, got, pipeline.SkipUnknownSize)
+		}
+	}
+	if got := f.Skip(context.Background(), cy, pipeline.Candidate{Meta: block.Meta{PayloadBytes: 10}}); got != "" {
+		t.Errorf("10 B with 1 TiB free: reason %q, want none", got)
 	}
 }
 
