@@ -20,6 +20,11 @@ const (
 	DefaultNamespace = "tp-default"
 	// DefaultFetchTimeout is the seed's 5 s per-fetch cap.
 	DefaultFetchTimeout = 5 * time.Second
+	// MaxTopK bounds TopK: a cycle holds its K selected candidates (about
+	// 160 B each) and their fetch results at once, so K must not be what
+	// exhausts memory. 1<<20 candidates is about 160 MiB, far more GETs
+	// than one cycle can make.
+	MaxTopK = 1 << 20
 )
 
 // DefaultCycleFetchTimeout is the default deadline of one cycle's whole
@@ -54,7 +59,8 @@ type Config struct {
 	// K alone bounds the load). Selected blocks are taken in rank order;
 	// one whose Meta.PayloadBytes would overrun what is left of the budget
 	// is skipped with reason SkipByteBudget, and a smaller one after it may
-	// still fit. A block of unknown size (PayloadBytes 0) counts as 0.
+	// still fit. A block of unknown size (see [block.Meta.Size]) is
+	// skipped with reason SkipUnknownSize: a budget cannot vouch for it.
 	CycleByteBudget int64
 
 	// Sources supply the candidates; a cycle draws on all of them. When
@@ -133,8 +139,11 @@ func (c Config) Validate() error {
 	if c.Interval <= 0 {
 		bad("Interval = %v, want > 0 (0 means the default, %v)", c.Interval, DefaultInterval)
 	}
-	if c.TopK <= 0 {
+	switch {
+	case c.TopK <= 0:
 		bad("TopK = %d, want >= 1 (0 means the default, %d)", c.TopK, DefaultTopK)
+	case c.TopK > MaxTopK:
+		bad("TopK = %d, want at most MaxTopK (%d): a cycle holds its K candidates in memory", c.TopK, MaxTopK)
 	}
 	if err := block.ValidateNamespace(c.Namespace); err != nil {
 		bad("Namespace = %q: %w (empty means the default, %q)", c.Namespace, err, DefaultNamespace)

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -152,5 +153,24 @@ func TestNewValidates(t *testing.T) {
 	c := p.Config()
 	if c.TopK != 8 || c.Interval != 500*time.Millisecond || c.Namespace != "tp-default" || c.FetchTimeout != 5*time.Second || c.Clock == nil || c.Logger == nil {
 		t.Errorf("Pipeline.Config has no defaults: %+v", c)
+	}
+}
+
+// A TopK that would exhaust memory (or overflow the selectors' buffers) is
+// refused with the bound, instead of killing the process at the first
+// cycle or silently selecting nothing.
+func TestValidateTopKBound(t *testing.T) {
+	for _, k := range []int{pipeline.MaxTopK + 1, 1_000_000_000, 4_000_000_000_000_000_000} {
+		c := validConfig()
+		c.TopK = k
+		want := fmt.Sprintf("pipeline: TopK = %d, want at most MaxTopK (%d): a cycle holds its K candidates in memory", k, pipeline.MaxTopK)
+		if err := c.Validate(); err == nil || err.Error() != want {
+			t.Errorf("Validate with TopK %d = %v, want %q", k, err, want)
+		}
+	}
+	c := validConfig()
+	c.TopK = pipeline.MaxTopK
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate with TopK = MaxTopK: %v", err)
 	}
 }

@@ -150,11 +150,12 @@ func scenarios() []scenario {
 }
 
 // TestConformance runs every selector against the reference on every
-// scenario, for k = 0, 1, a few, N-1, N and more than N.
+// scenario, for k = 0, 1, a few, N-1, N and more than N — up to a K far
+// beyond any memory (1<<40, MaxInt), which must cost what the stream holds.
 func TestConformance(t *testing.T) {
 	for _, sc := range scenarios() {
 		n := len(sc.cands)
-		ks := []int{0, 1, 2, 8, 10, n - 1, n, n + 1, 2*n + 5}
+		ks := []int{0, 1, 2, 8, 10, n - 1, n, n + 1, 2*n + 5, 1 << 40, math.MaxInt}
 		for _, s := range selectors {
 			for _, k := range slices.Compact(slices.Sorted(slices.Values(ks))) {
 				if k < 0 {

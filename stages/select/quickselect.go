@@ -2,6 +2,7 @@ package topk
 
 import (
 	"iter"
+	"math"
 	"math/bits"
 	"slices"
 
@@ -41,16 +42,19 @@ func quickselect(dst []pipeline.Candidate, k int, th *pipeline.Threshold, seq it
 		}
 		return buf
 	}
-	size := max(2*k, minQuickselectBuf)
+	size := math.MaxInt // 2K would overflow: the stream ends first
+	if k <= math.MaxInt/2 {
+		size = max(2*k, minQuickselectBuf)
+	}
 	if cap(buf) < size {
-		buf = make([]pipeline.Candidate, 0, size)
+		buf = make([]pipeline.Candidate, 0, min(size, maxPrealloc))
 	}
 	kth := pipeline.Candidate{}
 	for c := range seq {
 		if th.Full && pipeline.Compare(&c, &kth) >= 0 {
 			continue
 		}
-		if len(buf) == cap(buf) {
+		if len(buf) == size {
 			nthElement(buf, k-1)
 			buf = buf[:k]
 			kth = buf[k-1]

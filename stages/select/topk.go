@@ -43,11 +43,17 @@ func (FullSort) Select(dst []pipeline.Candidate, k int, seq iter.Seq[pipeline.Ca
 	return append(dst[:0], all...)
 }
 
+// maxPrealloc bounds the candidates a selector allocates before it has
+// seen them: a K far larger than the stream (a caller's mistake, or a
+// "select everything" K) costs what the stream holds, not what K says.
+const maxPrealloc = 4096
+
 // Heap keeps the K best in a bounded min-heap whose root is the worst kept
 // candidate: a newcomer that does not rank before the root costs one
 // comparison. It allocates nothing per candidate: the K-slot result when
-// dst lacks room, and a constant few objects per call (ranging over an
-// opaque iter.Seq lets the loop's closure escape).
+// dst lacks room (up to 4096 slots at once, growing with the stream beyond
+// that), and a constant few objects per call (ranging over an opaque
+// iter.Seq lets the loop's closure escape).
 // It implements pipeline.ThresholdSelector: the root is the bar.
 type Heap struct{}
 
@@ -71,7 +77,7 @@ func heapSelect(dst []pipeline.Candidate, k int, th *pipeline.Threshold, seq ite
 		return h
 	}
 	if cap(h) < k {
-		h = make([]pipeline.Candidate, 0, k)
+		h = make([]pipeline.Candidate, 0, min(k, maxPrealloc))
 	}
 	for c := range seq {
 		if len(h) < k {
