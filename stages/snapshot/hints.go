@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -22,8 +23,31 @@ type Hint struct {
 	// PayloadBytes, Model). When HintsConfig.Lookup is set, the index's
 	// metadata is proposed instead.
 	Meta block.Meta
-	// Due is when the request is expected to read the block.
+	// Due is when the request is expected to read the block. A Due past
+	// the range of time.Time.UnixNano (after the year 2262) is held as
+	// its last instant, so such a hint stays pending until it is dropped
+	// as the oldest; one before that range (the year 1677, the zero
+	// time.Time among them) is already past, and leaves at the next cycle.
 	Due time.Time
+}
+
+// The instants a hint's Due is clamped to: UnixNano is defined only
+// between them.
+var (
+	minDue = time.Unix(0, math.MinInt64)
+	maxDue = time.Unix(0, math.MaxInt64)
+)
+
+// dueNanos returns t in nanoseconds since the Unix epoch, clamped to the
+// range where that is defined.
+func dueNanos(t time.Time) int64 {
+	switch {
+	case t.Before(minDue):
+		return math.MinInt64
+	case t.After(maxDue):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
 }
 
 // DefaultHintCapacity is the default bound of a [Hints] intake.
@@ -128,7 +152,7 @@ func (h *Hints) Add(hints ...Hint) {
 	h.mu.Lock()
 	for _, x := range hints {
 		h.arrived++
-		e := hintEntry{hash: x.Hash, meta: x.Meta, due: x.Due.UnixNano(), arrival: h.arrived}
+		e := hintEntry{hash: x.Hash, meta: x.Meta, due: dueNanos(x.Due), arrival: h.arrived}
 		if h.n == len(h.ring) && len(h.ring) < h.capacity {
 			h.grow()
 		}
@@ -201,7 +225,7 @@ func (h *Hints) Rank(hash block.Hash) (int, bool) {
 // first, then in the arrival order of that hint, with its metadata (from Lookup when set; a
 // block Lookup does not know is held back).
 func (h *Hints) Candidates(_ context.Context, cy *pipeline.Cycle) iter.Seq2[block.Hash, block.Meta] {
-	now := cy.Now.UnixNano()
+	now := dueNanos(cy.Now)
 	grace := int64(h.grace)
 	h.mu.Lock()
 	clear(h.due)
@@ -210,7 +234,7 @@ func (h *Hints) Candidates(_ context.Context, cy *pipeline.Cycle) iter.Seq2[bloc
 	kept := 0
 	for i := range h.n {
 		e := h.ring[(h.head+i)%len(h.ring)]
-		if now >= e.due+grace {
+		if e.due <= math.MaxInt64-grace && now >= e.due+grace {
 			continue // served by now
 		}
 		h.ring[(h.head+kept)%len(h.ring)] = e

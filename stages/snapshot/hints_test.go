@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -277,5 +278,33 @@ func TestHintsGrowKeepsOrder(t *testing.T) {
 	}
 	if i != 300 {
 		t.Errorf("proposed up to %d, want 300", i)
+	}
+}
+
+// A Due past 2262 (where UnixNano wraps), at the edge of the range (where
+// Due + Grace would wrap) or far beyond it stays pending, ordered after
+// the ordinary ones; a Due before 1678, the zero time among them, is
+// already past.
+func TestHintsDueOutOfRange(t *testing.T) {
+	edge := time.Unix(0, math.MaxInt64-int64(time.Second))
+	h := snapshot.NewHints(snapshot.HintsConfig{Grace: time.Hour})
+	h.Add(snapshot.Hint{Hash: hh(1), Due: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		snapshot.Hint{Hash: hh(2), Due: edge},
+		snapshot.Hint{Hash: hh(3), Due: time.Unix(1<<62, 0)},
+		snapshot.Hint{Hash: hh(4), Due: at.Add(time.Second)},
+		snapshot.Hint{Hash: hh(5), Due: time.Time{}},
+		snapshot.Hint{Hash: hh(6), Due: time.Date(1500, 1, 1, 0, 0, 0, 0, time.UTC)})
+	var got []byte
+	for range 2 { // still pending at the second cycle
+		got = got[:0]
+		for hash := range h.Candidates(context.Background(), cycleAt(0)) {
+			got = append(got, hash[31])
+		}
+	}
+	if diff := cmp.Diff([]byte{4, 2, 1, 3}, got); diff != "" {
+		t.Errorf("proposed mismatch (-want +got):\n%s", diff)
+	}
+	if due, ok := h.Due(hh(1)); !ok || due.Year() != 2262 {
+		t.Errorf("Due of a hint for the year 3000 = %v, %v; want the last instant UnixNano holds, true", due, ok)
 	}
 }
