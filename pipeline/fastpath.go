@@ -199,9 +199,9 @@ func (p *Pipeline) scanColumns(ctx context.Context, cy *Cycle, o *Outcome) bool 
 	// stage names the stage whose code runs, for a PanicError, as in the
 	// general path: the index's scan is the source, the bound and the
 	// score are the scorer's, yield runs the selector.
-	stage := "selector"
+	stage := StageSelector
 	cands := func(yield func(Candidate) bool) {
-		stage = "source"
+		stage = StageSource
 		cs.ScanColumns(func(c index.Columns) bool {
 			if runs++; runs%ctxCheckShards == 0 && ctx.Err() != nil {
 				seqErr = ctx.Err()
@@ -222,47 +222,47 @@ func (p *Pipeline) scanColumns(ctx context.Context, cy *Cycle, o *Outcome) bool 
 				}
 				m := &c.Metas[i]
 				if th.Full {
-					stage = "scorer"
+					stage = StageScorer
 					own := cuts.get(sb, now, bar, sb.Bonus(m))
-					stage = "source"
+					stage = StageSource
 					if t < own {
 						continue
 					}
 				}
 				cand := Candidate{Hash: c.Hashes[i], Meta: *m}
-				stage = "scorer"
+				stage = StageScorer
 				cand.Score = sb.Score(now, cand.Hash, cand.Meta)
 				if pre && th.Full {
 					if !th.Beats(cand.Score, cand.Hash) {
-						stage = "source"
+						stage = StageSource
 						continue
 					}
 				}
 				if pre {
-					stage = "filter"
+					stage = StageFilter
 					if p.preFiltered(ctx, cy, o, cand) {
 						scored--
-						stage = "source"
+						stage = StageSource
 						continue
 					}
 				}
-				stage = "selector"
+				stage = StageSelector
 				if !yield(cand) {
 					return false
 				}
 				if th.Full && (th.Score != bar || !barSet) {
-					stage = "scorer"
+					stage = StageScorer
 					bar, barSet = th.Score, true
 					cutHead = sb.MinLastAccess(now, bar, headBonus)
 					cutTail = sb.MinLastAccess(now, bar, tailBonus)
 					cut = min(cutHead, cutTail)
 					cuts.reset()
 				}
-				stage = "source"
+				stage = StageSource
 			}
 			return true
 		})
-		stage = "selector"
+		stage = StageSelector
 	}
 	var sel []Candidate
 	if p.guardAt(o, &stage, func() { sel = ts.SelectThreshold(nil, cy.TopK, &th, iter.Seq[Candidate](cands)) }) {

@@ -151,9 +151,8 @@ func (o *Outcome) SkippedAlreadyFlat() int { return o.Skipped[SkipAlreadyFlat] }
 
 // PanicError records a panic recovered from a stage.
 type PanicError struct {
-	// Stage names the stage: "source", "scorer", "selector", "filter",
-	// "fetcher", "emitter" or "observer".
-	Stage string
+	// Stage names the stage that panicked (a pre-filter is StageFilter).
+	Stage Stage
 	// Value is what was passed to panic.
 	Value any
 	// Stack is the panicking goroutine's stack.

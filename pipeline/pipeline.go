@@ -116,24 +116,24 @@ func (p *Pipeline) Run(ctx context.Context) *Outcome {
 
 	if cfg.Emitter != nil {
 		t = time.Now()
-		p.guard(o, "emitter", func() { cfg.Emitter.Emit(ctx, o) })
+		p.guard(o, StageEmitter, func() { cfg.Emitter.Emit(ctx, o) })
 		o.Timings.Emit = time.Since(t)
 	}
 	for _, obs := range p.observers {
-		p.guard(o, "observer", func() { obs.Observe(o) })
+		p.guard(o, StageObserver, func() { obs.Observe(o) })
 	}
 	return o
 }
 
 // guard runs f, turning a panic into o.Err (the first error wins) and a log
 // line with the stack. It reports whether f returned normally.
-func (p *Pipeline) guard(o *Outcome, stage string, f func()) (ok bool) {
+func (p *Pipeline) guard(o *Outcome, stage Stage, f func()) (ok bool) {
 	return p.guardAt(o, &stage, f)
 }
 
 // guardAt is guard for a step that runs several stages: *stage names the
 // one running when f panicked.
-func (p *Pipeline) guardAt(o *Outcome, stage *string, f func()) (ok bool) {
+func (p *Pipeline) guardAt(o *Outcome, stage *Stage, f func()) (ok bool) {
 	defer func() {
 		if ok {
 			return
@@ -142,7 +142,7 @@ func (p *Pipeline) guardAt(o *Outcome, stage *string, f func()) (ok bool) {
 		stage := *stage
 		pe := &PanicError{Stage: stage, Value: v, Stack: debug.Stack()}
 		p.cfg.Logger.Error("prefetch stage panicked; cycle continues without it",
-			slog.String("stage", stage), slog.Uint64("cycle", o.Seq),
+			slog.String("stage", string(stage)), slog.Uint64("cycle", o.Seq),
 			slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(pe.Stack)))
 		if o.Err == nil {
 			o.Err = pe
@@ -181,16 +181,16 @@ func (p *Pipeline) scan(ctx context.Context, cy *Cycle, o *Outcome) {
 	var th Threshold
 	// stage names the stage whose code runs, for a PanicError: the source
 	// runs between two loop bodies, so every path out of a body leaves
-	// "source" behind it.
-	stage := "selector"
+	// StageSource behind it.
+	stage := StageSelector
 	cands := func(yield func(Candidate) bool) {
 		n := 0
 		for _, src := range cfg.Sources {
-			stage = "source"
+			stage = StageSource
 			for h, m := range src.Candidates(ctx, cy) {
 				if n++; n%ctxCheckEvery == 0 && ctx.Err() != nil {
 					seqErr = ctx.Err()
-					stage = "selector"
+					stage = StageSelector
 					return
 				}
 				if dedup {
@@ -201,32 +201,32 @@ func (p *Pipeline) scan(ctx context.Context, cy *Cycle, o *Outcome) {
 				}
 				c := Candidate{Hash: h, Meta: m}
 				if lazy {
-					stage = "scorer"
+					stage = StageScorer
 					c.Score = cfg.Scorer.Score(cy.Now, h, m)
 					if !th.Beats(c.Score, h) {
 						scored++ // ranked, and out of the running
-						stage = "source"
+						stage = StageSource
 						continue
 					}
 				}
-				stage = "filter"
+				stage = StageFilter
 				if p.preFiltered(ctx, cy, o, c) {
-					stage = "source"
+					stage = StageSource
 					continue
 				}
 				if !lazy {
-					stage = "scorer"
+					stage = StageScorer
 					c.Score = cfg.Scorer.Score(cy.Now, h, m)
 				}
 				scored++
-				stage = "selector"
+				stage = StageSelector
 				if !yield(c) {
 					return
 				}
-				stage = "source"
+				stage = StageSource
 			}
 		}
-		stage = "selector"
+		stage = StageSelector
 	}
 	var sel []Candidate
 	if p.guardAt(o, &stage, func() {
@@ -269,7 +269,7 @@ func (p *Pipeline) filter(ctx context.Context, cy *Cycle, o *Outcome) []Candidat
 		return o.Selected
 	}
 	survivors := make([]Candidate, 0, len(o.Selected))
-	ok := p.guard(o, "filter", func() {
+	ok := p.guard(o, StageFilter, func() {
 	cands:
 		for _, c := range o.Selected {
 			for _, f := range p.cfg.Filters {
@@ -314,7 +314,7 @@ func (p *Pipeline) fetch(ctx context.Context, cy *Cycle, o *Outcome, cands []Can
 	ctx, cancel := context.WithTimeoutCause(ctx, p.cfg.CycleFetchTimeout, ErrCycleDeadline)
 	defer cancel()
 	var res []FetchResult
-	p.guard(o, "fetcher", func() { res = p.cfg.Fetcher.Fetch(ctx, cy, cands) })
+	p.guard(o, StageFetcher, func() { res = p.cfg.Fetcher.Fetch(ctx, cy, cands) })
 	o.Fetches = res
 	for _, r := range res {
 		if r.Fetched() {

@@ -416,9 +416,9 @@ func TestRunRecoversPanics(t *testing.T) {
 			})
 
 			o := p.Run(context.Background())
-			wantStage := stage
+			wantStage := pipeline.Stage(stage)
 			if stage == "prefilter" {
-				wantStage = "filter"
+				wantStage = pipeline.StageFilter
 			}
 			var pe *pipeline.PanicError
 			if !errors.As(o.Err, &pe) {
@@ -431,7 +431,7 @@ func TestRunRecoversPanics(t *testing.T) {
 				t.Errorf("FailureReason of a panic = %q", pipeline.FailureReason(o.Err))
 			}
 			log := logs.String()
-			if !strings.Contains(log, "level=ERROR") || !strings.Contains(log, "stage="+wantStage) || !strings.Contains(log, "goroutine") {
+			if !strings.Contains(log, "level=ERROR") || !strings.Contains(log, "stage="+string(wantStage)) || !strings.Contains(log, "goroutine") {
 				t.Errorf("the panic was not logged with stage and stack:\n%s", log)
 			}
 			// The cycle still reports: every emitter and observer saw it.

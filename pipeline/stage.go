@@ -10,6 +10,21 @@ import (
 	"github.com/wombatkv/prefetch/block"
 )
 
+// Stage names a stage of the cycle, as [PanicError] reports it and the
+// pipeline logs it.
+type Stage string
+
+// The stages of a cycle. A pre-filter is a StageFilter too.
+const (
+	StageSource   Stage = "source"
+	StageScorer   Stage = "scorer"
+	StageSelector Stage = "selector"
+	StageFilter   Stage = "filter"
+	StageFetcher  Stage = "fetcher"
+	StageEmitter  Stage = "emitter"
+	StageObserver Stage = "observer"
+)
+
 // Candidate is a block on its way down the cycle: its hash, its metadata as
 // the source saw it, and the score the Scorer gave it.
 type Candidate struct {

@@ -164,7 +164,7 @@ func one(ctx context.Context, m Materializer, cy *pipeline.Cycle, c pipeline.Can
 		r.Duration = time.Since(start)
 		if v := recover(); v != nil {
 			r.Bytes = 0
-			r.Err = &pipeline.PanicError{Stage: "fetcher", Value: v, Stack: debug.Stack()}
+			r.Err = &pipeline.PanicError{Stage: pipeline.StageFetcher, Value: v, Stack: debug.Stack()}
 			r.Reason = pipeline.FailPanic
 		}
 	}()
