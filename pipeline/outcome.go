@@ -163,5 +163,14 @@ func (e *PanicError) Error() string {
 	return fmt.Sprintf("pipeline: %s panicked: %v", e.Stage, e.Value)
 }
 
-// Reason returns FailPanic, so a recovered panic counts under that reason.
+// Reason returns FailPanic, so a recovered panic counts under that reason
+// whatever the panic value's own reason.
 func (e *PanicError) Reason() string { return FailPanic }
+
+// Unwrap returns the panic value when it is an error (a runtime.Error, or
+// an error the stage panicked with), else nil, so errors.Is and errors.As
+// see through the panic.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}

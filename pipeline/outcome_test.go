@@ -64,3 +64,39 @@ func TestSkippedAlreadyFlat(t *testing.T) {
 		t.Errorf("SkippedAlreadyFlat of a nil map = %d, want 0", got)
 	}
 }
+
+// TestPanicErrorUnwrap: errors.Is and errors.As see through a panic whose
+// value is an error; the panic still counts as FailPanic.
+func TestPanicErrorUnwrap(t *testing.T) {
+	sentinel := errors.New("store: closed")
+	tests := []struct {
+		name       string
+		value      any
+		wantUnwrap error
+		isSentinel bool
+	}{
+		{"error value", sentinel, sentinel, true},
+		{"wrapped error value", fmt.Errorf("get: %w", sentinel), nil, true},
+		{"reasoner value", reasonErr("corrupt"), reasonErr("corrupt"), false},
+		{"string value", "boom", nil, false},
+		{"nil value", nil, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pe := &pipeline.PanicError{Stage: pipeline.StageFetcher, Value: tt.value}
+			got := pe.Unwrap()
+			if tt.wantUnwrap != nil && got != tt.wantUnwrap {
+				t.Errorf("Unwrap() = %v, want %v", got, tt.wantUnwrap)
+			}
+			if _, isErr := tt.value.(error); !isErr && got != nil {
+				t.Errorf("Unwrap() = %v for a %T value, want nil", got, tt.value)
+			}
+			if errors.Is(pe, sentinel) != tt.isSentinel {
+				t.Errorf("errors.Is(PanicError{%v}, sentinel) = %v, want %v", tt.value, !tt.isSentinel, tt.isSentinel)
+			}
+			if r := pipeline.FailureReason(pe); r != pipeline.FailPanic {
+				t.Errorf("FailureReason = %q, want %q whatever the value's own reason", r, pipeline.FailPanic)
+			}
+		})
+	}
+}

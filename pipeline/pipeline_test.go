@@ -6,6 +6,7 @@ import (
 	"errors"
 	"iter"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -618,5 +619,25 @@ func TestRunNoSelectionSkipsFilterAndFetch(t *testing.T) {
 	o := p.Run(context.Background())
 	if o.Scored != 0 || len(o.Selected) != 0 || filtered != 0 || len(f.Calls()) != 0 || o.Err != nil {
 		t.Errorf("empty index: Scored %d Selected %d filtered %d fetch calls %d Err %v", o.Scored, len(o.Selected), filtered, len(f.Calls()), o.Err)
+	}
+}
+
+// TestRunPanicUnwrapsRuntimeError: a stage that crashes (a nil map write)
+// leaves an Outcome.Err that errors.As finds the runtime.Error in.
+func TestRunPanicUnwrapsRuntimeError(t *testing.T) {
+	var m map[block.Hash]int
+	crash := pipeline.ScorerFunc(func(_ time.Time, h block.Hash, _ block.Meta) float64 {
+		m[h]++ // assignment to entry in nil map
+		return 0
+	})
+	p := mustNew(t, pipeline.Config{Sources: []pipeline.Source{sliceSource(entries(1)...)}, Scorer: crash, Selector: sortSelector})
+	o := p.Run(context.Background())
+	var re runtime.Error
+	if !errors.As(o.Err, &re) {
+		t.Fatalf("Err = %v, want a runtime.Error in its chain", o.Err)
+	}
+	var pe *pipeline.PanicError
+	if !errors.As(o.Err, &pe) || pe.Stage != pipeline.StageScorer {
+		t.Errorf("Err = %#v, want a *PanicError of the scorer", o.Err)
 	}
 }
