@@ -25,6 +25,11 @@ const (
 	// that bounds bytes such as filter.FreeRoom) cannot vouch for a block
 	// whose size is unknown (see [block.Meta.Size]), so it drops it.
 	SkipUnknownSize = "unknown_size"
+	// SkipBudget: the GET budget (filter.Budget) is spent for now.
+	SkipBudget = "budget"
+	// SkipNoRoom: the block does not fit in the flat tier's free room
+	// (filter.FreeRoom).
+	SkipNoRoom = "no_room"
 )
 
 // Failure reasons of a fetch, as counted in Outcome.FailedBy.

@@ -8,13 +8,17 @@ import (
 	"github.com/wombatkv/prefetch/pipeline"
 )
 
-// Skip reasons of the budget filters, as counted in Outcome.Skipped.
+// Skip reasons of the budget filters, kept here for callers of this
+// package: every skip reason lives in pipeline.
 const (
-	// SkipBudget: the cycle's GET budget is spent (see [Budget]).
-	SkipBudget = "budget"
-	// SkipNoRoom: the block does not fit in the flat tier's free room
-	// (see [FreeRoom]).
-	SkipNoRoom = "no_room"
+	// SkipBudget is [pipeline.SkipBudget].
+	//
+	// Deprecated: use pipeline.SkipBudget.
+	SkipBudget = pipeline.SkipBudget
+	// SkipNoRoom is [pipeline.SkipNoRoom].
+	//
+	// Deprecated: use pipeline.SkipNoRoom.
+	SkipNoRoom = pipeline.SkipNoRoom
 )
 
 // Budget caps the GETs a pipeline starts: at most PerCycle per cycle, and
@@ -22,7 +26,7 @@ const (
 // event-driven pipeline (woken by every hint) spends no more than a grid
 // of TopK per Interval would, yet can follow a burst at once. A candidate
 // the budget lets through takes one token; the rest of the cycle's
-// candidates are skipped with reason SkipBudget and may pass at a later
+// candidates are skipped with reason pipeline.SkipBudget and may pass at a later
 // cycle.
 //
 // Time is read from the cycle's clock (Cycle.Now), never from the wall
@@ -72,7 +76,7 @@ func (b *Budget) depth() float64 {
 }
 
 // Skip passes c and takes a token when the budget allows, else returns
-// SkipBudget.
+// pipeline.SkipBudget.
 func (b *Budget) Skip(_ context.Context, cy *pipeline.Cycle, _ pipeline.Candidate) string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -80,7 +84,7 @@ func (b *Budget) Skip(_ context.Context, cy *pipeline.Cycle, _ pipeline.Candidat
 		b.seq, b.used = cy.Seq, 0
 	}
 	if b.PerCycle > 0 && b.used >= b.PerCycle {
-		return SkipBudget
+		return pipeline.SkipBudget
 	}
 	if b.Rate > 0 {
 		now := cy.Now.UnixNano()
@@ -93,7 +97,7 @@ func (b *Budget) Skip(_ context.Context, cy *pipeline.Cycle, _ pipeline.Candidat
 		}
 		// A clock that steps back refills nothing and keeps `last`.
 		if b.tokens < 1-1e-9 { // tolerate rounding: 16/s for 62.5 ms is one token
-			return SkipBudget
+			return pipeline.SkipBudget
 		}
 		b.tokens--
 	}
@@ -123,7 +127,7 @@ func (f RoomFunc) FreeBytes(ns string) int64 { return f(ns) }
 // have hit: this is what makes a background prefetch safe when the
 // ranking is only a guess. It passes nothing once flat is full; it pays
 // when flat has room, above all right after a restart emptied it. Skipped
-// candidates get reason SkipNoRoom.
+// candidates get reason pipeline.SkipNoRoom.
 //
 // Put FreeRoom after the filters that drop blocks already in flat or in
 // flight. It is safe for concurrent use.
@@ -150,7 +154,7 @@ func (f *FreeRoom) Skip(_ context.Context, cy *pipeline.Cycle, c pipeline.Candid
 		f.seq, f.planned = cy.Seq, 0
 	}
 	if f.R.FreeBytes(cy.Namespace)-f.planned < need {
-		return SkipNoRoom
+		return pipeline.SkipNoRoom
 	}
 	f.planned += need
 	return ""

@@ -86,6 +86,19 @@ func TestBudgetReason(t *testing.T) {
 	}
 }
 
+// The budget filters' reasons live in pipeline; the names here are the
+// same constants, for callers of this package.
+func TestSkipReasonsLiveInPipeline(t *testing.T) {
+	for _, tt := range []struct{ alias, home, want string }{
+		{filter.SkipBudget, pipeline.SkipBudget, "budget"},
+		{filter.SkipNoRoom, pipeline.SkipNoRoom, "no_room"},
+	} {
+		if tt.alias != tt.home || tt.home != tt.want {
+			t.Errorf("filter's %q, pipeline's %q; want both %q", tt.alias, tt.home, tt.want)
+		}
+	}
+}
+
 func TestNewBudgetPanics(t *testing.T) {
 	for _, args := range [][3]float64{{-1, 0, 0}, {0, -1, 0}, {0, 0, -1}} {
 		func() {
