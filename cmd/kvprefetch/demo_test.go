@@ -309,11 +309,11 @@ func TestDemoMetrics(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, name := range []string{
-		`kvprefetch_cycles_total{namespace="tp-default"}`,
-		`kvprefetch_blocks_fetched_total{namespace="tp-default"}`,
-		`kvprefetch_cycle_duration_seconds_count{namespace="tp-default"}`,
-		`kvprefetch_fetches_in_flight{namespace="tp-default"}`,
-		`kvprefetch_fetch_duration_seconds_count{namespace="tp-default",result="fetched"}`,
+		`kvprefetch_cycles_total{kv_namespace="tp-default"}`,
+		`kvprefetch_blocks_fetched_total{kv_namespace="tp-default"}`,
+		`kvprefetch_cycle_duration_seconds_count{kv_namespace="tp-default"}`,
+		`kvprefetch_fetches_in_flight{kv_namespace="tp-default"}`,
+		`kvprefetch_fetch_duration_seconds_count{kv_namespace="tp-default",result="fetched"}`,
 		`kvprefetch_store_flat_bytes `,
 		`kvprefetch_store_cold_gets_total `,
 	} {

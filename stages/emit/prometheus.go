@@ -21,17 +21,19 @@ type PrometheusOptions struct {
 }
 
 // Prometheus counts each cycle's figures into Prometheus metrics, labelled
-// by the cycle's namespace:
+// by the cycle's namespace as kv_namespace (a plain "namespace" would
+// collide with the Kubernetes target label a standard scrape adds, and be
+// renamed exported_namespace):
 //
-//	kvprefetch_cycles_total{namespace}                     cycles run
-//	kvprefetch_cycle_errors_total{namespace,reason}        cycles ended early (reason "canceled", "panic", ...)
-//	kvprefetch_blocks_scored_total{namespace}              candidates scored
-//	kvprefetch_blocks_selected_total{namespace}            candidates selected (top K)
-//	kvprefetch_blocks_skipped_total{namespace,reason}      candidates dropped by a filter, by its reason
-//	kvprefetch_blocks_fetched_total{namespace}             blocks materialized into flat
-//	kvprefetch_blocks_failed_total{namespace,reason}       fetches failed, by reason ("miss", "deadline", "corrupt", ...)
-//	kvprefetch_bytes_materialized_total{namespace}         payload bytes materialized into flat
-//	kvprefetch_cycle_duration_seconds{namespace}           histogram of Outcome.Elapsed
+//	kvprefetch_cycles_total{kv_namespace}                  cycles run
+//	kvprefetch_cycle_errors_total{kv_namespace,reason}     cycles ended early (reason "canceled", "panic", ...)
+//	kvprefetch_blocks_scored_total{kv_namespace}           candidates scored
+//	kvprefetch_blocks_selected_total{kv_namespace}         candidates selected (top K)
+//	kvprefetch_blocks_skipped_total{kv_namespace,reason}   candidates dropped by a filter, by its reason
+//	kvprefetch_blocks_fetched_total{kv_namespace}          blocks materialized into flat
+//	kvprefetch_blocks_failed_total{kv_namespace,reason}    fetches failed, by reason ("miss", "deadline", "corrupt", ...)
+//	kvprefetch_bytes_materialized_total{kv_namespace}      payload bytes materialized into flat
+//	kvprefetch_cycle_duration_seconds{kv_namespace}        histogram of Outcome.Elapsed
 //
 // The live figures of the fetches themselves come from the fetch stage's
 // middleware, fetch.Instrument. Prometheus is safe for concurrent use; one
@@ -60,7 +62,7 @@ func NewPrometheus(reg prometheus.Registerer, opts PrometheusOptions) (*Promethe
 		buckets = prometheus.ExponentialBuckets(0.001, 2, 15)
 	}
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
-		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: opts.ConstLabels}, append([]string{"namespace"}, labels...))
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: opts.ConstLabels}, append([]string{"kv_namespace"}, labels...))
 	}
 	p := &Prometheus{
 		cycles:      counter("kvprefetch_cycles_total", "Prefetch cycles run."),
@@ -76,7 +78,7 @@ func NewPrometheus(reg prometheus.Registerer, opts PrometheusOptions) (*Promethe
 			Help:        "Duration of a prefetch cycle up to its emit stage.",
 			Buckets:     buckets,
 			ConstLabels: opts.ConstLabels,
-		}, []string{"namespace"}),
+		}, []string{"kv_namespace"}),
 	}
 	cs := []prometheus.Collector{p.cycles, p.cycleErrors, p.scored, p.selected, p.skipped, p.fetched, p.failed, p.bytes, p.duration}
 	for i, c := range cs {

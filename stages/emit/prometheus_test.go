@@ -86,26 +86,26 @@ func TestPrometheus(t *testing.T) {
 		p.Emit(ctx, o)
 	}
 	want := map[string]float64{
-		`kvprefetch_cycles_total{namespace="tp-a"}`:                               2,
-		`kvprefetch_cycles_total{namespace="tp-b"}`:                               1,
-		`kvprefetch_cycle_errors_total{namespace="tp-a",reason="canceled"}`:       1,
-		`kvprefetch_blocks_scored_total{namespace="tp-a"}`:                        150,
-		`kvprefetch_blocks_scored_total{namespace="tp-b"}`:                        7,
-		`kvprefetch_blocks_selected_total{namespace="tp-a"}`:                      10,
-		`kvprefetch_blocks_selected_total{namespace="tp-b"}`:                      0,
-		`kvprefetch_blocks_skipped_total{namespace="tp-a",reason="already_flat"}`: 5,
-		`kvprefetch_blocks_skipped_total{namespace="tp-a",reason="in_flight"}`:    1,
-		`kvprefetch_blocks_fetched_total{namespace="tp-a"}`:                       3,
-		`kvprefetch_blocks_fetched_total{namespace="tp-b"}`:                       0,
-		`kvprefetch_blocks_failed_total{namespace="tp-a",reason="miss"}`:          1,
-		`kvprefetch_blocks_failed_total{namespace="tp-a",reason="deadline"}`:      1,
-		`kvprefetch_blocks_failed_total{namespace="tp-a",reason="corrupt"}`:       1,
-		`kvprefetch_bytes_materialized_total{namespace="tp-a"}`:                   3 << 20,
-		`kvprefetch_bytes_materialized_total{namespace="tp-b"}`:                   0,
-		`kvprefetch_cycle_duration_seconds_count{namespace="tp-a"}`:               2,
-		`kvprefetch_cycle_duration_seconds_sum{namespace="tp-a"}`:                 1,
-		`kvprefetch_cycle_duration_seconds_count{namespace="tp-b"}`:               1,
-		`kvprefetch_cycle_duration_seconds_sum{namespace="tp-b"}`:                 1,
+		`kvprefetch_cycles_total{kv_namespace="tp-a"}`:                               2,
+		`kvprefetch_cycles_total{kv_namespace="tp-b"}`:                               1,
+		`kvprefetch_cycle_errors_total{kv_namespace="tp-a",reason="canceled"}`:       1,
+		`kvprefetch_blocks_scored_total{kv_namespace="tp-a"}`:                        150,
+		`kvprefetch_blocks_scored_total{kv_namespace="tp-b"}`:                        7,
+		`kvprefetch_blocks_selected_total{kv_namespace="tp-a"}`:                      10,
+		`kvprefetch_blocks_selected_total{kv_namespace="tp-b"}`:                      0,
+		`kvprefetch_blocks_skipped_total{kv_namespace="tp-a",reason="already_flat"}`: 5,
+		`kvprefetch_blocks_skipped_total{kv_namespace="tp-a",reason="in_flight"}`:    1,
+		`kvprefetch_blocks_fetched_total{kv_namespace="tp-a"}`:                       3,
+		`kvprefetch_blocks_fetched_total{kv_namespace="tp-b"}`:                       0,
+		`kvprefetch_blocks_failed_total{kv_namespace="tp-a",reason="miss"}`:          1,
+		`kvprefetch_blocks_failed_total{kv_namespace="tp-a",reason="deadline"}`:      1,
+		`kvprefetch_blocks_failed_total{kv_namespace="tp-a",reason="corrupt"}`:       1,
+		`kvprefetch_bytes_materialized_total{kv_namespace="tp-a"}`:                   3 << 20,
+		`kvprefetch_bytes_materialized_total{kv_namespace="tp-b"}`:                   0,
+		`kvprefetch_cycle_duration_seconds_count{kv_namespace="tp-a"}`:               2,
+		`kvprefetch_cycle_duration_seconds_sum{kv_namespace="tp-a"}`:                 1,
+		`kvprefetch_cycle_duration_seconds_count{kv_namespace="tp-b"}`:               1,
+		`kvprefetch_cycle_duration_seconds_sum{kv_namespace="tp-b"}`:                 1,
 	}
 	if diff := cmp.Diff(want, samples(t, reg)); diff != "" {
 		t.Errorf("metrics mismatch (-want +got):\n%s", diff)
@@ -129,11 +129,11 @@ func TestPrometheusBucketsAndLabels(t *testing.T) {
 	expected := `
 # HELP kvprefetch_cycle_duration_seconds Duration of a prefetch cycle up to its emit stage.
 # TYPE kvprefetch_cycle_duration_seconds histogram
-kvprefetch_cycle_duration_seconds_bucket{namespace="ns",node="n1",le="0.1"} 0
-kvprefetch_cycle_duration_seconds_bucket{namespace="ns",node="n1",le="1"} 1
-kvprefetch_cycle_duration_seconds_bucket{namespace="ns",node="n1",le="+Inf"} 1
-kvprefetch_cycle_duration_seconds_sum{namespace="ns",node="n1"} 0.5
-kvprefetch_cycle_duration_seconds_count{namespace="ns",node="n1"} 1
+kvprefetch_cycle_duration_seconds_bucket{kv_namespace="ns",node="n1",le="0.1"} 0
+kvprefetch_cycle_duration_seconds_bucket{kv_namespace="ns",node="n1",le="1"} 1
+kvprefetch_cycle_duration_seconds_bucket{kv_namespace="ns",node="n1",le="+Inf"} 1
+kvprefetch_cycle_duration_seconds_sum{kv_namespace="ns",node="n1"} 0.5
+kvprefetch_cycle_duration_seconds_count{kv_namespace="ns",node="n1"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(expected), "kvprefetch_cycle_duration_seconds"); err != nil {
 		t.Error(err)
@@ -185,10 +185,10 @@ func ExampleNewPrometheus() {
 	err = testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP kvprefetch_blocks_fetched_total Blocks materialized into the flat tier.
 # TYPE kvprefetch_blocks_fetched_total counter
-kvprefetch_blocks_fetched_total{namespace="tp-default"} 2
+kvprefetch_blocks_fetched_total{kv_namespace="tp-default"} 2
 # HELP kvprefetch_blocks_failed_total Block fetches that failed, by reason.
 # TYPE kvprefetch_blocks_failed_total counter
-kvprefetch_blocks_failed_total{namespace="tp-default",reason="miss"} 1
+kvprefetch_blocks_failed_total{kv_namespace="tp-default",reason="miss"} 1
 `), "kvprefetch_blocks_fetched_total", "kvprefetch_blocks_failed_total")
 	fmt.Println("metrics as expected:", err == nil)
 	// Output:

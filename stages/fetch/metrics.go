@@ -22,10 +22,12 @@ type InstrumentOptions struct {
 }
 
 // Instrument registers with reg the live figures of the fetches through a
-// Materializer and returns the Middleware that records them:
+// Materializer and returns the Middleware that records them, labelled by
+// the fetch's namespace as kv_namespace (a plain "namespace" would collide
+// with the Kubernetes target label a standard scrape adds):
 //
-//	kvprefetch_fetches_in_flight{namespace}                gauge of Materialize calls running
-//	kvprefetch_fetch_duration_seconds{namespace,result}    histogram of each call's duration
+//	kvprefetch_fetches_in_flight{kv_namespace}                gauge of Materialize calls running
+//	kvprefetch_fetch_duration_seconds{kv_namespace,result}    histogram of each call's duration
 //
 // where result is "fetched", "miss" ([pipeline.FailMiss]) or the failure
 // reason [pipeline.FailureReason] names ("deadline", "corrupt", ...; a
@@ -44,13 +46,13 @@ func Instrument(reg prometheus.Registerer, opts InstrumentOptions) (Middleware, 
 		Name:        "kvprefetch_fetches_in_flight",
 		Help:        "Block fetches in flight.",
 		ConstLabels: opts.ConstLabels,
-	}, []string{"namespace"})
+	}, []string{"kv_namespace"})
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:        "kvprefetch_fetch_duration_seconds",
 		Help:        "Duration of one block fetch, by result (fetched, miss, or the failure reason).",
 		Buckets:     buckets,
 		ConstLabels: opts.ConstLabels,
-	}, []string{"namespace", "result"})
+	}, []string{"kv_namespace", "result"})
 	if err := reg.Register(inFlight); err != nil {
 		return nil, fmt.Errorf("fetch: register prometheus metrics: %w", err)
 	}

@@ -83,12 +83,12 @@ func TestInstrumentResults(t *testing.T) {
 		}
 	}
 	want := map[string]float64{
-		`kvprefetch_fetches_in_flight{namespace="tp-a"}`:                              0,
-		`kvprefetch_fetch_duration_seconds_count{namespace="tp-a",result="fetched"}`:  2,
-		`kvprefetch_fetch_duration_seconds_count{namespace="tp-a",result="miss"}`:     1,
-		`kvprefetch_fetch_duration_seconds_count{namespace="tp-a",result="error"}`:    1,
-		`kvprefetch_fetch_duration_seconds_count{namespace="tp-a",result="deadline"}`: 1,
-		`kvprefetch_fetch_duration_seconds_count{namespace="tp-a",result="corrupt"}`:  1,
+		`kvprefetch_fetches_in_flight{kv_namespace="tp-a"}`:                              0,
+		`kvprefetch_fetch_duration_seconds_count{kv_namespace="tp-a",result="fetched"}`:  2,
+		`kvprefetch_fetch_duration_seconds_count{kv_namespace="tp-a",result="miss"}`:     1,
+		`kvprefetch_fetch_duration_seconds_count{kv_namespace="tp-a",result="error"}`:    1,
+		`kvprefetch_fetch_duration_seconds_count{kv_namespace="tp-a",result="deadline"}`: 1,
+		`kvprefetch_fetch_duration_seconds_count{kv_namespace="tp-a",result="corrupt"}`:  1,
 	}
 	if diff := cmp.Diff(want, metricValues(t, reg)); diff != "" {
 		t.Errorf("metrics mismatch (-want +got):\n%s", diff)
@@ -125,7 +125,7 @@ func TestInstrumentInFlight(t *testing.T) {
 	for range limit {
 		<-entered
 	}
-	if got := metricValues(t, reg)[`kvprefetch_fetches_in_flight{namespace="tp-a"}`]; got != limit {
+	if got := metricValues(t, reg)[`kvprefetch_fetches_in_flight{kv_namespace="tp-a"}`]; got != limit {
 		t.Errorf("in flight while %d fetches run = %v, want %d", limit, got, limit)
 	}
 	close(release)
@@ -137,8 +137,8 @@ func TestInstrumentInFlight(t *testing.T) {
 		t.Fatalf("%d results, want %d", len(res), len(cands))
 	}
 	want := map[string]float64{
-		`kvprefetch_fetches_in_flight{namespace="tp-a"}`:                             0,
-		`kvprefetch_fetch_duration_seconds_count{namespace="tp-a",result="fetched"}`: float64(len(cands)),
+		`kvprefetch_fetches_in_flight{kv_namespace="tp-a"}`:                             0,
+		`kvprefetch_fetch_duration_seconds_count{kv_namespace="tp-a",result="fetched"}`: float64(len(cands)),
 	}
 	if diff := cmp.Diff(want, metricValues(t, reg)); diff != "" {
 		t.Errorf("metrics mismatch (-want +got):\n%s", diff)
@@ -164,12 +164,12 @@ func TestInstrumentPanic(t *testing.T) {
 	expected := `
 # HELP kvprefetch_fetches_in_flight Block fetches in flight.
 # TYPE kvprefetch_fetches_in_flight gauge
-kvprefetch_fetches_in_flight{namespace="tp-a",node="n1"} 0
+kvprefetch_fetches_in_flight{kv_namespace="tp-a",node="n1"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(expected), "kvprefetch_fetches_in_flight"); err != nil {
 		t.Error(err)
 	}
-	if got := metricValues(t, reg)[`kvprefetch_fetch_duration_seconds_count{namespace="tp-a",node="n1",result="panic"}`]; got != 1 {
+	if got := metricValues(t, reg)[`kvprefetch_fetch_duration_seconds_count{kv_namespace="tp-a",node="n1",result="panic"}`]; got != 1 {
 		t.Errorf("panic count = %v, want 1", got)
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/wombatkv/prefetch/pipeline"
 )
@@ -26,15 +29,19 @@ const (
 // event-driven pipeline (woken by every hint) spends no more than a grid
 // of TopK per Interval would, yet can follow a burst at once. A candidate
 // the budget lets through takes one token; the rest of the cycle's
-// candidates are skipped with reason pipeline.SkipBudget and may pass at a later
-// cycle.
+// candidates are skipped with reason pipeline.SkipBudget and may pass at a
+// later cycle.
 //
-// Time is read from the cycle's clock (Cycle.Now), never from the wall
-// clock, so the budget runs unchanged on the replay lab's virtual time.
-// The bucket starts full. Put Budget last among Config.Filters, so that
-// tokens go only to candidates no other filter drops; a fetch that then
-// fails keeps its token spent (the GET was made).
+// The bucket is a [rate.Limiter] read at the cycle's clock (Cycle.Now),
+// never the wall clock, so the budget runs unchanged on the replay lab's
+// virtual time. The bucket starts full, and a clock that steps back
+// refills nothing: the bucket is read at the latest time it has seen. A
+// token short of whole by less than one nanosecond of refill (rounding:
+// 16/s for 62.5 ms is one token) counts as whole. Put Budget last among
+// Config.Filters, so that tokens go only to candidates no other filter
+// drops; a fetch that then fails keeps its token spent (the GET was made).
 //
+// The fields are read when the budget is first used; set them before.
 // Budget is safe for concurrent use.
 type Budget struct {
 	// PerCycle is the most candidates passed in one cycle; 0 means no
@@ -50,9 +57,8 @@ type Budget struct {
 	mu     sync.Mutex
 	seq    uint64 // cycle whose spending `used` counts
 	used   int
-	tokens float64
-	last   int64 // ns of the last refill
-	primed bool
+	bucket *rate.Limiter // made at the first Skip, when Rate > 0
+	latest time.Time     // the latest cycle clock the bucket was read at
 }
 
 // NewBudget returns a budget of perCycle GETs per cycle and rate per second
@@ -65,12 +71,12 @@ func NewBudget(perCycle int, rate float64, burst int) *Budget {
 	return &Budget{PerCycle: perCycle, Rate: rate, Burst: burst}
 }
 
-func (b *Budget) depth() float64 {
+func (b *Budget) depth() int {
 	switch {
 	case b.Burst > 0:
-		return float64(b.Burst)
+		return b.Burst
 	case b.PerCycle > 0:
-		return float64(b.PerCycle)
+		return b.PerCycle
 	}
 	return 1
 }
@@ -87,19 +93,16 @@ func (b *Budget) Skip(_ context.Context, cy *pipeline.Cycle, _ pipeline.Candidat
 		return pipeline.SkipBudget
 	}
 	if b.Rate > 0 {
-		now := cy.Now.UnixNano()
-		switch {
-		case !b.primed:
-			b.tokens, b.last, b.primed = b.depth(), now, true
-		case now > b.last:
-			b.tokens = min(b.depth(), b.tokens+b.Rate*float64(now-b.last)/1e9)
-			b.last = now
+		if b.bucket == nil {
+			b.bucket = rate.NewLimiter(rate.Limit(b.Rate), b.depth()) // full
+			b.latest = cy.Now
 		}
-		// A clock that steps back refills nothing and keeps `last`.
-		if b.tokens < 1-1e-9 { // tolerate rounding: 16/s for 62.5 ms is one token
+		if cy.Now.After(b.latest) {
+			b.latest = cy.Now
+		}
+		if !b.bucket.AllowN(b.latest, 1) {
 			return pipeline.SkipBudget
 		}
-		b.tokens--
 	}
 	b.used++
 	return ""

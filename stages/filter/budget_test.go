@@ -3,6 +3,7 @@ package filter_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -74,6 +75,62 @@ func TestBudget(t *testing.T) {
 				t.Errorf("passed per cycle mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// exactBucket is a token bucket in exact integer arithmetic, for integer
+// rates: credit counts tokens in billionths, and a token is 1e9 of them.
+type exactBucket struct {
+	rate, depth int64 // tokens per second, tokens
+	credit      int64
+	last        int64 // ns; the latest time seen
+	primed      bool
+}
+
+func (b *exactBucket) allow(now int64) bool {
+	switch {
+	case !b.primed:
+		b.credit, b.last, b.primed = b.depth*1e9, now, true
+	case now > b.last:
+		dt := min(now-b.last, b.depth*1e9) // enough to fill at 1/s
+		b.credit = min(b.depth*1e9, b.credit+b.rate*dt)
+		b.last = now
+	}
+	if b.credit < 1e9 {
+		return false
+	}
+	b.credit -= 1e9
+	return true
+}
+
+// TestBudgetMatchesExactBucket runs the budget against exact arithmetic on
+// a clock of whole microseconds, with steps back: its float arithmetic
+// must never gain or lose a token (a token is never short of whole by
+// less than a nanosecond's refill there, so rounding cannot decide).
+func TestBudgetMatchesExactBucket(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for run := range 300 {
+		rate, burst := int64(1+r.IntN(64)), 1+r.IntN(16)
+		b := filter.NewBudget(0, float64(rate), burst)
+		ref := &exactBucket{rate: rate, depth: int64(burst)}
+		period := int64(time.Second) / rate
+		now := int64(1_700_000_000) * int64(time.Second)
+		for seq := uint64(1); seq <= 200; seq++ {
+			if r.IntN(10) == 0 {
+				now -= r.Int64N(int64(time.Second)/1000) * 1000 // a step back
+			} else {
+				now += r.Int64N(2*period/1000+1) * 1000
+			}
+			cy := &pipeline.Cycle{Seq: seq, Now: time.Unix(0, now)}
+			for k := range 1 + r.IntN(4) {
+				want := ref.allow(now)
+				got := b.Skip(context.Background(), cy, pipeline.Candidate{}) == ""
+				if got != want {
+					t.Fatalf("run %d (%d/s, burst %d), cycle %d at %d us, candidate %d: passed %v, exact bucket %v",
+						run, rate, burst, seq, now/1000, k, got, want)
+				}
+			}
+		}
 	}
 }
 
