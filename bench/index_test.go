@@ -1,0 +1,267 @@
+package bench
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/index"
+)
+
+// The index's own benchmarks: what an index.Memory costs in memory per
+// entry, what its request path (Touch, Insert) costs at 1e7 entries while
+// scans run, and what a scan costs. Each builds its fixtures inside the
+// benchmark and drops them afterwards, so that at most one 1e7-entry index
+// (1.5 to 2.5 GB) is alive at a time.
+
+// BenchmarkIndexMemory builds an index of N entries with Insert and
+// reports the heap it holds per entry (B/entry: heap in use after the
+// inserts, less before, over N, both read after a full GC) and the time
+// per Insert (ns/entry). One op is one whole build: run it with
+// -benchtime=1x.
+func BenchmarkIndexMemory(b *testing.B) {
+	for _, n := range []int{1e6, 1e7} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			var perEntry, perInsert float64
+			for b.Loop() {
+				before := heapInUse()
+				x := index.NewMemory(fixedClock)
+				start := time.Now()
+				for h, m := range Entries(n, Random, Now) {
+					x.Insert(h, m)
+				}
+				perInsert = float64(time.Since(start)) / float64(n)
+				perEntry = float64(heapInUse()-before) / float64(n)
+				if x.Len() != n {
+					b.Fatalf("Len %d after %d inserts", x.Len(), n)
+				}
+				runtime.KeepAlive(x)
+			}
+			b.ReportMetric(perEntry, "B/entry")
+			b.ReportMetric(perInsert, "ns/entry")
+		})
+	}
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// BenchmarkIndexRequestPath times single Touch and Insert calls on a
+// 1e7-entry index (wall clock, random ages), with no scan (scan=off) or
+// with full column scans running back to back on another goroutine
+// (scan=full: every entry's last access read under each shard's read
+// lock in turn, the most a scan can hold writers up). It reports the
+// latency quantiles of the single calls (p50-ns, p99-ns, p9999-ns, max-ns),
+// the scans completed per second meanwhile, and the GC cycles that ran
+// during the timed loop (gcs). Insert adds new random hashes, so the index
+// grows by b.N over the run: bound the run with -benchtime=Nx.
+func BenchmarkIndexRequestPath(b *testing.B) {
+	const n = 1e7
+	fix := sync.OnceValues(func() (*index.Memory, []block.Hash) {
+		x := NewIndex(n, Random, time.Now)
+		// Every 8th hash, shuffled: 1.25e6 distinct entries to touch.
+		var hs []block.Hash
+		i := 0
+		for h := range x.All() {
+			if i++; i%8 == 0 {
+				hs = append(hs, h)
+			}
+		}
+		rand.New(rand.NewPCG(1, 2)).Shuffle(len(hs), func(i, j int) { hs[i], hs[j] = hs[j], hs[i] })
+		return x, hs
+	})
+	defer runtime.GC() // after fix is dropped
+	for _, op := range []string{"touch", "insert"} {
+		for _, scan := range []string{"off", "full"} {
+			b.Run(fmt.Sprintf("n=%d/op=%s/scan=%s", int(n), op, scan), func(b *testing.B) {
+				x, hs := fix()
+				runtime.GC()
+				var stop atomic.Bool
+				var scans atomic.Int64
+				var wg sync.WaitGroup
+				if scan == "full" {
+					wg.Go(func() {
+						for !stop.Load() {
+							sink += floorScan(x)
+							scans.Add(1)
+						}
+					})
+				}
+				r := rand.New(rand.NewPCG(3, uint64(time.Now().UnixNano())))
+				lat := make([]time.Duration, 0, 1<<21)
+				m := block.Meta{Seq: 1, Model: Model(0), PayloadBytes: 1 << 20}
+				var gc0 runtime.MemStats
+				runtime.ReadMemStats(&gc0)
+				i := 0
+				b.ReportAllocs()
+				for b.Loop() {
+					var h block.Hash
+					if op == "touch" {
+						h = hs[i%len(hs)]
+					} else {
+						for j := 0; j < len(h); j += 8 {
+							binary.LittleEndian.PutUint64(h[j:], r.Uint64())
+						}
+					}
+					i++
+					t := time.Now()
+					if op == "touch" {
+						x.Touch(h)
+					} else {
+						x.Insert(h, m)
+					}
+					d := time.Since(t)
+					if len(lat) < cap(lat) {
+						lat = append(lat, d)
+					}
+				}
+				elapsed := b.Elapsed()
+				stop.Store(true)
+				wg.Wait()
+				var gc1 runtime.MemStats
+				runtime.ReadMemStats(&gc1)
+				slices.Sort(lat)
+				q := func(p float64) float64 { return float64(lat[max(0, int(math.Ceil(p*float64(len(lat))))-1)]) }
+				b.ReportMetric(q(0.50), "p50-ns")
+				b.ReportMetric(q(0.99), "p99-ns")
+				b.ReportMetric(q(0.9999), "p9999-ns")
+				b.ReportMetric(float64(lat[len(lat)-1]), "max-ns")
+				b.ReportMetric(float64(gc1.NumGC-gc0.NumGC), "gcs")
+				if scan == "full" {
+					b.ReportMetric(float64(scans.Load())/elapsed.Seconds(), "scans/s")
+				}
+			})
+		}
+	}
+}
+
+// topRecent keeps the k largest last-access times it is offered: the
+// top K of a recency-only score, where the score is the last access.
+type topRecent struct {
+	k int
+	h []int64 // a min-heap of at most k times
+}
+
+// full reports whether t holds k times, and if so the k-th largest: a time
+// that does not exceed it cannot enter.
+func (t *topRecent) bar() (int64, bool) {
+	if len(t.h) < t.k {
+		return 0, false
+	}
+	return t.h[0], true
+}
+
+func (t *topRecent) offer(v int64) {
+	if len(t.h) < t.k {
+		t.h = append(t.h, v)
+		for i := len(t.h) - 1; i > 0; {
+			p := (i - 1) / 2
+			if t.h[p] <= t.h[i] {
+				break
+			}
+			t.h[p], t.h[i] = t.h[i], t.h[p]
+			i = p
+		}
+		return
+	}
+	if v <= t.h[0] {
+		return
+	}
+	t.h[0] = v
+	for i := 0; ; {
+		c := 2*i + 1
+		if c >= len(t.h) {
+			break
+		}
+		if c+1 < len(t.h) && t.h[c+1] < t.h[c] {
+			c++
+		}
+		if t.h[i] <= t.h[c] {
+			break
+		}
+		t.h[i], t.h[c] = t.h[c], t.h[i]
+		i = c
+	}
+}
+
+func (t *topRecent) reset(k int) { t.k, t.h = k, t.h[:0] }
+
+// offerRun offers every time of last that can still enter t, newest first.
+func (t *topRecent) offerRun(last []int64) {
+	for i := len(last) - 1; i >= 0; i-- {
+		if bar, full := t.bar(); full && last[i] <= bar {
+			continue
+		}
+		t.offer(last[i])
+	}
+}
+
+// scanFull is the recency-only top K over every run of x: the consumer
+// that reads every entry's last access.
+func scanFull(x *index.Memory, t *topRecent) {
+	x.ScanColumns(func(c index.Columns) bool {
+		t.offerRun(c.LastAccessNs)
+		return true
+	})
+}
+
+type scanConsumer struct {
+	name string
+	scan func(*index.Memory, *topRecent)
+}
+
+var scanConsumers = []scanConsumer{
+	{"full", scanFull},
+}
+
+// BenchmarkIndexScan is a recency-only top-K scan of an index of N
+// entries (fixed clock) by each consumer in scanConsumers. Before timing,
+// every consumer is checked to find the same top K as scan=full.
+func BenchmarkIndexScan(b *testing.B) {
+	type shape struct {
+		n  int
+		ks []int
+	}
+	shapes := []shape{{1e4, []int{8}}, {1e5, []int{8}}, {1e6, []int{8, 1024}}, {1e7, []int{8, 1024}}}
+	for _, sh := range shapes {
+		for _, ages := range []Ages{Random, Ascending} {
+			x := sync.OnceValue(func() *index.Memory { return NewIndex(sh.n, ages, fixedClock) })
+			for _, k := range sh.ks {
+				for _, c := range scanConsumers {
+					b.Run(fmt.Sprintf("n=%d/k=%d/ages=%s/scan=%s", sh.n, k, ages, c.name), func(b *testing.B) {
+						x := x()
+						var want, got topRecent
+						want.reset(k)
+						scanFull(x, &want)
+						got.reset(k)
+						c.scan(x, &got)
+						slices.Sort(want.h)
+						slices.Sort(got.h)
+						if !slices.Equal(want.h, got.h) {
+							b.Fatalf("scan=%s found a top %d that differs from scan=full's", c.name, k)
+						}
+						b.ReportAllocs()
+						for b.Loop() {
+							got.reset(k)
+							c.scan(x, &got)
+						}
+					})
+				}
+			}
+			x = nil
+			runtime.GC()
+		}
+	}
+}
