@@ -37,7 +37,9 @@ type PrometheusOptions struct {
 //
 // The live figures of the fetches themselves come from the fetch stage's
 // middleware, fetch.Instrument. Prometheus is safe for concurrent use; one
-// emitter may serve several pipelines sharing a registry.
+// emitter may serve several pipelines, and several emitters may share a
+// registry when their ConstLabels differ (same label names, other values:
+// {"pipeline": "grid"} and {"pipeline": "hints"}).
 type Prometheus struct {
 	cycles      *prometheus.CounterVec
 	cycleErrors *prometheus.CounterVec
@@ -51,8 +53,8 @@ type Prometheus struct {
 }
 
 // NewPrometheus registers the emitter's metrics with reg and returns it.
-// It fails, registering nothing, when reg is nil or already holds metrics
-// of the same names (use one emitter per registry).
+// It fails, registering nothing, when reg is nil or already holds these
+// metrics with the same ConstLabels, or with other label names.
 func NewPrometheus(reg prometheus.Registerer, opts PrometheusOptions) (*Prometheus, error) {
 	if reg == nil {
 		return nil, errors.New("emit: NewPrometheus: nil Registerer, want a registry (e.g. prometheus.NewRegistry())")
@@ -86,7 +88,7 @@ func NewPrometheus(reg prometheus.Registerer, opts PrometheusOptions) (*Promethe
 			for _, done := range cs[:i] {
 				reg.Unregister(done)
 			}
-			return nil, fmt.Errorf("emit: register prometheus metrics: %w", err)
+			return nil, fmt.Errorf("emit: register prometheus metrics: %w (emitters sharing a registry need ConstLabels of the same names and other values)", err)
 		}
 	}
 	return p, nil

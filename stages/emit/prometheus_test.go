@@ -169,6 +169,51 @@ func TestNewPrometheusErrors(t *testing.T) {
 	}
 }
 
+// TestPrometheusSharedRegistry: emitters whose ConstLabels differ in value
+// share one registry, each counting into its own series; a second emitter
+// with the same labels, or with other label names, is refused.
+func TestPrometheusSharedRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	grid, err := emit.NewPrometheus(reg, emit.PrometheusOptions{ConstLabels: prometheus.Labels{"pipeline": "grid"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hints, err := emit.NewPrometheus(reg, emit.PrometheusOptions{ConstLabels: prometheus.Labels{"pipeline": "hints"}})
+	if err != nil {
+		t.Fatalf("second emitter with other ConstLabels: %v", err)
+	}
+	ctx := context.Background()
+	grid.Emit(ctx, &pipeline.Outcome{Namespace: "tp-a", Fetched: 2})
+	hints.Emit(ctx, &pipeline.Outcome{Namespace: "tp-a", Fetched: 5})
+	hints.Emit(ctx, &pipeline.Outcome{Namespace: "tp-a", Fetched: 1})
+	got := samples(t, reg)
+	want := map[string]float64{
+		`kvprefetch_cycles_total{kv_namespace="tp-a",pipeline="grid"}`:          1,
+		`kvprefetch_cycles_total{kv_namespace="tp-a",pipeline="hints"}`:         2,
+		`kvprefetch_blocks_fetched_total{kv_namespace="tp-a",pipeline="grid"}`:  2,
+		`kvprefetch_blocks_fetched_total{kv_namespace="tp-a",pipeline="hints"}`: 6,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) != 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+
+	for _, labels := range []prometheus.Labels{{"pipeline": "grid"}, {"node": "a"}, nil} {
+		before, _ := testutil.GatherAndCount(reg)
+		_, err := emit.NewPrometheus(reg, emit.PrometheusOptions{ConstLabels: labels})
+		if err == nil || !strings.Contains(err.Error(), "ConstLabels") {
+			t.Errorf("emitter with ConstLabels %v beside {pipeline}: err = %v, want one naming ConstLabels", labels, err)
+		}
+		if after, _ := testutil.GatherAndCount(reg); after != before {
+			t.Errorf("a refused emitter changed the registry: %d series, then %d", before, after)
+		}
+	}
+}
+
 func ExampleNewPrometheus() {
 	reg := prometheus.NewRegistry() // serve it with promhttp.HandlerFor(reg, ...)
 	p, err := emit.NewPrometheus(reg, emit.PrometheusOptions{})

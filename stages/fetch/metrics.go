@@ -32,8 +32,11 @@ type InstrumentOptions struct {
 // where result is "fetched", "miss" ([pipeline.FailMiss]) or the failure
 // reason [pipeline.FailureReason] names ("deadline", "corrupt", ...; a
 // panic counts as "panic" and goes on panicking). Wrap the store with it,
-// outermost, so the duration includes the other middlewares. It fails,
-// registering nothing, when reg is nil or already holds these metrics.
+// outermost, so the duration includes the other middlewares. Several
+// Instruments may share a registry when their ConstLabels differ (same
+// label names, other values). It fails, registering nothing, when reg is
+// nil or already holds these metrics with the same ConstLabels, or with
+// other label names.
 func Instrument(reg prometheus.Registerer, opts InstrumentOptions) (Middleware, error) {
 	if reg == nil {
 		return nil, errors.New("fetch: Instrument: nil Registerer, want a registry (e.g. prometheus.NewRegistry())")
@@ -53,12 +56,13 @@ func Instrument(reg prometheus.Registerer, opts InstrumentOptions) (Middleware, 
 		Buckets:     buckets,
 		ConstLabels: opts.ConstLabels,
 	}, []string{"kv_namespace", "result"})
+	const hint = "Instruments sharing a registry need ConstLabels of the same names and other values"
 	if err := reg.Register(inFlight); err != nil {
-		return nil, fmt.Errorf("fetch: register prometheus metrics: %w", err)
+		return nil, fmt.Errorf("fetch: register prometheus metrics: %w (%s)", err, hint)
 	}
 	if err := reg.Register(duration); err != nil {
 		reg.Unregister(inFlight)
-		return nil, fmt.Errorf("fetch: register prometheus metrics: %w", err)
+		return nil, fmt.Errorf("fetch: register prometheus metrics: %w (%s)", err, hint)
 	}
 	return func(next Materializer) Materializer {
 		return MaterializerFunc(func(ctx context.Context, ns string, c pipeline.Candidate) (n int64, found bool, err error) {

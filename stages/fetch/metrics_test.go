@@ -197,6 +197,43 @@ func TestInstrumentErrors(t *testing.T) {
 	}
 }
 
+// TestInstrumentSharedRegistry: Instruments whose ConstLabels differ in
+// value share one registry, each recording into its own series; one with
+// the same labels, or with other label names, is refused.
+func TestInstrumentSharedRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	store := fetch.MaterializerFunc(func(context.Context, string, pipeline.Candidate) (int64, bool, error) {
+		return 1, true, nil
+	})
+	cy := &pipeline.Cycle{Namespace: "tp-a", FetchTimeout: time.Minute}
+	for i, p := range []string{"grid", "hints"} {
+		mw, err := fetch.Instrument(reg, fetch.InstrumentOptions{ConstLabels: prometheus.Labels{"pipeline": p}})
+		if err != nil {
+			t.Fatalf("Instrument with pipeline=%q: %v", p, err)
+		}
+		fetch.NewSequential(mw(store)).Fetch(context.Background(), cy, make([]pipeline.Candidate, i+1))
+	}
+	want := map[string]float64{
+		`kvprefetch_fetches_in_flight{kv_namespace="tp-a",pipeline="grid"}`:                              0,
+		`kvprefetch_fetches_in_flight{kv_namespace="tp-a",pipeline="hints"}`:                             0,
+		`kvprefetch_fetch_duration_seconds_count{kv_namespace="tp-a",pipeline="grid",result="fetched"}`:  1,
+		`kvprefetch_fetch_duration_seconds_count{kv_namespace="tp-a",pipeline="hints",result="fetched"}`: 2,
+	}
+	if diff := cmp.Diff(want, metricValues(t, reg)); diff != "" {
+		t.Errorf("metrics mismatch (-want +got):\n%s", diff)
+	}
+	for _, labels := range []prometheus.Labels{{"pipeline": "grid"}, {"node": "a"}, nil} {
+		before, _ := testutil.GatherAndCount(reg)
+		_, err := fetch.Instrument(reg, fetch.InstrumentOptions{ConstLabels: labels})
+		if err == nil || !strings.Contains(err.Error(), "ConstLabels") {
+			t.Errorf("Instrument with ConstLabels %v beside {pipeline}: err = %v, want one naming ConstLabels", labels, err)
+		}
+		if after, _ := testutil.GatherAndCount(reg); after != before {
+			t.Errorf("a refused Instrument changed the registry: %d series, then %d", before, after)
+		}
+	}
+}
+
 func ExampleInstrument() {
 	reg := prometheus.NewRegistry() // serve it with promhttp.HandlerFor(reg, ...)
 	instrument, err := fetch.Instrument(reg, fetch.InstrumentOptions{})
