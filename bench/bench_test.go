@@ -112,7 +112,7 @@ func BenchmarkSelect(b *testing.B) {
 // written to io.Discard.
 func cycleConfig(b *testing.B, x index.Reader, k int) pipeline.Config {
 	cfg, err := presets.Config(presets.NameV1, presets.Options{
-		Index: x, Model: Model(0), TopK: k, Log: io.Discard, Clock: fixedClock,
+		Index: x, Model: Model(0), TopK: k, InstrLog: io.Discard, Clock: fixedClock,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -270,7 +270,7 @@ func BenchmarkFetch(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			o := presets.Options{
 				Index: x, Store: slowStore{delay}, Model: Model(0), TopK: k,
-				Log: io.Discard, Clock: fixedClock,
+				InstrLog: io.Discard, Clock: fixedClock,
 			}
 			if c.preset == presets.NameV3 {
 				o.Limit = c.limit

@@ -2,7 +2,6 @@ package presets_test
 
 import (
 	"context"
-	"io"
 	"sync"
 	"testing"
 	"time"
@@ -49,7 +48,7 @@ func TestBackoffPermanentlyMissingTopBlock(t *testing.T) {
 			})
 			st := &missingStore{missing: map[block.Hash]bool{top: true}, calls: map[block.Hash]int{}}
 			p, err := presets.ByName(name, presets.Options{
-				Index: idx, Store: st, TopK: 1, Log: io.Discard,
+				Index: idx, Store: st, TopK: 1,
 				Clock: func() time.Time { return now },
 			})
 			if err != nil {

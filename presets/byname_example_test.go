@@ -3,7 +3,6 @@ package presets_test
 import (
 	"context"
 	"fmt"
-	"io"
 
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/presets"
@@ -14,7 +13,7 @@ func ExampleByName() {
 	idx, st, clock := exampleSetup()
 	for _, name := range []string{"v3", "v4"} {
 		p, err := presets.ByName(name, presets.Options{
-			Index: idx, Store: st, TopK: 3, Clock: clock, Log: io.Discard,
+			Index: idx, Store: st, TopK: 3, Clock: clock,
 			Emitters: []pipeline.Emitter{report},
 		})
 		if err != nil {

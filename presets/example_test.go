@@ -3,7 +3,6 @@ package presets_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -69,7 +68,6 @@ func ExampleV1DryRun() {
 	idx, st, clock := exampleSetup()
 	p, err := presets.V1DryRun(presets.Options{
 		Index: idx, Store: st, TopK: 3, Clock: clock,
-		Log:      io.Discard, // in a node: os.Stderr, the seed's "[MyelonInstr] ..." line
 		Emitters: []pipeline.Emitter{report},
 	})
 	if err != nil {
@@ -91,7 +89,7 @@ func ExampleV2Sequential() {
 	idx, st, clock := exampleSetup()
 	p, err := presets.V2Sequential(presets.Options{
 		Index: idx, Store: st, TopK: 5, Namespace: "tp-default", Clock: clock,
-		Log: io.Discard, Emitters: []pipeline.Emitter{report},
+		Emitters: []pipeline.Emitter{report},
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -108,7 +106,7 @@ func ExampleV3Parallel() {
 	idx, st, clock := exampleSetup()
 	p, err := presets.V3Parallel(presets.Options{
 		Index: idx, Store: st, TopK: 4, Limit: 2, Clock: clock,
-		Log: io.Discard, Emitters: []pipeline.Emitter{report},
+		Emitters: []pipeline.Emitter{report},
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -133,7 +131,7 @@ func ExampleFromEnv() {
 	}
 	idx, st, clock := exampleSetup()
 	name, p, err := presets.FromEnv(func(k string) string { return env[k] },
-		presets.Options{Index: idx, Store: st, Clock: clock, Log: io.Discard})
+		presets.Options{Index: idx, Store: st, Clock: clock})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -3,7 +3,6 @@ package presets_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -88,7 +87,7 @@ func TestHintedRanking(t *testing.T) {
 	add(6, 0, time.Second)
 	st := newRoomStore(1 << 30)
 	p, err := presets.Hinted(presets.HintOptions{
-		Options: presets.Options{Store: st, Log: io.Discard, TopK: 6, Clock: func() time.Time { return now }},
+		Options: presets.Options{Store: st, TopK: 6, Clock: func() time.Time { return now }},
 		Hints:   hints, GetsPerSecond: 100, Burst: 6,
 	})
 	if err != nil {
@@ -111,7 +110,7 @@ func TestHintedBudget(t *testing.T) {
 	hints := snapshot.NewHints(snapshot.HintsConfig{})
 	st := newRoomStore(1 << 30)
 	p, err := presets.Hinted(presets.HintOptions{
-		Options: presets.Options{Store: st, Log: io.Discard, Clock: func() time.Time { return now }},
+		Options: presets.Options{Store: st, Clock: func() time.Time { return now }},
 		Hints:   hints,
 	})
 	if err != nil {
@@ -163,7 +162,7 @@ func TestWarmup(t *testing.T) {
 	}
 	st := newRoomStore(35)
 	var scored []int
-	p, err := presets.Warmup(presets.Options{Index: idx, Store: st, Log: io.Discard, Clock: func() time.Time { return now },
+	p, err := presets.Warmup(presets.Options{Index: idx, Store: st, Clock: func() time.Time { return now },
 		Emitters: []pipeline.Emitter{pipeline.EmitterFunc(func(_ context.Context, o *pipeline.Outcome) { scored = append(scored, o.Scored) })}})
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +188,7 @@ func TestWarmupUnknownSizes(t *testing.T) {
 		})
 	}
 	st := newRoomStore(1 << 30)
-	p, err := presets.Warmup(presets.Options{Index: idx, Store: st, Log: io.Discard, Clock: func() time.Time { return now }})
+	p, err := presets.Warmup(presets.Options{Index: idx, Store: st, Clock: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +206,7 @@ func ExampleHintedWorker() {
 	st := newRoomStore(1 << 30)
 	fetched := make(chan struct{}, 1)
 	w, err := presets.HintedWorker(presets.HintOptions{
-		Options: presets.Options{Store: st, Log: io.Discard, Interval: time.Hour,
+		Options: presets.Options{Store: st, Interval: time.Hour,
 			Emitters: []pipeline.Emitter{pipeline.EmitterFunc(func(_ context.Context, o *pipeline.Outcome) {
 				if o.Fetched > 0 {
 					fetched <- struct{}{}
@@ -242,7 +241,7 @@ func ExampleWarmup() {
 		})
 	}
 	st := newRoomStore(128 << 20) // an empty flat tier with room for two
-	p, err := presets.Warmup(presets.Options{Index: idx, Store: st, Log: io.Discard, Clock: func() time.Time { return now }})
+	p, err := presets.Warmup(presets.Options{Index: idx, Store: st, Clock: func() time.Time { return now }})
 	if err != nil {
 		fmt.Println(err)
 		return

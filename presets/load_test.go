@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"flag"
-	"io"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -56,7 +55,7 @@ func TestLoadWritersWhileCycling(t *testing.T) {
 
 	var cycles, badCycles atomic.Int64
 	p, err := presets.V1DryRun(presets.Options{
-		Index: idx, Interval: 10 * time.Millisecond, Log: io.Discard,
+		Index: idx, Interval: 10 * time.Millisecond,
 		Emitters: []pipeline.Emitter{emit.Func(func(o *pipeline.Outcome) {
 			if o.Err == nil && (o.Scored < int(n) || len(o.Selected) != pipeline.DefaultTopK) {
 				badCycles.Add(1)

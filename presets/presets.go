@@ -18,7 +18,8 @@
 //
 // The three seed presets snapshot the index, score with [score.RFC0008], select with
 // [topk.Heap] and write the seed's [MyelonInstr] lines (fn
-// "prefetch_cycle", "prefetch_cycle_v2" and "prefetch_cycle_v3"). [Config]
+// "prefetch_cycle", "prefetch_cycle_v2" and "prefetch_cycle_v3") to
+// Options.InstrLog. [Config]
 // returns a preset's pipeline.Config for callers that adjust it before
 // pipeline.New; [ByName] and [FromEnv] select a preset at run time.
 //
@@ -89,8 +90,10 @@ type Options struct {
 	// (nil means a new filter.Backoff with its defaults: 1 s doubling to
 	// 5 min). Pass one to tune it or to share it between pipelines.
 	Backoff *filter.Backoff
-	// Log receives the MyelonInstr lines (default os.Stderr, as the seed).
-	Log io.Writer
+	// InstrLog is where the [MyelonInstr] lines go; nil writes none (the
+	// seed wrote them to stderr: pass os.Stderr for that). Logger, below,
+	// is for stage failures.
+	InstrLog io.Writer
 	// Emitters are called after the MyelonInstr line, in order.
 	Emitters []pipeline.Emitter
 	// Clock and Logger set the same fields of pipeline.Config.
@@ -148,16 +151,18 @@ func Config(name string, o Options) (pipeline.Config, error) {
 }
 
 // base returns the pipeline.Config fields every preset takes from o, with
-// an emitter writing MyelonInstr lines of format f to o.Log (default
-// os.Stderr), then calling o.Emitters.
+// an emitter writing MyelonInstr lines of format f to o.InstrLog (when
+// set), then calling o.Emitters.
 func (o Options) base(f emit.Format) pipeline.Config {
-	w := o.Log
-	if w == nil {
-		w = os.Stderr
+	var emitter pipeline.Emitter
+	if o.InstrLog != nil {
+		emitter = emit.NewMyelonInstr(o.InstrLog, f)
 	}
-	var emitter pipeline.Emitter = emit.NewMyelonInstr(w, f)
-	if len(o.Emitters) > 0 {
+	switch {
+	case len(o.Emitters) > 0 && emitter != nil:
 		emitter = append(emit.Multi{emitter}, o.Emitters...)
+	case len(o.Emitters) > 0:
+		emitter = append(emit.Multi(nil), o.Emitters...)
 	}
 	return pipeline.Config{
 		Interval:          o.Interval,

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -47,7 +46,7 @@ func TestFromEnv(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			name, p, err := presets.FromEnv(envOf(tt.env), presets.Options{Index: index.NewMemory(nil), Store: NewMockStore(), Namespace: tt.optNS, Log: &buf})
+			name, p, err := presets.FromEnv(envOf(tt.env), presets.Options{Index: index.NewMemory(nil), Store: NewMockStore(), Namespace: tt.optNS, InstrLog: &buf})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,7 +67,7 @@ func TestFromEnv(t *testing.T) {
 }
 
 func TestFromEnvErrors(t *testing.T) {
-	o := presets.Options{Index: index.NewMemory(nil), Store: NewMockStore(), Log: io.Discard}
+	o := presets.Options{Index: index.NewMemory(nil), Store: NewMockStore()}
 	_, p, err := presets.FromEnv(envOf(map[string]string{presets.EnvPreset: "v9"}), o)
 	if err == nil || p != nil {
 		t.Fatalf("FromEnv with preset v9 = %v, %v; want an error", p, err)
@@ -99,7 +98,7 @@ func TestFromEnvNilGetenv(t *testing.T) {
 	if !presets.DryRunEnabled(nil) {
 		t.Error("DryRunEnabled(nil) did not read the process environment")
 	}
-	name, p, err := presets.FromEnv(nil, presets.Options{Index: index.NewMemory(nil), Log: io.Discard})
+	name, p, err := presets.FromEnv(nil, presets.Options{Index: index.NewMemory(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +242,7 @@ func TestEmittersFollowTheLine(t *testing.T) {
 	mk := func(n string) pipeline.Emitter {
 		return emit.Func(func(*pipeline.Outcome) { order = append(order, n) })
 	}
-	p, err := presets.V1DryRun(presets.Options{Index: index.NewMemory(nil), Log: w, Emitters: []pipeline.Emitter{mk("a"), mk("b")}})
+	p, err := presets.V1DryRun(presets.Options{Index: index.NewMemory(nil), InstrLog: w, Emitters: []pipeline.Emitter{mk("a"), mk("b")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package presets_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log"
 	"os"
 	"path/filepath"
@@ -58,7 +57,6 @@ func Example_embed() {
 		Index:    idx,
 		Store:    st,
 		Interval: time.Minute,
-		Log:      io.Discard, // the [MyelonInstr] lines; default os.Stderr
 		Emitters: []pipeline.Emitter{emit.Func(func(o *pipeline.Outcome) {
 			select {
 			case first <- o:

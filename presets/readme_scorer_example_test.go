@@ -3,7 +3,6 @@ package presets_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log"
 	"time"
 
@@ -34,7 +33,7 @@ func Example_customScorer() {
 		}
 		return s
 	})
-	cfg, err := presets.Config(presets.NameV1, presets.Options{Index: idx, Log: io.Discard, Clock: func() time.Time { return now }})
+	cfg, err := presets.Config(presets.NameV1, presets.Options{Index: idx, Clock: func() time.Time { return now }})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -15,7 +15,6 @@ package presets_test
 import (
 	"context"
 	"errors"
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -169,9 +168,6 @@ func (c *collected) All() []*pipeline.Outcome {
 
 func mustPreset(t *testing.T, name string, o presets.Options) *pipeline.Pipeline {
 	t.Helper()
-	if o.Log == nil {
-		o.Log = io.Discard
-	}
 	p, err := presets.ByName(name, o)
 	if err != nil {
 		t.Fatal(err)
@@ -537,7 +533,7 @@ func TestV2DryRunDoesNotFetch(t *testing.T) {
 				}
 				c := &collected{}
 				p, err := newPipeline(presets.Options{Index: idx, Store: st, Model: model, TopK: 4,
-					Interval: 40 * time.Millisecond, Namespace: "ns-dry", Log: io.Discard, Emitters: []pipeline.Emitter{c.Emitter()}})
+					Interval: 40 * time.Millisecond, Namespace: "ns-dry", Emitters: []pipeline.Emitter{c.Emitter()}})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -56,7 +56,7 @@ func presetOptions(r *run, s Settings) presets.Options {
 		TopK:     s.TopK,
 		Interval: s.Interval,
 		Limit:    s.Limit,
-		Log:      io.Discard,
+		InstrLog: io.Discard,
 		Clock:    r.clock,
 	}
 }

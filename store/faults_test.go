@@ -293,7 +293,7 @@ func TestFaults(t *testing.T) {
 func TestFaultsFetchTimeoutOverCycleDeadline(t *testing.T) {
 	s := open(t, Config{})
 	for _, timeout := range []time.Duration{5 * time.Second, 30 * time.Second, time.Minute} {
-		p, err := presets.V3Parallel(presets.Options{Index: index.NewMemory(nil), Store: s, FetchTimeout: timeout, Log: io.Discard})
+		p, err := presets.V3Parallel(presets.Options{Index: index.NewMemory(nil), Store: s, FetchTimeout: timeout, InstrLog: io.Discard})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -398,7 +398,7 @@ func runFault(t *testing.T, tc faultCase) {
 		FetchTimeout: tc.fetchTimeout,
 		Limit:        tc.limit,
 		Backoff:      e.backoff,
-		Log:          io.Discard,
+		InstrLog:     io.Discard,
 		Emitters:     []pipeline.Emitter{pipeline.EmitterFunc(func(_ context.Context, o *pipeline.Outcome) { outs <- cloneOutcome(o) })},
 		Clock:        clock,
 	})

@@ -150,7 +150,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Limit:        f.limit,
 		Interval:     f.interval,
 		FetchTimeout: f.fetchTimeout,
-		Log:          stdout,
+		InstrLog:     stdout,
 		Emitters:     emitters,
 	})
 	if err != nil {
