@@ -9,14 +9,16 @@
 //   - [Parallel] keeps at most Limit fetches in flight, a sliding window
 //     through errgroup's SetLimit (v3).
 //
-// Every strategy enforces the cycle's per-fetch deadline
-// (pipeline.Cycle.FetchTimeout) through the context it hands the
-// Materializer: an overrun counts as failed with reason
-// pipeline.FailDeadline and the cycle goes on with the next block. A miss
-// counts as failed with reason pipeline.FailMiss, as in the seed. A panic in
-// a Materializer is recovered and counts as failed with reason
-// pipeline.FailPanic. Cross-cutting behaviour around a Materializer
-// (metrics, logging) is a [Middleware], composed with [Chain].
+// A strategy is its scheduling alone: each fetch it makes is an [Attempt],
+// which enforces the cycle's per-fetch deadline (pipeline.Cycle.FetchTimeout)
+// through the context it hands the Materializer (an overrun counts as
+// failed with reason pipeline.FailDeadline and the cycle goes on with the
+// next block), counts a miss as failed with reason pipeline.FailMiss, as in
+// the seed, and recovers a panic in the Materializer as a failure with
+// reason pipeline.FailPanic. A new strategy calls Attempt once per
+// candidate, in whatever order and concurrency it likes. Cross-cutting
+// behaviour around a Materializer (metrics, logging) is a [Middleware],
+// composed with [Chain].
 package fetch
 
 import (
@@ -88,7 +90,7 @@ func NewSequential(m Materializer) *Sequential { return &Sequential{M: m} }
 func (s *Sequential) Fetch(ctx context.Context, cy *pipeline.Cycle, cands []pipeline.Candidate) []pipeline.FetchResult {
 	res := make([]pipeline.FetchResult, len(cands))
 	for i, c := range cands {
-		res[i] = one(ctx, s.M, cy, c)
+		res[i] = Attempt(ctx, cy, s.M, c)
 	}
 	return res
 }
@@ -132,7 +134,7 @@ func (p *Parallel) Fetch(ctx context.Context, cy *pipeline.Cycle, cands []pipeli
 			continue
 		}
 		g.Go(func() error {
-			res[i] = one(ctx, p.M, cy, c)
+			res[i] = Attempt(ctx, cy, p.M, c)
 			return nil
 		})
 	}
@@ -148,8 +150,26 @@ func canceled(c pipeline.Candidate, ctx context.Context) pipeline.FetchResult {
 	return pipeline.FetchResult{Hash: c.Hash, Reason: pipeline.FailureReason(err), Err: err}
 }
 
-// one runs a single fetch under the per-fetch deadline, recovering a panic.
-func one(ctx context.Context, m Materializer, cy *pipeline.Cycle, c pipeline.Candidate) (r pipeline.FetchResult) {
+// Attempt fetches c through m once and returns its result, as every
+// strategy of this package does for each candidate:
+//
+//   - when ctx has already ended it does not call m, and the result fails
+//     with the reason of ctx's cause (pipeline.FailCanceled when the worker
+//     stopped, pipeline.FailCycleDeadline when the cycle's fetch time ran
+//     out);
+//   - m runs under the per-fetch deadline cy.FetchTimeout (0 means none), in
+//     namespace cy.Namespace;
+//   - a miss fails with pipeline.FailMiss, and an error with the reason
+//     [pipeline.FailureReason] names, but for two cases: when ctx ended
+//     meanwhile the reason is that of ctx's cause, whatever m returned;
+//     and a bare error (pipeline.FailError) after this fetch's own
+//     deadline is named pipeline.FailDeadline;
+//   - a panic in m is recovered: the result fails with pipeline.FailPanic
+//     and Err is a *pipeline.PanicError holding the value and the stack.
+//
+// Duration is the time m took. Attempt is safe to call from several
+// goroutines at once (as m must be).
+func Attempt(ctx context.Context, cy *pipeline.Cycle, m Materializer, c pipeline.Candidate) (r pipeline.FetchResult) {
 	if ctx.Err() != nil {
 		return canceled(c, ctx)
 	}

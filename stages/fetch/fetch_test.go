@@ -151,6 +151,16 @@ var strategies = []struct {
 	{"Parallel", func(m fetch.Materializer) pipeline.Fetcher { return fetch.NewParallel(m, 3) }},
 	{"Parallel/limit=1", func(m fetch.Materializer) pipeline.Fetcher { return fetch.NewParallel(m, 1) }},
 	{"Parallel/default", func(m fetch.Materializer) pipeline.Fetcher { return &fetch.Parallel{M: m} }},
+	// A strategy of its own, built on Attempt alone, behaves as the others.
+	{"Attempt loop", func(m fetch.Materializer) pipeline.Fetcher {
+		return pipeline.FetcherFunc(func(ctx context.Context, cy *pipeline.Cycle, cands []pipeline.Candidate) []pipeline.FetchResult {
+			res := make([]pipeline.FetchResult, len(cands))
+			for i, c := range cands {
+				res[i] = fetch.Attempt(ctx, cy, m, c)
+			}
+			return res
+		})
+	}},
 }
 
 // short summarizes results as "hash:reason:bytes".
