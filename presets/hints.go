@@ -119,7 +119,7 @@ func HintsConfig(o HintOptions) (pipeline.Config, error) {
 	cfg.PreFilters = needFetch(o.Store)
 	cfg.Filters = []pipeline.Filter{filter.NewBudget(0, o.GetsPerSecond, o.Burst)} // TopK is the per-cycle cap
 	cfg.Fetcher = &fetch.Parallel{M: o.Store, Limit: o.Limit}
-	return cfg, nil
+	return o.withMetrics(cfg)
 }
 
 // Hinted returns the hint pipeline (see [HintsConfig]).

@@ -19,7 +19,8 @@
 // The three seed presets snapshot the index, score with [score.RFC0008], select with
 // [topk.Heap] and write the seed's [MyelonInstr] lines (fn
 // "prefetch_cycle", "prefetch_cycle_v2" and "prefetch_cycle_v3") to
-// Options.InstrLog. [Config]
+// Options.InstrLog. Given Options.Registerer, every preset also counts its
+// cycles and fetches into Prometheus metrics. [Config]
 // returns a preset's pipeline.Config for callers that adjust it before
 // pipeline.New; [ByName] and [FromEnv] select a preset at run time.
 //
@@ -34,6 +35,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/index"
@@ -94,7 +97,17 @@ type Options struct {
 	// seed wrote them to stderr: pass os.Stderr for that). Logger, below,
 	// is for stage failures.
 	InstrLog io.Writer
-	// Emitters are called after the MyelonInstr line, in order.
+	// Registerer receives the preset's metrics: [emit.NewPrometheus]'s per
+	// cycle and, for a preset that fetches, [fetch.Instrument]'s around
+	// Store's Materialize (the filters still ask Store itself, so a store
+	// that tracks its fetches keeps the in-flight filter). Nil means no
+	// metrics. Two pipelines on one registry need a label each, of the
+	// same name: pass prometheus.WrapRegistererWith(prometheus.Labels{
+	// "pipeline": "grid"}, reg) to one and {"pipeline": "hints"} to the
+	// other.
+	Registerer prometheus.Registerer
+	// Emitters are called after the metrics and the MyelonInstr line, in
+	// order.
 	Emitters []pipeline.Emitter
 	// Clock and Logger set the same fields of pipeline.Config.
 	Clock  func() time.Time
@@ -147,12 +160,13 @@ func Config(name string, o Options) (pipeline.Config, error) {
 		cfg.PreFilters = []pipeline.Filter{backoff}
 		cfg.Filters = needFetch(o.Store)
 	}
-	return cfg, nil
+	return o.withMetrics(cfg)
 }
 
 // base returns the pipeline.Config fields every preset takes from o, with
 // an emitter writing MyelonInstr lines of format f to o.InstrLog (when
-// set), then calling o.Emitters.
+// set), then calling o.Emitters. A preset finishes its config with
+// [Options.withMetrics].
 func (o Options) base(f emit.Format) pipeline.Config {
 	var emitter pipeline.Emitter
 	if o.InstrLog != nil {

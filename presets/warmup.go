@@ -101,7 +101,7 @@ func WarmupConfig(o Options) (pipeline.Config, error) {
 	cfg.PreFilters = needFetch(o.Store)
 	cfg.Filters = []pipeline.Filter{filter.NewFreeRoom(room)}
 	cfg.Fetcher = &fetch.Parallel{M: o.Store, Limit: o.Limit}
-	return cfg, nil
+	return o.withMetrics(cfg)
 }
 
 // Warmup returns the warm-up pipeline (see [WarmupConfig]).
