@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/wombatkv/prefetch/block"
@@ -131,7 +132,8 @@ func (c Config) WithDefaults() Config {
 }
 
 // Validate reports every problem with c at once (joined with errors.Join),
-// each naming the field, its value and what is allowed. Call it on
+// each naming the field, its value and what is allowed: first c's own
+// fields, then those of the stages that implement [Validator]. Call it on
 // c.WithDefaults(): a zero field that has a default is reported as missing.
 func (c Config) Validate() error {
 	var errs []error
@@ -192,5 +194,55 @@ func (c Config) Validate() error {
 	if c.Logger == nil {
 		bad("Logger is nil (call WithDefaults first)")
 	}
+	stage := func(field string, s any) {
+		v, ok := s.(Validator)
+		if !ok {
+			return
+		}
+		for _, err := range lines(v.Validate()) {
+			errs = append(errs, fmt.Errorf("pipeline: %s: %w", field, err))
+		}
+	}
+	for i, s := range c.Sources {
+		stage(fmt.Sprintf("Sources[%d]", i), s)
+	}
+	stage("Scorer", c.Scorer)
+	stage("Selector", c.Selector)
+	for i, f := range c.PreFilters {
+		stage(fmt.Sprintf("PreFilters[%d]", i), f)
+	}
+	for i, f := range c.Filters {
+		stage(fmt.Sprintf("Filters[%d]", i), f)
+	}
+	stage("Fetcher", c.Fetcher)
+	stage("Emitter", c.Emitter)
+	for i, o := range c.Observers {
+		stage(fmt.Sprintf("Observers[%d]", i), o)
+	}
 	return errors.Join(errs...)
+}
+
+// lines splits err into the errors errors.Join joined (recursively), so
+// that each gets a line and a prefix of its own; any other error is one
+// line. It returns nil for a nil err.
+func lines(err error) []error {
+	if err == nil {
+		return nil
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var msgs []string
+	var out []error
+	for _, e := range j.Unwrap() {
+		if e != nil {
+			msgs = append(msgs, e.Error())
+			out = append(out, lines(e)...)
+		}
+	}
+	if strings.Join(msgs, "\n") != err.Error() { // not a join: fmt.Errorf with several %w, say
+		return []error{err}
+	}
+	return out
 }

@@ -1,8 +1,10 @@
 package pipeline_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"testing"
@@ -172,5 +174,58 @@ func TestValidateTopKBound(t *testing.T) {
 	c.TopK = pipeline.MaxTopK
 	if err := c.Validate(); err != nil {
 		t.Errorf("Validate with TopK = MaxTopK: %v", err)
+	}
+}
+
+// validating is a stage (any of them: it is a source, a filter, a fetcher
+// and an emitter) whose Validate returns err.
+type validating struct{ err error }
+
+func (v validating) Validate() error { return v.err }
+func (validating) Candidates(context.Context, *pipeline.Cycle) iter.Seq2[block.Hash, block.Meta] {
+	return func(func(block.Hash, block.Meta) bool) {}
+}
+func (validating) Skip(context.Context, *pipeline.Cycle, pipeline.Candidate) string { return "" }
+func (validating) Fetch(context.Context, *pipeline.Cycle, []pipeline.Candidate) []pipeline.FetchResult {
+	return nil
+}
+func (validating) Emit(context.Context, *pipeline.Outcome) {}
+
+var errSentinel = errors.New("stage: Sentinel = 1, want 0")
+
+// TestNewValidatesStages: New reports what the stages' Validate returns,
+// after the Config's own problems, one line per joined error, each with
+// the field that holds the stage; a stage that validates adds nothing.
+func TestNewValidatesStages(t *testing.T) {
+	c := validConfig()
+	c.TopK = -1
+	c.Sources = append(c.Sources, validating{errors.New("src: Rate = -1, want >= 0")})
+	c.PreFilters = []pipeline.Filter{validating{}}
+	c.Filters = []pipeline.Filter{filterReason(""), validating{errors.Join(
+		errors.New("filter: Budget.PerCycle = -1, want >= 0"),
+		errors.Join(errSentinel, nil),
+	)}}
+	c.Fetcher = validating{fmt.Errorf("fetch: Parallel.Limit = %d: %w, want >= 0 (%w)", -1, errSentinel, errSentinel)}
+	c.Emitter = validating{}
+	_, err := pipeline.New(c)
+	want := strings.Join([]string{
+		"pipeline: TopK = -1, want >= 1 (0 means the default, 8)",
+		"pipeline: Sources[1]: src: Rate = -1, want >= 0",
+		"pipeline: Filters[1]: filter: Budget.PerCycle = -1, want >= 0",
+		"pipeline: Filters[1]: stage: Sentinel = 1, want 0",
+		// Several %w in one message are one problem, not a join.
+		"pipeline: Fetcher: fetch: Parallel.Limit = -1: stage: Sentinel = 1, want 0, want >= 0 (stage: Sentinel = 1, want 0)",
+	}, "\n")
+	if err == nil || err.Error() != want {
+		t.Fatalf("New error:\n%v\nwant:\n%s", err, want)
+	}
+	if !errors.Is(err, errSentinel) {
+		t.Error("a stage's error is not in the chain of New's")
+	}
+
+	c = validConfig()
+	c.Filters, c.Fetcher = []pipeline.Filter{validating{}}, validating{}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate with stages that validate: %v", err)
 	}
 }

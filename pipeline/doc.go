@@ -18,6 +18,15 @@
 // synchronously and returns its [Outcome]. A [Worker] runs cycles every
 // Config.Interval (or at once after [Worker.Wake]) until stopped.
 //
+// Stages are configured as Config is: plain structs whose zero fields mean
+// the defaults, built as struct literals or by their packages' New…
+// constructors, which are conveniences that check nothing and never panic.
+// A stage whose fields can be out of range implements [Validator], and New
+// reports its problems with the Config's (errors.Join, one line each,
+// naming the Config field that holds the stage), so a bad value is caught
+// at the same place however the stage was built. A stage used on its own,
+// without New, treats an out-of-range field as its zero value.
+//
 // Two things bend the line without breaking it. Config.PreFilters run on
 // every candidate before scoring, so the top K is chosen among blocks that
 // need a fetch; Config.Filters run on the K selected. And any stage that

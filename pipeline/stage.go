@@ -164,3 +164,18 @@ type ObserverFunc func(o *Outcome)
 
 // Observe calls f(o).
 func (f ObserverFunc) Observe(o *Outcome) { f(o) }
+
+// Validator is an optional interface for a stage whose settings can be
+// out of range. [Config.Validate], and so [New], calls Validate on every
+// configured stage that implements it, and reports each problem it returns
+// beside the Config's own, prefixed with the field that holds the stage:
+//
+//	pipeline: Fetcher: fetch: Parallel.Limit = -1, want >= 0 (0 means the default, 8)
+//
+// Validate should report every problem at once, joined with errors.Join
+// (each is then a line of its own), each naming the field, its value and
+// what is allowed. It is called before any cycle, never concurrently with
+// one.
+type Validator interface {
+	Validate() error
+}
