@@ -86,6 +86,14 @@ type Sequential struct {
 // NewSequential returns the sequential strategy over m.
 func NewSequential(m Materializer) *Sequential { return &Sequential{M: m} }
 
+// Validate reports a missing Materializer.
+func (s *Sequential) Validate() error {
+	if s == nil || s.M == nil {
+		return errors.New("fetch: Sequential.M is nil, want the Materializer (a store)")
+	}
+	return nil
+}
+
 // Fetch fetches cands one by one.
 func (s *Sequential) Fetch(ctx context.Context, cy *pipeline.Cycle, cands []pipeline.Candidate) []pipeline.FetchResult {
 	res := make([]pipeline.FetchResult, len(cands))
@@ -105,18 +113,31 @@ const DefaultLimit = 8
 // started has returned.
 type Parallel struct {
 	M Materializer
-	// Limit is the most fetches in flight (0 means DefaultLimit).
+	// Limit is the most fetches in flight (0 means DefaultLimit; Fetch
+	// treats a negative Limit as 0, and Validate reports it).
 	Limit int
 }
 
 // NewParallel returns the parallel strategy over m with at most limit
-// fetches in flight (0 means DefaultLimit). It panics on a negative limit,
-// a programming error.
+// fetches in flight (0 means DefaultLimit). It checks nothing:
+// [Parallel.Validate] does, and pipeline.New calls it.
 func NewParallel(m Materializer, limit int) *Parallel {
-	if limit < 0 {
-		panic(fmt.Sprintf("fetch: NewParallel limit = %d, want >= 0 (0 means the default, %d)", limit, DefaultLimit))
-	}
 	return &Parallel{M: m, Limit: limit}
+}
+
+// Validate reports a missing Materializer and a negative Limit.
+func (p *Parallel) Validate() error {
+	if p == nil {
+		return errors.New("fetch: Parallel is nil")
+	}
+	var errs []error
+	if p.M == nil {
+		errs = append(errs, errors.New("fetch: Parallel.M is nil, want the Materializer (a store)"))
+	}
+	if p.Limit < 0 {
+		errs = append(errs, fmt.Errorf("fetch: Parallel.Limit = %d, want >= 0 (0 means the default, %d)", p.Limit, DefaultLimit))
+	}
+	return errors.Join(errs...)
 }
 
 // Fetch fetches cands with at most Limit in flight.

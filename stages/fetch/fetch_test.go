@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -422,15 +423,50 @@ func TestSequentialIsSequential(t *testing.T) {
 	})
 }
 
-func TestNewParallelRejectsNegativeLimit(t *testing.T) {
-	defer func() {
-		v := recover()
-		if msg, _ := v.(string); !strings.Contains(msg, "fetch: NewParallel limit = -1, want >= 0 (0 means the default, 8)") {
-			t.Errorf("NewParallel(-1) panicked with %v", v)
+// TestValidate: a negative Limit or a missing store is reported by
+// pipeline.New, the same for a stage from its constructor as for a struct
+// literal; the constructor itself never panics.
+func TestValidate(t *testing.T) {
+	st := &fakeStore{}
+	limit := "pipeline: Fetcher: fetch: Parallel.Limit = -1, want >= 0 (0 means the default, 8)"
+	noStore := "pipeline: Fetcher: fetch: Parallel.M is nil, want the Materializer (a store)"
+	for _, tt := range []struct {
+		name string
+		f    pipeline.Fetcher
+		want string
+	}{
+		{"NewParallel(-1)", fetch.NewParallel(st, -1), limit},
+		{"Parallel{Limit: -1}", &fetch.Parallel{M: st, Limit: -1}, limit},
+		{"Parallel{}", &fetch.Parallel{Limit: -1}, noStore + "\n" + limit},
+		{"NewSequential(nil)", fetch.NewSequential(nil), "pipeline: Fetcher: fetch: Sequential.M is nil, want the Materializer (a store)"},
+		{"nil *Parallel", (*fetch.Parallel)(nil), "pipeline: Fetcher: fetch: Parallel is nil"},
+		{"NewParallel(0)", fetch.NewParallel(st, 0), ""},
+		{"NewSequential", fetch.NewSequential(st), ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := pipeline.New(pipeline.Config{
+				Sources:  []pipeline.Source{pipeline.SourceFunc(func(context.Context, *pipeline.Cycle) iter.Seq2[block.Hash, block.Meta] { return nil })},
+				Scorer:   pipeline.ScorerFunc(func(time.Time, block.Hash, block.Meta) float64 { return 0 }),
+				Selector: pipeline.SelectorFunc(func(dst []pipeline.Candidate, _ int, _ iter.Seq[pipeline.Candidate]) []pipeline.Candidate { return dst }),
+				Fetcher:  tt.f,
+			})
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("New error:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+	// Used on its own, a negative Limit counts as 0: the default fan-out.
+	synctest.Test(t, func(t *testing.T) {
+		cs, s := storeFor(slow, slow, slow, slow, slow, slow, slow, slow, slow, slow)
+		fetch.NewParallel(s, -1).Fetch(context.Background(), cycle(), cs)
+		if got := int(s.peak.Load()); got != fetch.DefaultLimit {
+			t.Errorf("peak in flight with Limit -1 = %d, want DefaultLimit (%d)", got, fetch.DefaultLimit)
 		}
-	}()
-	fetch.NewParallel(&fakeStore{}, -1)
-	t.Error("NewParallel(-1) did not panic")
+	})
 }
 
 func TestDryRun(t *testing.T) {
