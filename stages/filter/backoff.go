@@ -3,6 +3,8 @@ package filter
 import (
 	"cmp"
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -34,8 +36,9 @@ const (
 //
 // Memory is bounded: an entry is forgotten once it has been eligible again
 // for Max without failing, and past MaxEntries the entries that become
-// eligible soonest are dropped first. Safe for concurrent use; Skip costs
-// one atomic load while nothing is remembered.
+// eligible soonest are dropped first. A negative field counts as its
+// default; [Backoff.Validate] reports it (pipeline.New calls it). Safe for
+// concurrent use; Skip costs one atomic load while nothing is remembered.
 type Backoff struct {
 	// Base is the first backoff (default 1 s).
 	Base time.Duration
@@ -60,9 +63,28 @@ type backoffEntry struct {
 }
 
 // NewBackoff returns a backoff filter with the given base and cap (0 means
-// the defaults).
+// the defaults). It checks nothing: [Backoff.Validate] does, and
+// pipeline.New calls it.
 func NewBackoff(base, ceiling time.Duration) *Backoff {
 	return &Backoff{Base: base, Max: ceiling}
+}
+
+// Validate reports a negative field.
+func (b *Backoff) Validate() error {
+	if b == nil {
+		return errors.New("filter: Backoff is nil")
+	}
+	var errs []error
+	if b.Base < 0 {
+		errs = append(errs, fmt.Errorf("filter: Backoff.Base = %v, want >= 0 (0 means the default, %v)", b.Base, DefaultBackoffBase))
+	}
+	if b.Max < 0 {
+		errs = append(errs, fmt.Errorf("filter: Backoff.Max = %v, want >= 0 (0 means the default, %v)", b.Max, DefaultBackoffMax))
+	}
+	if b.MaxEntries < 0 {
+		errs = append(errs, fmt.Errorf("filter: Backoff.MaxEntries = %d, want >= 0 (0 means the default, %d)", b.MaxEntries, DefaultBackoffMaxEntries))
+	}
+	return errors.Join(errs...)
 }
 
 func (b *Backoff) settings() (base, ceiling time.Duration, entries int) {

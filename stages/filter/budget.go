@@ -2,6 +2,7 @@ package filter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -42,13 +43,15 @@ const (
 // drops; a fetch that then fails keeps its token spent (the GET was made).
 //
 // The fields are read when the budget is first used; set them before.
-// Budget is safe for concurrent use.
+// [Budget.Validate] reports those out of range (pipeline.New calls it);
+// Skip treats a negative field, or a NaN Rate, as 0. Budget is safe for
+// concurrent use.
 type Budget struct {
 	// PerCycle is the most candidates passed in one cycle; 0 means no
 	// cap of its own (TopK still bounds a cycle).
 	PerCycle int
-	// Rate is the bucket's refill in tokens per second; 0 means no rate
-	// cap.
+	// Rate is the bucket's refill in tokens per second, at most 1e18; 0
+	// means no rate cap.
 	Rate float64
 	// Burst is the bucket's depth: the most GETs started at once after a
 	// quiet spell. 0 means PerCycle, or 1 when PerCycle is 0.
@@ -61,14 +64,32 @@ type Budget struct {
 	latest time.Time     // the latest cycle clock the bucket was read at
 }
 
+// maxRate bounds Budget.Rate.
+const maxRate = 1e18
+
 // NewBudget returns a budget of perCycle GETs per cycle and rate per second
-// with bursts of burst (0 values as in [Budget]). It panics on a negative
-// argument or a NaN or infinite rate, a programming error.
+// with bursts of burst (0 values as in [Budget]). It checks nothing:
+// [Budget.Validate] does, and pipeline.New calls it.
 func NewBudget(perCycle int, rate float64, burst int) *Budget {
-	if perCycle < 0 || burst < 0 || !(rate >= 0) || rate > 1e18 {
-		panic(fmt.Sprintf("filter: NewBudget(%d, %v, %d), want perCycle >= 0, 0 <= rate <= 1e18 and burst >= 0", perCycle, rate, burst))
-	}
 	return &Budget{PerCycle: perCycle, Rate: rate, Burst: burst}
+}
+
+// Validate reports every field of b that is out of range.
+func (b *Budget) Validate() error {
+	if b == nil {
+		return errors.New("filter: Budget is nil")
+	}
+	var errs []error
+	if b.PerCycle < 0 {
+		errs = append(errs, fmt.Errorf("filter: Budget.PerCycle = %d, want >= 0 (0 means no cap of its own)", b.PerCycle))
+	}
+	if !(b.Rate >= 0 && b.Rate <= maxRate) {
+		errs = append(errs, fmt.Errorf("filter: Budget.Rate = %v, want 0 <= Rate <= %g (0 means no rate cap)", b.Rate, maxRate))
+	}
+	if b.Burst < 0 {
+		errs = append(errs, fmt.Errorf("filter: Budget.Burst = %d, want >= 0 (0 means PerCycle, or 1 when PerCycle is 0)", b.Burst))
+	}
+	return errors.Join(errs...)
 }
 
 func (b *Budget) depth() int {
@@ -144,6 +165,14 @@ type FreeRoom struct {
 
 // NewFreeRoom returns the free-room filter over r.
 func NewFreeRoom(r Room) *FreeRoom { return &FreeRoom{R: r} }
+
+// Validate reports a missing Room.
+func (f *FreeRoom) Validate() error {
+	if f == nil || f.R == nil {
+		return errors.New("filter: FreeRoom.R is nil, want the flat tier's Room (a store with a capacity)")
+	}
+	return nil
+}
 
 // Skip passes c when it fits in the free room left this cycle.
 func (f *FreeRoom) Skip(_ context.Context, cy *pipeline.Cycle, c pipeline.Candidate) string {

@@ -3,7 +3,10 @@ package filter_test
 import (
 	"context"
 	"fmt"
+	"iter"
+	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,16 +159,71 @@ func TestSkipReasonsLiveInPipeline(t *testing.T) {
 	}
 }
 
-func TestNewBudgetPanics(t *testing.T) {
-	for _, args := range [][3]float64{{-1, 0, 0}, {0, -1, 0}, {0, 0, -1}} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("NewBudget(%v) did not panic", args)
-				}
-			}()
-			filter.NewBudget(int(args[0]), args[1], int(args[2]))
-		}()
+// TestValidate: pipeline.New reports a filter's bad fields, the same for
+// a filter from its constructor as for a struct literal; the constructors
+// never panic.
+func TestValidate(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		f    pipeline.Filter
+		want []string
+	}{
+		{"NewBudget(-1, -1, -1)", filter.NewBudget(-1, -1, -1), []string{
+			"pipeline: Filters[0]: filter: Budget.PerCycle = -1, want >= 0 (0 means no cap of its own)",
+			"pipeline: Filters[0]: filter: Budget.Rate = -1, want 0 <= Rate <= 1e+18 (0 means no rate cap)",
+			"pipeline: Filters[0]: filter: Budget.Burst = -1, want >= 0 (0 means PerCycle, or 1 when PerCycle is 0)",
+		}},
+		{"Budget{Burst: -1}", &filter.Budget{Burst: -1}, []string{
+			"pipeline: Filters[0]: filter: Budget.Burst = -1, want >= 0 (0 means PerCycle, or 1 when PerCycle is 0)",
+		}},
+		{"NaN rate", filter.NewBudget(0, math.NaN(), 0), []string{
+			"pipeline: Filters[0]: filter: Budget.Rate = NaN, want 0 <= Rate <= 1e+18 (0 means no rate cap)",
+		}},
+		{"infinite rate", &filter.Budget{Rate: math.Inf(1)}, []string{
+			"pipeline: Filters[0]: filter: Budget.Rate = +Inf, want 0 <= Rate <= 1e+18 (0 means no rate cap)",
+		}},
+		{"a good budget", filter.NewBudget(8, 16, 8), nil},
+		{"nil *Budget", (*filter.Budget)(nil), []string{"pipeline: Filters[0]: filter: Budget is nil"}},
+		{"Backoff{-1, -1, -1}", &filter.Backoff{Base: -1, Max: -1, MaxEntries: -1}, []string{
+			"pipeline: Filters[0]: filter: Backoff.Base = -1ns, want >= 0 (0 means the default, 1s)",
+			"pipeline: Filters[0]: filter: Backoff.Max = -1ns, want >= 0 (0 means the default, 5m0s)",
+			"pipeline: Filters[0]: filter: Backoff.MaxEntries = -1, want >= 0 (0 means the default, 65536)",
+		}},
+		{"NewBackoff(0, 0)", filter.NewBackoff(0, 0), nil},
+		{"NewFreeRoom(nil)", filter.NewFreeRoom(nil), []string{
+			"pipeline: Filters[0]: filter: FreeRoom.R is nil, want the flat tier's Room (a store with a capacity)",
+		}},
+		{"NewAlreadyFlat(nil)", filter.NewAlreadyFlat(nil), []string{
+			"pipeline: Filters[0]: filter: AlreadyFlat.Flat is nil, want the flat tier (a store)",
+		}},
+		{"NewNotInFlight(nil)", filter.NewNotInFlight(nil), []string{
+			"pipeline: Filters[0]: filter: NotInFlight.F is nil, want what tracks the fetches in flight (a store)",
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := pipeline.New(pipeline.Config{
+				Sources:  []pipeline.Source{pipeline.SourceFunc(func(context.Context, *pipeline.Cycle) iter.Seq2[block.Hash, block.Meta] { return nil })},
+				Scorer:   pipeline.ScorerFunc(func(time.Time, block.Hash, block.Meta) float64 { return 0 }),
+				Selector: pipeline.SelectorFunc(func(dst []pipeline.Candidate, _ int, _ iter.Seq[pipeline.Candidate]) []pipeline.Candidate { return dst }),
+				Filters:  []pipeline.Filter{tt.f},
+			})
+			var got []string
+			if err != nil {
+				got = strings.Split(err.Error(), "\n")
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("New error mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// A budget used on its own treats out-of-range fields as 0: no cap.
+func TestBudgetOutOfRangeIsNoCap(t *testing.T) {
+	for _, b := range []*filter.Budget{filter.NewBudget(-1, -1, -1), filter.NewBudget(0, math.NaN(), 0)} {
+		if got := passes(b, 1, 0, 100); got != 100 {
+			t.Errorf("Budget{%d, %v, %d} passed %d of 100, want all", b.PerCycle, b.Rate, b.Burst, got)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ package filter
 
 import (
 	"context"
+	"errors"
 
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
@@ -39,6 +40,14 @@ type AlreadyFlat struct {
 // NewAlreadyFlat returns the already-flat filter over f.
 func NewAlreadyFlat(f Flat) *AlreadyFlat { return &AlreadyFlat{Flat: f} }
 
+// Validate reports a missing Flat.
+func (a *AlreadyFlat) Validate() error {
+	if a == nil || a.Flat == nil {
+		return errors.New("filter: AlreadyFlat.Flat is nil, want the flat tier (a store)")
+	}
+	return nil
+}
+
 // Skip returns pipeline.SkipAlreadyFlat when flat holds c.
 func (a *AlreadyFlat) Skip(ctx context.Context, cy *pipeline.Cycle, c pipeline.Candidate) string {
 	if a.Flat.ContainsFlat(ctx, cy.Namespace, c.Hash) {
@@ -63,6 +72,14 @@ type NotInFlight struct {
 
 // NewNotInFlight returns the in-flight filter over f.
 func NewNotInFlight(f InFlight) *NotInFlight { return &NotInFlight{F: f} }
+
+// Validate reports a missing InFlight.
+func (n *NotInFlight) Validate() error {
+	if n == nil || n.F == nil {
+		return errors.New("filter: NotInFlight.F is nil, want what tracks the fetches in flight (a store)")
+	}
+	return nil
+}
 
 // Inline marks NotInFlight as a [pipeline.InlineFilter].
 func (n *NotInFlight) Inline() {}
