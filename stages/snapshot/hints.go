@@ -3,6 +3,7 @@ package snapshot
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"math"
@@ -98,6 +99,7 @@ type Hints struct {
 	capacity int
 	lookup   func(block.Hash) (block.Meta, bool)
 	grace    time.Duration
+	invalid  error // HintsConfig.Validate at NewHints
 
 	mu      sync.Mutex
 	notify  func()
@@ -109,26 +111,45 @@ type Hints struct {
 	rank    map[block.Hash]int   // position in the last cycle's order
 }
 
-// NewHints returns an empty intake. It panics on a negative Capacity or
-// Grace, a programming error.
+// Validate reports a negative Capacity or Grace.
+func (c HintsConfig) Validate() error {
+	var errs []error
+	if c.Capacity < 0 {
+		errs = append(errs, fmt.Errorf("snapshot: HintsConfig.Capacity = %d, want >= 1 (0 means the default, %d)", c.Capacity, DefaultHintCapacity))
+	}
+	if c.Grace < 0 {
+		errs = append(errs, fmt.Errorf("snapshot: HintsConfig.Grace = %v, want >= 0", c.Grace))
+	}
+	return errors.Join(errs...)
+}
+
+// NewHints returns an empty intake. It checks nothing: [Hints.Validate]
+// reports what is wrong with cfg (pipeline.New calls it for the intake
+// among Config.Sources), and until then a negative Capacity counts as the
+// default and a negative Grace as 0.
 func NewHints(cfg HintsConfig) *Hints {
-	if cfg.Capacity < 0 {
-		panic(fmt.Sprintf("snapshot: HintsConfig.Capacity = %d, want >= 1 (0 means the default, %d)", cfg.Capacity, DefaultHintCapacity))
-	}
-	if cfg.Grace < 0 {
-		panic(fmt.Sprintf("snapshot: HintsConfig.Grace = %v, want >= 0", cfg.Grace))
-	}
-	if cfg.Capacity == 0 {
-		cfg.Capacity = DefaultHintCapacity
-	}
-	return &Hints{
+	h := &Hints{
 		capacity: cfg.Capacity,
 		lookup:   cfg.Lookup,
 		grace:    cfg.Grace,
 		notify:   cfg.Notify,
+		invalid:  cfg.Validate(),
 		due:      make(map[block.Hash]int64),
 		rank:     make(map[block.Hash]int),
 	}
+	if h.capacity <= 0 {
+		h.capacity = DefaultHintCapacity
+	}
+	h.grace = max(h.grace, 0)
+	return h
+}
+
+// Validate reports what was wrong with the intake's HintsConfig.
+func (h *Hints) Validate() error {
+	if h == nil {
+		return errors.New("snapshot: Hints is nil, want an intake from NewHints")
+	}
+	return h.invalid
 }
 
 // SetNotify replaces the function called after each Add (see

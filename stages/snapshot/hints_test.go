@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/index"
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/stages/snapshot"
 )
@@ -306,5 +307,41 @@ func TestHintsDueOutOfRange(t *testing.T) {
 	}
 	if due, ok := h.Due(hh(1)); !ok || due.Year() != 2262 {
 		t.Errorf("Due of a hint for the year 3000 = %v, %v; want the last instant UnixNano holds, true", due, ok)
+	}
+}
+
+// TestHintsValidate: a bad HintsConfig does not panic NewHints; pipeline.New
+// reports it for the intake among Config.Sources, and the intake used on
+// its own treats a negative Capacity as the default, a negative Grace as 0.
+func TestHintsValidate(t *testing.T) {
+	newWith := func(src pipeline.Source) error {
+		_, err := pipeline.New(pipeline.Config{
+			Sources:  []pipeline.Source{snapshot.NewIndex(index.NewMemory(nil)), src},
+			Scorer:   pipeline.ScorerFunc(func(time.Time, block.Hash, block.Meta) float64 { return 0 }),
+			Selector: pipeline.SelectorFunc(func(dst []pipeline.Candidate, _ int, _ iter.Seq[pipeline.Candidate]) []pipeline.Candidate { return dst }),
+		})
+		return err
+	}
+	h := snapshot.NewHints(snapshot.HintsConfig{Capacity: -1, Grace: -time.Second})
+	want := "pipeline: Sources[1]: snapshot: HintsConfig.Capacity = -1, want >= 1 (0 means the default, 4096)\n" +
+		"pipeline: Sources[1]: snapshot: HintsConfig.Grace = -1s, want >= 0"
+	if err := newWith(h); err == nil || err.Error() != want {
+		t.Errorf("New error:\n%v\nwant:\n%s", err, want)
+	}
+	if err := newWith(snapshot.NewHints(snapshot.HintsConfig{})); err != nil {
+		t.Errorf("New with a default intake: %v", err)
+	}
+	if err := newWith(snapshot.NewIndex(nil)); err == nil || err.Error() != "pipeline: Sources[1]: snapshot: Index.R is nil, want the metadata index (an index.Reader)" {
+		t.Errorf("New with an Index over nil: %v", err)
+	}
+
+	for i := range snapshot.DefaultHintCapacity + 10 {
+		h.Add(snapshot.Hint{Hash: block.Hash{0: byte(i), 1: byte(i >> 8)}, Due: at.Add(time.Second)})
+	}
+	if h.Len() != snapshot.DefaultHintCapacity || h.Dropped() != 10 {
+		t.Errorf("Capacity -1: Len %d, Dropped %d; want the default capacity, %d, and 10", h.Len(), h.Dropped(), snapshot.DefaultHintCapacity)
+	}
+	if got := propose(h, time.Second); len(got) != 0 {
+		t.Errorf("Grace -1s: %d hints proposed at their Due, want none (as Grace 0)", len(got))
 	}
 }

@@ -7,6 +7,7 @@ package snapshot
 
 import (
 	"context"
+	"errors"
 	"iter"
 
 	"github.com/wombatkv/prefetch/block"
@@ -21,6 +22,14 @@ type Index struct {
 
 // NewIndex returns the source over r.
 func NewIndex(r index.Reader) *Index { return &Index{R: r} }
+
+// Validate reports a missing index.
+func (s *Index) Validate() error {
+	if s == nil || s.R == nil {
+		return errors.New("snapshot: Index.R is nil, want the metadata index (an index.Reader)")
+	}
+	return nil
+}
 
 // Candidates streams every entry of the index.
 func (s *Index) Candidates(context.Context, *pipeline.Cycle) iter.Seq2[block.Hash, block.Meta] {
