@@ -32,7 +32,8 @@
 // fetch fails with an error whose reason [pipeline.FailureReason] reads
 // (ReasonSize, ReasonCorrupt, ...). An object without "b3" (written by
 // another tool) is accepted when its size checks and counted in
-// Stats.Unverified, or refused when Config.RequireChecksum is set. A
+// Stats.Unverified, or refused when Config.RequireChecksum is set; a "b3"
+// that is empty or not 64 lowercase hex digits is ReasonCorrupt. A
 // missing object is a miss, not an error.
 //
 // # Capacity

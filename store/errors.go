@@ -9,7 +9,9 @@ import (
 // the errors it returns and Outcome.FailedBy counts them.
 const (
 	// ReasonCorrupt: the payload's BLAKE3-256 differs from the object's
-	// "b3" metadata, or that metadata is not 64 lowercase hex digits.
+	// "b3" metadata, or that metadata is not 64 lowercase hex digits (an
+	// empty value included; an object without the key is unverified,
+	// not corrupt).
 	ReasonCorrupt = "corrupt"
 	// ReasonSize: the payload is shorter or longer than expected: than the
 	// index's PayloadBytes, or than the object's own declared size (a

@@ -530,7 +530,8 @@ func (s *Store) direct(ctx context.Context, n name) ([]byte, error) {
 
 // openCold opens block n's cold object and checks what it can before the
 // body is read: its size against expect (when not 0) and max (when not
-// -1), and its checksum metadata. found is false on a miss.
+// -1), and its checksum metadata. found is false on a miss; sum is "" when
+// the object has no checksum.
 func (s *Store) openCold(ctx context.Context, n name, expect, max int64) (r *blob.Reader, sum string, found bool, err error) {
 	obj := n.object()
 	s.st.coldGets.Add(1)
@@ -555,42 +556,53 @@ func (s *Store) openCold(ctx context.Context, n name, expect, max int64) (r *blo
 	case max >= 0 && size > max:
 		return nil, "", false, failf(ReasonTooLarge, "store: %s: object is %d bytes, more than the flat tier admits (%d bytes)", obj, size, max)
 	}
-	if sum, err = s.checksum(ctx, r, obj); err != nil {
-		return nil, "", false, err
-	}
+	sum, ok, err := s.checksum(ctx, r, obj)
 	switch {
-	case sum == "" && s.cfg.RequireChecksum:
+	case err != nil:
+		return nil, "", false, err
+	case !ok && s.cfg.RequireChecksum:
 		return nil, "", false, failf(ReasonUnverified, "store: %s: object has no %q metadata and the store requires one (RequireChecksum)", obj, ChecksumKey)
-	case sum != "" && !isLowerHex(sum, 64):
+	case ok && !isLowerHex(sum, 64): // an empty value too: present, so not unverified
 		return nil, "", false, failf(ReasonCorrupt, "store: %s: %q metadata is %q, want 64 lowercase hex digits", obj, ChecksumKey, clip(sum))
 	}
 	return r, sum, true, nil
 }
 
-// checksum returns the "b3" metadata of the object r reads, "" when it has
-// none. An S3 GET carries the metadata; other drivers need one more call.
-func (s *Store) checksum(ctx context.Context, r *blob.Reader, obj string) (string, error) {
+// checksum returns the "b3" metadata of the object r reads; ok is false
+// when it has none. An S3 GET carries the metadata; other drivers need one
+// more call.
+func (s *Store) checksum(ctx context.Context, r *blob.Reader, obj string) (sum string, ok bool, err error) {
 	var out s3.GetObjectOutput
 	if r.As(&out) {
-		return metaValue(out.Metadata), nil
+		sum, ok = lookupMeta(out.Metadata)
+		return sum, ok, nil
 	}
 	a, err := s.cold.Attributes(ctx, obj)
 	if err != nil {
-		return "", s.coldErr(ctx, "get attributes of", obj, err)
+		return "", false, s.coldErr(ctx, "get attributes of", obj, err)
 	}
-	return metaValue(a.Metadata), nil
+	sum, ok = lookupMeta(a.Metadata)
+	return sum, ok, nil
 }
 
+// metaValue returns the "b3" value of metadata m, "" when it has none.
 func metaValue(m map[string]string) string {
+	v, _ := lookupMeta(m)
+	return v
+}
+
+// lookupMeta returns the "b3" value of metadata m, its key in any case; ok
+// is false when m has no such key (an empty value is still a value).
+func lookupMeta(m map[string]string) (v string, ok bool) {
 	if v, ok := m[ChecksumKey]; ok {
-		return v
+		return v, true
 	}
 	for k, v := range m {
 		if strings.EqualFold(k, ChecksumKey) {
-			return v
+			return v, true
 		}
 	}
-	return ""
+	return "", false
 }
 
 // copyVerified copies exactly size bytes from r to w, checking the length

@@ -199,6 +199,13 @@ func TestConformance(t *testing.T) {
 						wantReason: ReasonCorrupt,
 					},
 					{
+						name:       "corrupt: b3 is empty",
+						stored:     func(b testBlock) []byte { return b.payload },
+						meta:       func(b testBlock) map[string]string { return map[string]string{ChecksumKey: ""} },
+						expect:     -1,
+						wantReason: ReasonCorrupt,
+					},
+					{
 						name:   "corrupt: b3 in uppercase",
 						stored: func(b testBlock) []byte { return b.payload },
 						meta: func(b testBlock) map[string]string {
