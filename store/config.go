@@ -14,15 +14,21 @@ import (
 // zero: 1 GiB.
 const DefaultFlatBudget int64 = 1 << 30
 
+// DefaultMaxObjectBytes is the most bytes Get reads from cold into memory
+// when Config.MaxObjectBytes is zero: 1 GiB.
+const DefaultMaxObjectBytes int64 = 1 << 30
+
 // DefaultAdmission is the admission policy when Config.Admission is empty.
 const DefaultAdmission = "mru"
 
 // Config configures [Open]. Zero fields mean the defaults; FlatDir and one
 // of ColdURL or Cold are required.
 type Config struct {
-	// FlatDir is the flat tier's root directory, created if missing. One
-	// Store at a time may use it: Open locks it (on Unix systems) and fails
-	// when another Store, in this process or another, holds it.
+	// FlatDir is the flat tier's root directory, created if missing; no
+	// file operation of the store leaves it (see the package doc). One
+	// Store at a time may use it: Open locks it (on Unix systems, the
+	// directory itself, so deleting the lock file in it unlocks nothing)
+	// and fails when another Store, in this process or another, holds it.
 	FlatDir string
 
 	// ColdURL opens the cold tier through gocloud.dev/blob:
@@ -47,6 +53,16 @@ type Config struct {
 	// never published to flat. There is no unlimited setting: prefetch must
 	// never fill a disk without bound.
 	FlatBudget int64
+
+	// MaxObjectBytes is the largest cold object Get reads into memory for
+	// a block that flat cannot take (larger than FlatBudget, or refused by
+	// the flat disk); default DefaultMaxObjectBytes, 1 GiB. A larger one
+	// fails with reason "too_large" before its body is read. Such a read
+	// preallocates at most 1 MiB from the size the object declares and
+	// grows with the bytes received, so an object that declares more than
+	// it sends costs only what it sends. Blocks that go through flat are
+	// bounded by FlatBudget instead, and their memory by what flat holds.
+	MaxObjectBytes int64
 
 	// Admission is where a prefetched block ([Store.Materialize]) enters
 	// the flat tier's recency order (default "mru"). Blocks the node itself
@@ -81,6 +97,9 @@ func (c Config) WithDefaults() Config {
 	if c.FlatBudget == 0 {
 		c.FlatBudget = DefaultFlatBudget
 	}
+	if c.MaxObjectBytes == 0 {
+		c.MaxObjectBytes = DefaultMaxObjectBytes
+	}
 	if c.Admission == "" {
 		c.Admission = DefaultAdmission
 	}
@@ -109,6 +128,9 @@ func (c Config) Validate() error {
 	}
 	if c.FlatBudget <= 0 {
 		bad("FlatBudget = %d, want > 0 bytes (0 means the default, %d)", c.FlatBudget, DefaultFlatBudget)
+	}
+	if c.MaxObjectBytes <= 0 {
+		bad("MaxObjectBytes = %d, want > 0 bytes (0 means the default, %d)", c.MaxObjectBytes, DefaultMaxObjectBytes)
 	}
 	if _, err := parseAdmission(c.Admission); err != nil {
 		errs = append(errs, err)

@@ -35,6 +35,11 @@ func TestConfigValidate(t *testing.T) {
 			},
 		},
 		{
+			name: "negative MaxObjectBytes",
+			cfg:  Config{FlatDir: "/x", ColdURL: "mem://", MaxObjectBytes: -1},
+			want: []string{"store: MaxObjectBytes = -1, want > 0 bytes (0 means the default, 1073741824)"},
+		},
+		{
 			name: "probation fraction out of range",
 			cfg:  Config{FlatDir: "/x", ColdURL: "mem://", Admission: "probation:1"},
 			want: []string{`store: Admission = "probation:1", want "mru", "lru" or "probation:F" with 0 < F < 1 (empty means the default, "mru")`},

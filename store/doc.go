@@ -36,6 +36,16 @@
 // that is empty or not 64 lowercase hex digits is ReasonCorrupt. A
 // missing object is a miss, not an error.
 //
+// An object's declared size is checked before its body is read: against
+// the index's PayloadBytes (ReasonSize), and against what is to hold it
+// (ReasonTooLarge): the flat budget for a fetch into flat, or
+// Config.MaxObjectBytes (default 1 GiB) for the block [Store.Get] reads
+// into memory because flat cannot take it. Memory follows the bytes
+// received, never the declared size: a fetch into flat streams to its
+// temporary file, and Get's read into memory preallocates at most 1 MiB
+// and grows as the body arrives, so an endpoint that declares 1 TiB and
+// sends 1 KiB costs about 1 KiB.
+//
 // # Capacity
 //
 // The flat tier holds at most Config.FlatBudget payload bytes. Publishing

@@ -21,7 +21,10 @@ const (
 	// requires one (Config.RequireChecksum).
 	ReasonUnverified = "unverified"
 	// ReasonTooLarge: the block is larger than the whole flat budget, so
-	// it can never be published to flat.
+	// it can never be published to flat; or, for the block [Store.Get]
+	// reads into memory because flat cannot take it, larger than
+	// Config.MaxObjectBytes. Either is found from the size the index or
+	// the object declares, before the body is read.
 	ReasonTooLarge = "too_large"
 	// ReasonFlatWrite: the flat tier refused the block (a full or
 	// read-only disk, a broken directory): the cold tier is not to blame.

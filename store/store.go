@@ -343,7 +343,10 @@ func (s *Store) Put(ctx context.Context, ns, key string, payload []byte) error {
 // Get returns the payload of the block with key (a [block.Key]) in
 // namespace ns: from the flat tier when it holds it (marking it most
 // recently used), else from the cold tier, verified as Materialize
-// verifies, then published to flat. It returns an error wrapping
+// verifies, then published to flat. A block larger than FlatBudget is read
+// from cold into memory, verified and not published: at most
+// Config.MaxObjectBytes, and the memory follows the bytes received, not
+// the size the object declares. It returns an error wrapping
 // [ErrNotFound] when neither tier holds the block.
 func (s *Store) Get(ctx context.Context, ns, key string) ([]byte, error) {
 	n, err := parseName(ns, key)
@@ -471,7 +474,7 @@ func (s *Store) flight(ctx context.Context, n name, expect int64, p place) (v an
 // fetch GETs block n from cold, verifies it into a temporary file and
 // publishes it to flat at p.
 func (s *Store) fetch(ctx context.Context, n name, expect int64, p place) (fetched, error) {
-	r, sum, found, err := s.openCold(ctx, n, expect, s.maxSize(p))
+	r, sum, found, err := s.openCold(ctx, n, expect, s.maxSize(p), "the flat tier admits")
 	if err != nil || !found {
 		return fetched{}, err
 	}
@@ -505,10 +508,17 @@ func (s *Store) fetch(ctx context.Context, n name, expect int64, p place) (fetch
 	return fetched{n: size, found: true}, nil
 }
 
+// directChunk is the most direct preallocates from an object's declared
+// size: past it, the buffer grows with the bytes received.
+const directChunk = 1 << 20
+
 // direct reads block n from cold into memory, verified, without publishing
-// it: Get's way for a block flat cannot hold.
+// it: Get's way for a block flat cannot take. It refuses an object that
+// declares more than Config.MaxObjectBytes before reading its body, and
+// allocates for the bytes received, so an object that declares more than
+// it sends costs what it sends.
 func (s *Store) direct(ctx context.Context, n name) ([]byte, error) {
-	r, sum, found, err := s.openCold(ctx, n, 0, -1)
+	r, sum, found, err := s.openCold(ctx, n, 0, s.cfg.MaxObjectBytes, "Get reads into memory (MaxObjectBytes)")
 	if err != nil {
 		return nil, err
 	}
@@ -517,7 +527,7 @@ func (s *Store) direct(ctx context.Context, n name) ([]byte, error) {
 	}
 	defer r.Close()
 	var buf bytes.Buffer
-	buf.Grow(int(r.Size()) + bytes.MinRead) // room for the read that finds EOF
+	buf.Grow(int(min(max(r.Size(), 0), directChunk)) + bytes.MinRead) // and room for the read that finds EOF
 	if err := s.copyVerified(ctx, &buf, r, n.object(), r.Size(), sum); err != nil {
 		s.countRejected(err)
 		return nil, err
@@ -529,10 +539,10 @@ func (s *Store) direct(ctx context.Context, n name) ([]byte, error) {
 }
 
 // openCold opens block n's cold object and checks what it can before the
-// body is read: its size against expect (when not 0) and max (when not
-// -1), and its checksum metadata. found is false on a miss; sum is "" when
-// the object has no checksum.
-func (s *Store) openCold(ctx context.Context, n name, expect, max int64) (r *blob.Reader, sum string, found bool, err error) {
+// body is read: its declared size against expect (when not 0) and max
+// (limit names it in the error), and its checksum metadata. found is false
+// on a miss; sum is "" when the object has no checksum.
+func (s *Store) openCold(ctx context.Context, n name, expect, max int64, limit string) (r *blob.Reader, sum string, found bool, err error) {
 	obj := n.object()
 	s.st.coldGets.Add(1)
 	rd, err := s.cold.NewReader(ctx, obj, nil)
@@ -553,8 +563,8 @@ func (s *Store) openCold(ctx context.Context, n name, expect, max int64) (r *blo
 	switch {
 	case expect != 0 && size != expect:
 		return nil, "", false, failf(ReasonSize, "store: %s: object is %d bytes, index says %d", obj, size, expect)
-	case max >= 0 && size > max:
-		return nil, "", false, failf(ReasonTooLarge, "store: %s: object is %d bytes, more than the flat tier admits (%d bytes)", obj, size, max)
+	case size > max:
+		return nil, "", false, failf(ReasonTooLarge, "store: %s: object is %d bytes, more than %s (%d bytes)", obj, size, limit, max)
 	}
 	sum, ok, err := s.checksum(ctx, r, obj)
 	switch {
