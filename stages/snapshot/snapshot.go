@@ -2,7 +2,10 @@
 // implementations that supply a cycle's candidates.
 //
 // [Index] streams a metadata index ([index.Reader]) without copying it: the
-// cycle scores each entry as it passes.
+// cycle scores each entry as it passes. [Hints] is the intake of the blocks
+// the node knows it will need soon, and the source of those blocks.
+// [RoomGate] wraps another source and proposes nothing while the flat tier
+// has no room for the largest block seen.
 package snapshot
 
 import (
