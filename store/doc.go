@@ -46,6 +46,31 @@
 // and grows as the body arrives, so an endpoint that declares 1 TiB and
 // sends 1 KiB costs about 1 KiB.
 //
+// # The flat directory
+//
+// Every read, write, rename and delete in flat goes through an [os.Root]
+// on Config.FlatDir, so none reaches outside it, whatever the directory
+// holds: a symlink that leads out fails the call. Nor does the store
+// follow a symlink inside it. It writes a block only into namespace and
+// fan-out directories that are directories (anything else there, a
+// symlink above all, fails the write with ReasonFlatWrite; Get then reads
+// the block from cold without publishing it). [Open] skips the entries
+// where it looks for blocks that are neither plain files nor directories
+// (symlinks, devices, fifos), counting them in Stats.Irregular. And a
+// block is served from flat, or counted as there, only when the recency
+// index holds it and its file is a plain file of the size it was
+// published at (and of the index's PayloadBytes, when given): checked by
+// lstat before the file is opened, so a fifo is never opened, and by
+// fstat on the open file. A block that fails the check (truncated, grown,
+// deleted, replaced by a symlink or a fifo) is dropped and fetched afresh,
+// counted in Stats.Damaged or Stats.Irregular; a file planted under a
+// block's name while the store runs is never served. These checks are of
+// type and size, not content: a block's content is verified as it enters
+// flat, not each time it is read, so a writer of FlatDir who keeps a
+// file's size (or a hard link, which is a plain file) goes unseen.
+//
+// Open refuses a lock file that is not a plain file.
+//
 // # Capacity
 //
 // The flat tier holds at most Config.FlatBudget payload bytes. Publishing

@@ -27,7 +27,8 @@ const (
 	// the object declares, before the body is read.
 	ReasonTooLarge = "too_large"
 	// ReasonFlatWrite: the flat tier refused the block (a full or
-	// read-only disk, a broken directory): the cold tier is not to blame.
+	// read-only disk, a broken directory, a symlink or a file where a
+	// directory belongs): the cold tier is not to blame.
 	ReasonFlatWrite = "flat_write"
 	// ReasonBadName: the namespace or key is not valid (see
 	// [block.ValidateNamespace] and [block.ParseKey]).

@@ -14,6 +14,8 @@ import "github.com/prometheus/client_golang/prometheus"
 //	kvprefetch_store_evicted_bytes_total      counter: payload bytes evicted from flat
 //	kvprefetch_store_unverified_total         counter: objects accepted without "b3"
 //	kvprefetch_store_rejected_total           counter: objects refused (corrupt, size, ...)
+//	kvprefetch_store_flat_irregular_total     counter: flat entries neither plain files nor directories
+//	kvprefetch_store_flat_damaged_total       counter: flat blocks found not as published, dropped
 func (s *Store) Collector() prometheus.Collector {
 	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
 	return &statsCollector{s: s, descs: [...]*prometheus.Desc{
@@ -26,12 +28,14 @@ func (s *Store) Collector() prometheus.Collector {
 		d("kvprefetch_store_evicted_bytes_total", "Payload bytes evicted from the flat tier for its budget."),
 		d("kvprefetch_store_unverified_total", `Cold objects accepted without "b3" metadata, their size alone checked.`),
 		d("kvprefetch_store_rejected_total", "Cold objects refused for their content or size."),
+		d("kvprefetch_store_flat_irregular_total", "Entries found where the flat tier keeps blocks that are neither plain files nor directories (symlinks, devices, fifos), skipped or dropped, never followed."),
+		d("kvprefetch_store_flat_damaged_total", "Flat blocks found missing, unreadable or of another size than published (or than the index expects), dropped to be fetched afresh."),
 	}}
 }
 
 type statsCollector struct {
 	s     *Store
-	descs [9]*prometheus.Desc
+	descs [11]*prometheus.Desc
 }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -56,6 +60,8 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		{counter, float64(st.EvictedBytes)},
 		{counter, float64(st.Unverified)},
 		{counter, float64(st.Rejected)},
+		{counter, float64(st.Irregular)},
+		{counter, float64(st.Damaged)},
 	} {
 		ch <- prometheus.MustNewConstMetric(c.descs[i], v.t, v.v)
 	}

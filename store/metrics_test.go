@@ -59,6 +59,12 @@ kvprefetch_store_unverified_total 1
 # HELP kvprefetch_store_rejected_total Cold objects refused for their content or size.
 # TYPE kvprefetch_store_rejected_total counter
 kvprefetch_store_rejected_total 0
+# HELP kvprefetch_store_flat_irregular_total Entries found where the flat tier keeps blocks that are neither plain files nor directories (symlinks, devices, fifos), skipped or dropped, never followed.
+# TYPE kvprefetch_store_flat_irregular_total counter
+kvprefetch_store_flat_irregular_total 0
+# HELP kvprefetch_store_flat_damaged_total Flat blocks found missing, unreadable or of another size than published (or than the index expects), dropped to be fetched afresh.
+# TYPE kvprefetch_store_flat_damaged_total counter
+kvprefetch_store_flat_damaged_total 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(expected)); err != nil {
 		t.Error(err)

@@ -7,15 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/zeebo/blake3"
@@ -56,11 +53,12 @@ const (
 // writes and reads. It is safe for concurrent use.
 type Store struct {
 	cfg   Config
-	root  string
+	root  string   // FlatDir, absolute: for messages
+	flat  *os.Root // FlatDir: every file operation of the flat tier goes through it
+	lock  *flatLock
 	adm   admission
 	cold  *blob.Bucket
 	owned bool // cold was opened by Open, so Close closes it
-	lockf *os.File
 	log   *slog.Logger
 	hooks *testHooks // nil outside tests
 
@@ -74,7 +72,7 @@ type Store struct {
 
 	closed atomic.Bool
 	st     struct {
-		coldGets, published, evicted, evictedBytes, unverified, rejected atomic.Uint64
+		coldGets, published, evicted, evictedBytes, unverified, rejected, irregular, damaged atomic.Uint64
 	}
 }
 
@@ -108,13 +106,24 @@ type Stats struct {
 	// (reasons "corrupt", "size", "unverified", "too_large"): never
 	// published.
 	Rejected uint64
+	// Irregular counts the entries found where flat keeps its namespace
+	// directories, fan-out directories and blocks that are neither plain
+	// files nor directories (symlinks, devices, fifos, sockets): skipped
+	// at Open, dropped when found at a block's place later. None is ever
+	// followed or opened.
+	Irregular uint64
+	// Damaged counts block files found missing, unreadable, or of another
+	// size than the store published them at (or than the index expects)
+	// when checked: dropped from flat, so that they are fetched afresh.
+	Damaged uint64
 }
 
 // Open opens the store cfg describes: it opens the cold bucket, creates and
 // locks the flat directory, removes temporary files a crash left there, and
 // rebuilds the flat tier's recency order from the blocks' sizes and
-// modification times, evicting down to the budget if it shrank. Open starts
-// no goroutines; call Close when done.
+// modification times, evicting down to the budget if it shrank. Entries
+// that are neither plain files nor directories are skipped and counted in
+// Stats.Irregular. Open starts no goroutines; call Close when done.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -145,12 +154,18 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.closeCold()
 		return nil, fmt.Errorf("store: create flat dir: %w", err)
 	}
-	if s.lockf, err = lockDir(filepath.Join(root, lockName)); err != nil {
+	if s.flat, err = os.OpenRoot(root); err != nil {
+		s.closeCold()
+		return nil, fmt.Errorf("store: open flat dir: %w", err)
+	}
+	if s.lock, err = lockFlat(s.flat, root); err != nil {
+		s.flat.Close()
 		s.closeCold()
 		return nil, err
 	}
 	if err := s.scan(); err != nil {
-		s.lockf.Close()
+		s.lock.Close()
+		s.flat.Close()
 		s.closeCold()
 		return nil, err
 	}
@@ -167,8 +182,11 @@ func (s *Store) Close() error {
 		return nil
 	}
 	err := s.closeCold()
-	if lerr := s.lockf.Close(); lerr != nil && err == nil {
+	if lerr := s.lock.Close(); lerr != nil && err == nil {
 		err = fmt.Errorf("store: unlock flat dir: %w", lerr)
+	}
+	if ferr := s.flat.Close(); ferr != nil && err == nil {
+		err = fmt.Errorf("store: close flat dir: %w", ferr)
 	}
 	return err
 }
@@ -198,18 +216,22 @@ func (s *Store) Stats() Stats {
 		EvictedBytes: s.st.evictedBytes.Load(),
 		Unverified:   s.st.unverified.Load(),
 		Rejected:     s.st.rejected.Load(),
+		Irregular:    s.st.irregular.Load(),
+		Damaged:      s.st.damaged.Load(),
 	}
 }
 
-// ContainsFlat reports whether the flat tier holds block h of namespace ns,
-// with one stat. An invalid namespace holds nothing.
+// ContainsFlat reports whether the flat tier holds block h of namespace ns
+// as the store published it: indexed, and its file a plain file of the
+// size published, checked with one lstat (a file that fails the check is
+// dropped, see Stats.Damaged). An invalid namespace holds nothing.
 func (s *Store) ContainsFlat(_ context.Context, ns string, h block.Hash) bool {
 	n, err := nameOf(ns, h)
 	if err != nil || s.closed.Load() {
 		return false
 	}
-	_, err = os.Stat(s.path(n))
-	return err == nil
+	_, ok := s.inFlat(n, 0)
+	return ok
 }
 
 // InFlight reports whether a cold GET of block h of namespace ns is running
@@ -237,9 +259,10 @@ func (s *Store) InFlight(ns string, h block.Hash) bool {
 // error when the cold tier does not hold it; or an error whose reason
 // [pipeline.FailureReason] names (ReasonCorrupt, ReasonSize,
 // ReasonUnverified, ReasonTooLarge, ReasonBadName, or the context's). When
-// c.Meta.PayloadBytes is not zero the object's size must equal it. On any
-// failure nothing is published. Concurrent fetches of one block, here or
-// in Get, share one GET.
+// c.Meta.PayloadBytes is not zero the object's size must equal it, and so
+// must the size of a block already in flat: one of another size is
+// dropped and fetched afresh. On any failure nothing is published.
+// Concurrent fetches of one block, here or in Get, share one GET.
 func (s *Store) Materialize(ctx context.Context, ns string, c pipeline.Candidate) (int64, bool, error) {
 	n, err := nameOf(ns, c.Hash)
 	if err != nil {
@@ -248,10 +271,10 @@ func (s *Store) Materialize(ctx context.Context, ns string, c pipeline.Candidate
 	if s.closed.Load() {
 		return 0, false, ErrClosed
 	}
-	if fi, err := os.Stat(s.path(n)); err == nil {
-		return fi.Size(), true, nil
-	}
 	expect := int64(c.Meta.PayloadBytes)
+	if size, ok := s.inFlat(n, expect); ok {
+		return size, true, nil
+	}
 	if c.Meta.PayloadBytes > uint64(s.maxSize(s.adm.place)) {
 		s.st.rejected.Add(1)
 		return 0, false, failf(ReasonTooLarge, "store: %s: index says %d bytes, more than the flat tier admits (%d bytes)", n.object(), c.Meta.PayloadBytes, s.maxSize(s.adm.place))
@@ -341,13 +364,14 @@ func (s *Store) Put(ctx context.Context, ns, key string, payload []byte) error {
 }
 
 // Get returns the payload of the block with key (a [block.Key]) in
-// namespace ns: from the flat tier when it holds it (marking it most
-// recently used), else from the cold tier, verified as Materialize
-// verifies, then published to flat. A block larger than FlatBudget is read
-// from cold into memory, verified and not published: at most
-// Config.MaxObjectBytes, and the memory follows the bytes received, not
-// the size the object declares. It returns an error wrapping
-// [ErrNotFound] when neither tier holds the block.
+// namespace ns: from the flat tier when it holds it as published (indexed,
+// a plain file of the size published; marking it most recently used),
+// else from the cold tier, verified as Materialize verifies, then
+// published to flat. A block flat cannot take (larger than FlatBudget, or
+// refused by the flat disk) is read from cold into memory, verified and
+// not published: at most Config.MaxObjectBytes, and the memory follows
+// the bytes received, not the size the object declares. It returns an
+// error wrapping [ErrNotFound] when neither tier holds the block.
 func (s *Store) Get(ctx context.Context, ns, key string) ([]byte, error) {
 	n, err := parseName(ns, key)
 	if err != nil {
@@ -356,27 +380,24 @@ func (s *Store) Get(ctx context.Context, ns, key string) ([]byte, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
-	if data, ok, err := s.readFlat(n); ok || err != nil {
-		return data, err
+	if data, ok := s.readFlat(n); ok {
+		return data, nil
 	}
 	r, err := s.shared(ctx, n, 0, placeFront)
-	switch {
-	case pipeline.FailureReason(err) == ReasonTooLarge:
+	switch reason := pipeline.FailureReason(err); {
+	case reason == ReasonTooLarge, reason == ReasonFlatWrite:
 		return s.direct(ctx, n)
 	case err != nil:
 		return nil, err
 	case !r.found:
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, n.object())
 	}
-	if data, ok, err := s.readFlat(n); ok || err != nil {
-		return data, err
+	if data, ok := s.readFlat(n); ok {
+		return data, nil
 	}
 	// Published, then evicted before we read it (a tiny budget under load).
 	return s.direct(ctx, n)
 }
-
-// path is block n's flat path.
-func (s *Store) path(n name) string { return filepath.Join(s.root, n.rel()) }
 
 // maxSize is the largest block that may enter flat at p.
 func (s *Store) maxSize(p place) int64 {
@@ -384,30 +405,6 @@ func (s *Store) maxSize(p place) int64 {
 		return s.rec.probBudget
 	}
 	return s.cfg.FlatBudget
-}
-
-// readFlat reads block n from flat and marks it most recently used. ok is
-// false when flat does not hold it.
-func (s *Store) readFlat(n name) (data []byte, ok bool, err error) {
-	p := s.path(n)
-	data, err = os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("store: read flat %s: %w", n.object(), err)
-	}
-	now := time.Now()
-	s.mu.Lock()
-	if s.rec.touch(n.id(), now) {
-		// Mirror the new recency in the mtime, which a reopen orders by.
-		// Under the lock, so it cannot touch a file an eviction replaced.
-		if err := os.Chtimes(p, now, now); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			s.log.Warn("store: touch flat block", "path", p, "err", err)
-		}
-	}
-	s.mu.Unlock()
-	return data, true, nil
 }
 
 // fetched is the result of a shared cold fetch.
@@ -496,7 +493,7 @@ func (s *Store) fetch(ctx context.Context, n name, expect int64, p place) (fetch
 		return fetched{}, err
 	}
 	if err := ctx.Err(); err != nil {
-		os.Remove(tmp)
+		s.flat.Remove(tmp)
 		return fetched{}, fmt.Errorf("store: get %s: %w", n.object(), err)
 	}
 	if err := s.publish(tmp, n, size, p); err != nil {
@@ -673,178 +670,6 @@ func (s *Store) coldErr(ctx context.Context, op, obj string, err error) error {
 		return fmt.Errorf("store: %s %s: %w", op, obj, cerr)
 	}
 	return fmt.Errorf("store: %s %s: %w", op, obj, err)
-}
-
-// writeTemp creates a temporary file beside block n's flat path, fills it,
-// fsyncs and closes it, and returns its path. On failure it removes it.
-func (s *Store) writeTemp(n name, fill func(io.Writer) error) (tmp string, err error) {
-	dir := filepath.Dir(s.path(n))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", failf(ReasonFlatWrite, "store: create flat dir: %w", err)
-	}
-	f, err := os.CreateTemp(dir, tmpPrefix+n.hex+"-*")
-	if err != nil {
-		return "", failf(ReasonFlatWrite, "store: create flat temporary file: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	fw := &flatWriter{w: f}
-	var w io.Writer = fw
-	if s.hooks != nil && s.hooks.afterChunk != nil {
-		w = &hookWriter{w: fw, after: s.hooks.afterChunk}
-	}
-	if err := fill(w); err != nil {
-		if fw.err != nil { // the disk, not the cold tier, failed
-			return "", failf(ReasonFlatWrite, "store: write flat temporary file for %s: %w", n.object(), fw.err)
-		}
-		return "", err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return "", failf(ReasonFlatWrite, "store: chmod flat temporary file: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return "", failf(ReasonFlatWrite, "store: fsync flat temporary file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return "", failf(ReasonFlatWrite, "store: close flat temporary file: %w", err)
-	}
-	return f.Name(), nil
-}
-
-// flatWriter remembers its writer's first error, so that a failing flat
-// disk is told apart from a failing cold read in the same copy.
-type flatWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (f *flatWriter) Write(p []byte) (int, error) {
-	n, err := f.w.Write(p)
-	if err != nil && f.err == nil {
-		f.err = err
-	}
-	return n, err
-}
-
-type hookWriter struct {
-	w     io.Writer
-	n     int64
-	after func(int64)
-}
-
-func (h *hookWriter) Write(p []byte) (int, error) {
-	n, err := h.w.Write(p)
-	h.n += int64(n)
-	h.after(h.n)
-	return n, err
-}
-
-// publish renames the verified temporary file tmp into place as block n,
-// entered at p in the recency order, after evicting what the budget
-// requires. Eviction, the rename and the index change happen under one
-// lock, so the index and the directory agree. On failure tmp is removed.
-func (s *Store) publish(tmp string, n name, size int64, p place) error {
-	if s.hooks != nil && s.hooks.beforeRename != nil {
-		s.hooks.beforeRename(tmp)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	evicted, stamp := s.rec.admit(n.id(), size, p, time.Now())
-	s.removeEvicted(evicted)
-	err := os.Chtimes(tmp, stamp, stamp)
-	if err == nil {
-		err = os.Rename(tmp, s.path(n))
-	}
-	if err != nil {
-		s.rec.forget(n.id())
-		os.Remove(tmp)
-		return failf(ReasonFlatWrite, "store: publish %s: %w", n.object(), err)
-	}
-	s.st.published.Add(1)
-	return nil
-}
-
-// removeEvicted deletes the files of evicted entries. Call with mu held.
-func (s *Store) removeEvicted(evicted []*entry) {
-	for _, e := range evicted {
-		p := filepath.Join(s.root, relOfID(e.key))
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			s.log.Warn("store: evict flat block", "path", p, "err", err)
-		}
-		s.st.evicted.Add(1)
-		s.st.evictedBytes.Add(uint64(e.size))
-	}
-}
-
-// scan rebuilds the recency index from the flat directory and removes the
-// temporary files a crash left. Files it does not recognise are left alone
-// and not counted.
-func (s *Store) scan() error {
-	type found struct {
-		id    string
-		size  int64
-		mtime time.Time
-	}
-	var blocks []found
-	nsDirs, err := os.ReadDir(s.root)
-	if err != nil {
-		return fmt.Errorf("store: read flat dir: %w", err)
-	}
-	for _, nd := range nsDirs {
-		ns := nd.Name()
-		if !nd.IsDir() || block.ValidateNamespace(ns) != nil {
-			continue
-		}
-		fans, err := os.ReadDir(filepath.Join(s.root, ns))
-		if err != nil {
-			return fmt.Errorf("store: read flat dir: %w", err)
-		}
-		for _, fd := range fans {
-			if !fd.IsDir() || !isLowerHex(fd.Name(), 2) {
-				continue
-			}
-			dir := filepath.Join(s.root, ns, fd.Name())
-			files, err := os.ReadDir(dir)
-			if err != nil {
-				return fmt.Errorf("store: read flat dir: %w", err)
-			}
-			for _, f := range files {
-				fn := f.Name()
-				if strings.HasPrefix(fn, tmpPrefix) {
-					if err := os.Remove(filepath.Join(dir, fn)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-						return fmt.Errorf("store: remove stale temporary file: %w", err)
-					}
-					s.log.Info("store: removed stale temporary file", "path", filepath.Join(dir, fn))
-					continue
-				}
-				if !f.Type().IsRegular() || !strings.HasPrefix(fn, fd.Name()) {
-					continue
-				}
-				if _, err := block.ParseKey(block.KeyPrefix + fn); err != nil {
-					continue
-				}
-				info, err := f.Info()
-				if err != nil {
-					continue // removed meanwhile
-				}
-				blocks = append(blocks, found{id: ns + "/" + fn, size: info.Size(), mtime: info.ModTime()})
-			}
-		}
-	}
-	slices.SortFunc(blocks, func(a, b found) int {
-		if c := a.mtime.Compare(b.mtime); c != 0 {
-			return c
-		}
-		return strings.Compare(a.id, b.id)
-	})
-	for _, b := range blocks {
-		s.rec.load(b.id, b.size, b.mtime)
-	}
-	return nil
 }
 
 func isLowerHex(s string, n int) bool {
