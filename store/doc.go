@@ -69,7 +69,10 @@
 // flat, not each time it is read, so a writer of FlatDir who keeps a
 // file's size (or a hard link, which is a plain file) goes unseen.
 //
-// Open refuses a lock file that is not a plain file.
+// One store at a time uses a flat directory: Open takes an exclusive
+// flock (on Unix systems) on the directory itself and on its lock file,
+// so deleting the lock file under a running store does not let a second
+// one in, and Open refuses a lock file that is not a plain file.
 //
 // # Capacity
 //

@@ -439,3 +439,46 @@ func TestFlatContentChecked(t *testing.T) {
 		}
 	})
 }
+
+// TestFlatDirLockFileDeleted: deleting the lock file under a running store
+// does not let a second store open the directory, and a lock file that is
+// not a plain file is refused.
+func TestFlatDirLockFileDeleted(t *testing.T) {
+	ctx := context.Background()
+	t.Run("deleted while the first store runs", func(t *testing.T) {
+		flat := t.TempDir()
+		s := open(t, Config{FlatDir: flat})
+		if err := os.Remove(filepath.Join(flat, lockName)); err != nil {
+			t.Fatal(err)
+		}
+		s2, err := Open(ctx, Config{FlatDir: flat, ColdURL: "mem://"})
+		if err == nil {
+			s2.Close()
+			t.Fatalf("second Open after the lock file was deleted succeeded, want an in-use error")
+		}
+		if !strings.Contains(err.Error(), "in use by another store") {
+			t.Errorf("second Open: err = %v, want an in-use error", err)
+		}
+		s.Close()
+		s3, err := Open(ctx, Config{FlatDir: flat, ColdURL: "mem://"})
+		if err != nil {
+			t.Fatalf("Open after the first store closed: %v", err)
+		}
+		s3.Close()
+	})
+	t.Run("a symlink to a file inside the root", func(t *testing.T) {
+		flat := t.TempDir()
+		if err := os.WriteFile(filepath.Join(flat, "README"), []byte("notes"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		symlink(t, "README", filepath.Join(flat, lockName))
+		s, err := Open(ctx, Config{FlatDir: flat, ColdURL: "mem://"})
+		if err == nil {
+			s.Close()
+			t.Fatalf("Open with a symlinked lock file succeeded, want an error")
+		}
+		if !strings.Contains(err.Error(), "not a plain file") {
+			t.Errorf("Open: err = %v, want one saying the lock file is not a plain file", err)
+		}
+	})
+}
