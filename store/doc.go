@@ -72,7 +72,10 @@
 // One store at a time uses a flat directory: Open takes an exclusive
 // flock (on Unix systems) on the directory itself and on its lock file,
 // so deleting the lock file under a running store does not let a second
-// one in, and Open refuses a lock file that is not a plain file.
+// one in, and Open refuses a lock file that is not a plain file. Open
+// fails, naming the entry and what to do, on a namespace or fan-out
+// directory it cannot read, rather than run with blocks it cannot count
+// against the budget.
 //
 // # Capacity
 //

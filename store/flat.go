@@ -276,7 +276,8 @@ func (s *Store) removeEvicted(evicted []*entry) {
 // temporary files a crash left. Files it does not recognise are left alone
 // and not counted; an entry where a namespace directory, a fan-out
 // directory or a block belongs that is neither a plain file nor a
-// directory is skipped and counted in Stats.Irregular.
+// directory is skipped and counted in Stats.Irregular. A directory it
+// cannot read fails it.
 func (s *Store) scan() error {
 	type found struct {
 		id    string
@@ -353,14 +354,21 @@ func (s *Store) scan() error {
 func (s *Store) readDir(rel string) ([]fs.DirEntry, error) {
 	d, err := s.flat.Open(rel)
 	if err != nil {
-		return nil, fmt.Errorf("store: read flat dir: %w", err)
+		return nil, s.unreadable(rel, err)
 	}
 	defer d.Close()
 	entries, err := d.ReadDir(-1)
 	if err != nil {
-		return nil, fmt.Errorf("store: read flat dir: %w", err)
+		return nil, s.unreadable(rel, err)
 	}
 	return entries, nil
+}
+
+// unreadable is Open's error for a flat directory it cannot read: it stops
+// there rather than run with blocks it cannot see, which would escape the
+// budget and never be evicted.
+func (s *Store) unreadable(rel string, err error) error {
+	return fmt.Errorf("store: cannot read flat directory %s (%w): Open indexes every namespace and fan-out directory in flat, so it stops here; make it readable by this process, or remove it (flat holds only copies of cold blocks)", filepath.Join(s.root, rel), err)
 }
 
 // isDir reports whether d, the entry rel of a flat directory, is a

@@ -4,7 +4,10 @@ package store
 
 import (
 	"context"
+	"io"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -112,5 +115,110 @@ func getWithin(t *testing.T, s *Store, b testBlock, d time.Duration) ([]byte, er
 	case <-time.After(d):
 		t.Fatalf("Get of %s has not returned after %v", b.key(), d)
 		panic("unreachable")
+	}
+}
+
+// unreadableEnv marks the child process TestOpenUnreadableDir runs Open
+// in: "<flat dir>\n<the unreadable entry, relative>".
+const unreadableEnv = "STORE_TEST_UNREADABLE"
+
+// TestOpenUnreadableDir: Open fails on a fan-out directory it cannot read
+// (it cannot tell what that directory holds against the budget), with an
+// error that names the entry and says what to do. Root reads every
+// directory whatever its mode, so as root the Open runs in a child that
+// is not: this test binary, copied where any user may run it, re-run as
+// nobody (uid 65534).
+func TestOpenUnreadableDir(t *testing.T) {
+	if env := os.Getenv(unreadableEnv); env != "" {
+		flat, rel, _ := strings.Cut(env, "\n")
+		checkUnreadable(t, flat, rel)
+		return
+	}
+	ctx := context.Background()
+	base := t.TempDir()
+	flat := filepath.Join(base, "flat")
+	s := open(t, Config{FlatDir: flat})
+	b := newBlock(t, 1000)
+	if err := s.Put(ctx, testNS, b.key(), b.payload); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	rel := testNS + "/" + b.hash.String()[:2]
+	dir := filepath.Join(flat, filepath.FromSlash(rel))
+	t.Cleanup(func() { os.Chmod(dir, 0o755) }) // so that TempDir's cleanup can remove it
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(dir, 0); err != nil {
+			t.Fatal(err)
+		}
+		checkUnreadable(t, flat, rel)
+		return
+	}
+
+	const nobody = 65534
+	for _, d := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := filepath.WalkDir(flat, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, nobody, nobody)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(base, "store.test")
+	copyFile(t, os.Args[0], bin)
+	cmd := exec.CommandContext(t.Context(), bin, "-test.run=^TestOpenUnreadableDir$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), unreadableEnv+"="+flat+"\n"+rel)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	out, err := cmd.CombinedOutput()
+	if cmd.ProcessState == nil {
+		t.Skipf("cannot run a child as uid %d to make a directory unreadable: %v", nobody, err)
+	}
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestOpenUnreadableDir") {
+		t.Fatalf("child as uid %d (%v):\n%s", nobody, err, out)
+	}
+}
+
+// checkUnreadable opens the store on flat, whose entry rel it cannot read.
+func checkUnreadable(t *testing.T, flat, rel string) {
+	if _, err := os.ReadDir(filepath.Join(flat, filepath.FromSlash(rel))); err == nil {
+		t.Fatalf("%s is readable (uid %d): the test cannot make it unreadable", rel, os.Geteuid())
+	}
+	s, err := Open(context.Background(), Config{FlatDir: flat, ColdURL: "mem://"})
+	if err == nil {
+		st := s.Stats()
+		s.Close()
+		t.Fatalf("Open with %s unreadable succeeded (%d blocks indexed), want an error", rel, st.FlatBlocks)
+	}
+	for _, want := range []string{rel, "permission denied", "make it readable", "or remove it"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Open: err = %v, want one that says %q", err, want)
+		}
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	in, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

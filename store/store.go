@@ -123,7 +123,9 @@ type Stats struct {
 // rebuilds the flat tier's recency order from the blocks' sizes and
 // modification times, evicting down to the budget if it shrank. Entries
 // that are neither plain files nor directories are skipped and counted in
-// Stats.Irregular. Open starts no goroutines; call Close when done.
+// Stats.Irregular. Open fails, naming the entry, when it cannot read a
+// namespace or fan-out directory: it could not tell what that holds
+// against the budget. Open starts no goroutines; call Close when done.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
