@@ -3,14 +3,13 @@ package presets
 import (
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
-	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/stages/emit"
 	"github.com/wombatkv/prefetch/stages/fetch"
 	"github.com/wombatkv/prefetch/stages/filter"
+	"github.com/wombatkv/prefetch/stages/score"
 	topk "github.com/wombatkv/prefetch/stages/select"
 	"github.com/wombatkv/prefetch/stages/snapshot"
 )
@@ -23,8 +22,8 @@ const (
 	// DefaultHintBurst is the hint budget's depth: one grid cycle's worth.
 	DefaultHintBurst = 8
 	// DefaultHintGetTime is the expected duration of one GET when
-	// HintOptions.GetTime is nil.
-	DefaultHintGetTime = 100 * time.Millisecond
+	// HintOptions.GetTime is nil (score.DefaultGetTime).
+	DefaultHintGetTime = score.DefaultGetTime
 	// DefaultHintInterval is the hint pipeline's tick. Its cycles look
 	// only at the pending hints, so they are cheap; a tick shorter than
 	// the grid's lets the budget's tokens be spent as they come.
@@ -54,10 +53,10 @@ type HintOptions struct {
 
 // HintsConfig returns the pipeline.Config of the hint preset: each cycle
 // takes the pending hinted blocks that are neither in flat nor in flight,
-// ranks them by deadline (the earliest Due first, then the lower Seq, so a
-// request's prefix comes first), keeps TopK within the GET budget and
-// fetches them with at most Limit in flight. It writes the MyelonInstr v3
-// line.
+// ranks them by deadline ([score.Deadline]: the earliest Due first, then
+// the lower Seq, so a request's prefix comes first), keeps TopK within the
+// GET budget ([filter.Budget]) and fetches them with at most Limit in
+// flight. It writes the MyelonInstr v3 line.
 //
 // A hint is a perfect predictor: every block fetched is read by the
 // request that was announced, unless it is evicted first. The budget keeps
@@ -92,33 +91,13 @@ func HintsConfig(o HintOptions) (pipeline.Config, error) {
 	if o.Interval == 0 {
 		o.Interval = DefaultHintInterval
 	}
-	hints := o.Hints
-	getTime := o.GetTime
-	if getTime == nil {
-		getTime = func(uint64) time.Duration { return DefaultHintGetTime }
-	}
-	deadline := pipeline.ScorerFunc(func(now time.Time, h block.Hash, m block.Meta) float64 {
-		due, ok := hints.Due(h)
-		rank, _ := hints.Rank(h)
-		if !ok {
-			return math.Inf(-1) // not hinted: the source proposes only hinted blocks
-		}
-		slack := due.Sub(now)
-		if slack >= getTime(m.PayloadBytes) {
-			return -float64(rank) // in time: earliest due first, a request's prefix first
-		}
-		// Too late to land before the request: it still saves the time
-		// left, and more behind the request's own loads, so the later
-		// deadline and the deeper block first, after every block in time.
-		return -1e15 + float64(slack) + float64(m.Seq)
-	})
 	cfg := o.base(emit.V3)
-	cfg.Sources = []pipeline.Source{hints}
-	cfg.Scorer = deadline
+	cfg.Sources = []pipeline.Source{o.Hints}
+	cfg.Scorer = score.NewDeadline(o.Hints, o.GetTime)
 	cfg.Selector = topk.Heap{}
 	cfg.PreFilters = needFetch(o.Store)
 	cfg.Filters = []pipeline.Filter{filter.NewBudget(0, o.GetsPerSecond, o.Burst)} // TopK is the per-cycle cap
-	cfg.Fetcher = &fetch.Parallel{M: o.Store, Limit: o.Limit}
+	cfg.Fetcher = fetch.NewParallel(o.Store, o.Limit)
 	return o.withMetrics(cfg)
 }
 

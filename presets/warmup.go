@@ -1,13 +1,9 @@
 package presets
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"iter"
-	"sync/atomic"
 
-	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/stages/emit"
 	"github.com/wombatkv/prefetch/stages/fetch"
@@ -34,8 +30,8 @@ type WarmupStore interface {
 // ([filter.FreeRoom]) with at most Limit in flight. A fetch never evicts
 // anything, so a block of unknown size (see [block.Meta.Size]) is never
 // fetched: an index without sizes gets no warm-up. While flat has no room
-// for the largest block seen, a cycle does not even scan the index (a full
-// LRU tier keeps a sliver free).
+// for the largest block seen, a cycle does not even scan the index
+// ([snapshot.RoomGate]: a full LRU tier keeps a sliver free).
 //
 // It pays where flat has room and the index remembers what was there:
 // after a restart emptied flat, or on a node that joins with a restored
@@ -65,42 +61,13 @@ func WarmupConfig(o Options) (pipeline.Config, error) {
 	if err := errors.Join(errs...); err != nil {
 		return pipeline.Config{}, err
 	}
-	idx := snapshot.NewIndex(o.Index)
-	// The gate opens only when flat has room for the largest block the
-	// scan has seen: a full LRU tier always keeps a sliver free (it evicts
-	// whole blocks), and filling slivers with small blocks would spend
-	// GETs for nothing.
-	var largest atomic.Uint64
-	gated := pipeline.SourceFunc(func(ctx context.Context, cy *pipeline.Cycle) iter.Seq2[block.Hash, block.Meta] {
-		free := room.FreeBytes(cy.Namespace)
-		if free <= 0 || uint64(free) < largest.Load() {
-			return func(func(block.Hash, block.Meta) bool) {}
-		}
-		seq := idx.Candidates(ctx, cy)
-		return func(yield func(block.Hash, block.Meta) bool) {
-			var big uint64
-			defer func() {
-				if big > largest.Load() {
-					largest.Store(big)
-				}
-			}()
-			for h, m := range seq {
-				if n, known := m.Size(); known {
-					big = max(big, uint64(n))
-				}
-				if !yield(h, m) {
-					return
-				}
-			}
-		}
-	})
 	cfg := o.base(emit.V3)
-	cfg.Sources = []pipeline.Source{gated}
+	cfg.Sources = []pipeline.Source{snapshot.NewRoomGate(snapshot.NewIndex(o.Index), room)}
 	cfg.Scorer = score.NewRecency(0)
 	cfg.Selector = topk.Heap{}
 	cfg.PreFilters = needFetch(o.Store)
 	cfg.Filters = []pipeline.Filter{filter.NewFreeRoom(room)}
-	cfg.Fetcher = &fetch.Parallel{M: o.Store, Limit: o.Limit}
+	cfg.Fetcher = fetch.NewParallel(o.Store, o.Limit)
 	return o.withMetrics(cfg)
 }
 
