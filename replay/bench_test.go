@@ -1,8 +1,10 @@
 package replay
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"testing"
 )
@@ -33,6 +35,25 @@ func BenchmarkReplay(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(5*refs)*float64(b.N)/b.Elapsed().Seconds(), "refs/s")
+		})
+	}
+}
+
+// BenchmarkReadTraceLongLine reads one request of n hash ids (a chain of
+// new ids); ns/id stays flat as n doubles when reading is linear in the
+// line. Recorded in RESULTS.md, section 6.
+func BenchmarkReadTraceLongLine(b *testing.B) {
+	for _, n := range []int{100000, 200000, 400000} {
+		line := []byte(chainLine(0, seqIDs(0, uint64(n))...))
+		b.Run(fmt.Sprintf("ids=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(line)))
+			for b.Loop() {
+				if _, err := ReadTrace(context.Background(), bytes.NewReader(line), ReadOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/id")
 		})
 	}
 }

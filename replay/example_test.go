@@ -13,18 +13,18 @@ func ExampleReadTrace() {
 	in := `{"timestamp": 0, "input_length": 1000, "output_length": 20, "hash_ids": [0, 1]}
 {"timestamp": 1500, "input_length": 1100, "output_length": 20, "hash_ids": [0, 1, 2]}
 `
-	tr, err := replay.ReadTrace(strings.NewReader(in), replay.ReadOptions{Name: "chat.jsonl"})
+	tr, err := replay.ReadTrace(context.Background(), strings.NewReader(in), replay.ReadOptions{Name: "chat.jsonl"})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	fmt.Println(tr.Name, len(tr.Requests), "requests, last reads", tr.Requests[1].HashIDs)
 
-	_, err = replay.ReadTrace(strings.NewReader(in+`{"timestamp": 1000, "input_length": 5, "hash_ids": [9]}`), replay.ReadOptions{Name: "chat.jsonl"})
+	_, err = replay.ReadTrace(context.Background(), strings.NewReader(in+`{"timestamp": 1000, "input_length": 5, "hash_ids": [9]}`), replay.ReadOptions{Name: "chat.jsonl"})
 	fmt.Println(err)
 	// Output:
 	// chat.jsonl 2 requests, last reads [0 1 2]
-	// replay: chat.jsonl line 3: timestamp 1000 goes back in time (the previous request was at 1500); a trace must be in timestamp order (fix the line, or pass --skip-bad to skip bad requests and count them)
+	// replay: chat.jsonl line 3: timestamp 1000 goes back in time (the previous request was at 1500); a trace must be in timestamp order (fix the line, or set ReadOptions.SkipBad to skip bad requests and count them)
 }
 
 func ExampleSynthetic() {

@@ -3,6 +3,7 @@ package replay
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,11 +12,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Request is one request of a trace: the Mooncake JSONL record.
 type Request struct {
-	// Timestamp is the arrival time in milliseconds from the trace start.
+	// Timestamp is the arrival time in milliseconds from the trace start,
+	// 0..MaxTimestamp.
 	Timestamp int64 `json:"timestamp"`
 	// InputLength is the prompt length in tokens.
 	InputLength int64 `json:"input_length"`
@@ -45,6 +48,28 @@ const (
 	BadBackwards = "backwards"
 	BadNegative  = "negative"
 	BadID        = "inconsistent_id"
+	// BadTooLarge is a line longer than ReadOptions.MaxLineBytes, a
+	// request of more than ReadOptions.MaxRequestBlocks ids, or a
+	// timestamp above MaxTimestamp.
+	BadTooLarge = "too_large"
+)
+
+// MaxTimestamp is the largest timestamp a trace may hold, in ms: 2^62 ns,
+// about 146 years (Unix-epoch milliseconds are fine until 2116). The lab
+// replays in nanoseconds, in an int64; the bound leaves room to add
+// intervals and GET times to any instant without overflow.
+const MaxTimestamp = int64(1<<62) / int64(time.Millisecond)
+
+// Defaults of ReadOptions.MaxLineBytes and MaxRequestBlocks: they bound
+// the memory one line takes while it is read and checked.
+const (
+	// DefaultMaxRequestBlocks is 2^20 ids: a prompt of 512 Mi tokens at
+	// 512 tokens per block, far beyond any model's context.
+	DefaultMaxRequestBlocks = 1 << 20
+	// DefaultMaxLineBytes is 32 MiB: room for a request of
+	// DefaultMaxRequestBlocks ids of any size (20 digits and a separator
+	// each).
+	DefaultMaxLineBytes = 32 << 20
 )
 
 // LineError is a bad trace line: which line, why (one of the Bad*
@@ -54,27 +79,68 @@ type LineError struct {
 	Name string
 	// Line is the 1-based line number.
 	Line int
-	// Reason is one of BadJSON, BadBackwards, BadNegative, BadID.
+	// Reason is one of BadJSON, BadBackwards, BadNegative, BadID,
+	// BadTooLarge.
 	Reason string
+	// Limit names the ReadOptions field whose bound the line exceeds
+	// ("MaxLineBytes" or "MaxRequestBlocks"), or is empty.
+	Limit string
 	// Err says what is wrong with the line.
 	Err error
 }
 
+// Error names the line and the problem, then the ways out, by their
+// ReadOptions fields: a command-line client describes them by its own
+// flags instead (from Limit and Reason).
 func (e *LineError) Error() string {
-	return fmt.Sprintf("replay: %s line %d: %v (fix the line, or pass --skip-bad to skip bad requests and count them)", e.Name, e.Line, e.Err)
+	raise := ""
+	if e.Limit != "" {
+		raise = ", raise ReadOptions." + e.Limit
+	}
+	return fmt.Sprintf("replay: %s line %d: %v (fix the line%s, or set ReadOptions.SkipBad to skip bad requests and count them)", e.Name, e.Line, e.Err, raise)
 }
 
 // Unwrap returns e.Err.
 func (e *LineError) Unwrap() error { return e.Err }
 
-// ReadOptions configure [ReadTrace].
+// ReadOptions configure [ReadTrace]. Zero fields mean the defaults.
 type ReadOptions struct {
 	// Name labels the trace (default "trace").
 	Name string
 	// SkipBad skips a bad request (malformed JSON, time going backwards,
 	// negative lengths, an id that reappears with another parent or
-	// position) and counts it in Trace.Skipped, instead of failing.
+	// position, a line or a request over its limit) and counts it in
+	// Trace.Skipped, instead of failing.
 	SkipBad bool
+	// MaxLineBytes bounds a line's length, its newline aside (default
+	// DefaultMaxLineBytes). A longer line is not held in memory: it is
+	// bad (BadTooLarge), and skipped whole with SkipBad.
+	MaxLineBytes int
+	// MaxRequestBlocks bounds the hash ids of one request (default
+	// DefaultMaxRequestBlocks); a request with more is bad (BadTooLarge).
+	MaxRequestBlocks int
+}
+
+// withDefaults returns o with its zero fields set to the defaults, or an
+// error naming a negative limit.
+func (o ReadOptions) withDefaults() (ReadOptions, error) {
+	var errs []error
+	if o.MaxLineBytes < 0 {
+		errs = append(errs, fmt.Errorf("replay: MaxLineBytes = %d, want >= 1 (0 means the default, %d)", o.MaxLineBytes, DefaultMaxLineBytes))
+	}
+	if o.MaxRequestBlocks < 0 {
+		errs = append(errs, fmt.Errorf("replay: MaxRequestBlocks = %d, want >= 1 (0 means the default, %d)", o.MaxRequestBlocks, DefaultMaxRequestBlocks))
+	}
+	if o.Name == "" {
+		o.Name = "trace"
+	}
+	if o.MaxLineBytes == 0 {
+		o.MaxLineBytes = DefaultMaxLineBytes
+	}
+	if o.MaxRequestBlocks == 0 {
+		o.MaxRequestBlocks = DefaultMaxRequestBlocks
+	}
+	return o, errors.Join(errs...)
 }
 
 // idPlace is where an id was first seen: its parent (noParent for a chain
@@ -86,58 +152,60 @@ type idPlace struct {
 
 const noParent = ^uint64(0)
 
+// ctxCheckIDs is how many hash ids of one line are checked between two
+// looks at the context, so that a long line can be interrupted too.
+const ctxCheckIDs = 1 << 16
+
 // ReadTrace reads a Mooncake JSONL trace from r, one request a line, and
-// checks it: timestamps never go back, lengths are not negative, and an id
-// that reappears stands after the same parent at the same position. The
-// first bad line is an error naming it (a [*LineError]), unless
-// o.SkipBad. Blank lines are ignored.
-func ReadTrace(r io.Reader, o ReadOptions) (*Trace, error) {
-	if o.Name == "" {
-		o.Name = "trace"
+// checks it: timestamps never go back and stay within MaxTimestamp,
+// lengths are not negative, an id that reappears stands after the same
+// parent at the same position, and no line or request exceeds its limit
+// (see [ReadOptions]). The first bad line is an error naming it (a
+// [*LineError]), unless o.SkipBad. Blank lines are ignored.
+//
+// The work is linear in the input. Reading stops with ctx's error when
+// ctx is done, checked before each line and every 65536 ids within one;
+// a Read that blocks is not interrupted.
+func ReadTrace(ctx context.Context, r io.Reader, o ReadOptions) (*Trace, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	tr := &Trace{Name: o.Name}
-	br := bufio.NewReaderSize(r, 1<<16)
-	places := make(map[uint64]idPlace)
-	last := int64(-1 << 63)
-	fail := func(line int, reason string, err error) error {
-		le := &LineError{Name: o.Name, Line: line, Reason: reason, Err: err}
-		if !o.SkipBad {
-			return le
-		}
-		if tr.Skipped == nil {
-			tr.Skipped = map[string]int{}
-		}
-		tr.Skipped[reason]++
-		return nil
-	}
+	lr := lineReader{br: bufio.NewReaderSize(r, 1<<16), max: o.MaxLineBytes}
+	ck := checker{ctx: ctx, places: make(map[uint64]idPlace), last: -1 << 63, maxIDs: o.MaxRequestBlocks}
 	for line := 1; ; line++ {
-		b, err := br.ReadBytes('\n')
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("replay: reading %s stopped before line %d: %w", o.Name, line, err)
+		}
+		b, tooLong, err := lr.next()
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("replay: reading %s line %d: %w", o.Name, line, err)
 		}
 		eof := err != nil
-		b = bytes.TrimSpace(b)
-		if len(b) > 0 {
+		var bad *LineError
+		if tooLong {
+			bad = &LineError{Reason: BadTooLarge, Limit: "MaxLineBytes",
+				Err: fmt.Errorf("line is longer than the limit of %d bytes", o.MaxLineBytes)}
+		} else if b = bytes.TrimSpace(b); len(b) > 0 {
 			var rq Request
-			if e := checkLine(b, &rq, last, places); e != nil {
-				var le *LineError
-				errors.As(e, &le)
-				if ferr := fail(line, le.Reason, le.Err); ferr != nil {
-					return nil, ferr
-				}
-			} else {
-				for i, id := range rq.HashIDs {
-					if _, ok := places[id]; !ok {
-						p := noParent
-						if i > 0 {
-							p = rq.HashIDs[i-1]
-						}
-						places[id] = idPlace{parent: p, pos: i}
-					}
-				}
-				last = rq.Timestamp
+			switch err := ck.check(b, &rq); {
+			case errors.As(err, &bad):
+			case err != nil: // the context
+				return nil, fmt.Errorf("replay: reading %s stopped at line %d: %w", o.Name, line, err)
+			default:
 				tr.Requests = append(tr.Requests, rq)
 			}
+		}
+		if bad != nil {
+			bad.Name, bad.Line = o.Name, line
+			if !o.SkipBad {
+				return nil, bad
+			}
+			if tr.Skipped == nil {
+				tr.Skipped = map[string]int{}
+			}
+			tr.Skipped[bad.Reason]++
 		}
 		if eof {
 			return tr, nil
@@ -145,9 +213,52 @@ func ReadTrace(r io.Reader, o ReadOptions) (*Trace, error) {
 	}
 }
 
-// checkLine decodes and checks one line; a problem comes back as a
-// *LineError without its line number.
-func checkLine(b []byte, rq *Request, last int64, places map[uint64]idPlace) error {
+// lineReader reads lines of at most max bytes (the newline aside) into
+// one reused buffer; a longer line is read through and dropped, never held
+// whole.
+type lineReader struct {
+	br  *bufio.Reader
+	max int
+	buf []byte
+}
+
+// next returns the next line, which is valid until the following call, or
+// tooLong when it exceeds the limit. At the end of the input it returns
+// the last line (possibly empty) and io.EOF.
+func (l *lineReader) next() (line []byte, tooLong bool, err error) {
+	l.buf = l.buf[:0]
+	for {
+		frag, err := l.br.ReadSlice('\n')
+		n := len(l.buf) + len(frag)
+		if err == nil {
+			n-- // the newline
+		}
+		if !tooLong && n > l.max {
+			tooLong, l.buf = true, l.buf[:0]
+		}
+		if !tooLong {
+			l.buf = append(l.buf, frag...)
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return l.buf, tooLong, err
+		}
+	}
+}
+
+// checker checks the lines of one trace in order, and records the place
+// of every id of the requests it accepts.
+type checker struct {
+	ctx    context.Context
+	places map[uint64]idPlace
+	last   int64 // the last accepted timestamp
+	maxIDs int
+	added  []uint64 // ids the request being checked added to places
+}
+
+// check decodes and checks one line into rq. A bad line comes back as a
+// *LineError without its name and line number, having changed nothing;
+// any other error is the context's.
+func (ck *checker) check(b []byte, rq *Request) error {
 	bad := func(reason, format string, args ...any) error {
 		return &LineError{Reason: reason, Err: fmt.Errorf(format, args...)}
 	}
@@ -190,8 +301,18 @@ func checkLine(b []byte, rq *Request, last int64, places map[uint64]idPlace) err
 	if raw.HashIDs == nil {
 		return bad(BadJSON, "missing \"hash_ids\"")
 	}
+	if len(raw.HashIDs) > ck.maxIDs {
+		le := bad(BadTooLarge, "the request has %d hash ids, more than the limit of %d", len(raw.HashIDs), ck.maxIDs).(*LineError)
+		le.Limit = "MaxRequestBlocks"
+		return le
+	}
 	rq.HashIDs = make([]uint64, len(raw.HashIDs))
 	for i, n := range raw.HashIDs {
+		if i%ctxCheckIDs == ctxCheckIDs-1 {
+			if err := ck.ctx.Err(); err != nil {
+				return err
+			}
+		}
 		v, err := n.Int64()
 		if err != nil {
 			return bad(BadJSON, "hash_ids[%d] = %s, want an integer", i, n)
@@ -202,36 +323,56 @@ func checkLine(b []byte, rq *Request, last int64, places map[uint64]idPlace) err
 		rq.HashIDs[i] = uint64(v)
 	}
 	switch {
-	case rq.Timestamp < last:
-		return bad(BadBackwards, "timestamp %d goes back in time (the previous request was at %d); a trace must be in timestamp order", rq.Timestamp, last)
 	case rq.Timestamp < 0:
 		return bad(BadNegative, "timestamp = %d, want >= 0", rq.Timestamp)
+	case rq.Timestamp > MaxTimestamp:
+		return bad(BadTooLarge, "timestamp = %d ms, want at most %d (MaxTimestamp, about 146 years: the replay counts time in int64 nanoseconds)", rq.Timestamp, MaxTimestamp)
+	case rq.Timestamp < ck.last:
+		return bad(BadBackwards, "timestamp %d goes back in time (the previous request was at %d); a trace must be in timestamp order", rq.Timestamp, ck.last)
 	case rq.InputLength < 0:
 		return bad(BadNegative, "input_length = %d, want >= 0", rq.InputLength)
 	case rq.OutputLength < 0:
 		return bad(BadNegative, "output_length = %d, want >= 0", rq.OutputLength)
 	}
-	for i, id := range rq.HashIDs {
-		p := noParent
-		if i > 0 {
-			p = rq.HashIDs[i-1]
+	if err := ck.place(rq.HashIDs); err != nil {
+		return err
+	}
+	ck.last = rq.Timestamp
+	return nil
+}
+
+// place checks that every id stands where it was first seen, in an
+// earlier request or earlier in this one, and records the new ones; on a
+// bad id (or a done context) it forgets them again, leaving places as it
+// was. One map lookup per id: linear in the request.
+func (ck *checker) place(ids []uint64) error {
+	ck.added = ck.added[:0]
+	undo := func() {
+		for _, id := range ck.added {
+			delete(ck.places, id)
 		}
-		want, ok := places[id]
-		if !ok {
-			// An id repeated inside this request, not yet recorded.
-			for j := range i {
-				if rq.HashIDs[j] == id {
-					want, ok = idPlace{parent: noParent, pos: j}, true
-					if j > 0 {
-						want.parent = rq.HashIDs[j-1]
-					}
-					break
-				}
+	}
+	for i, id := range ids {
+		if i%ctxCheckIDs == ctxCheckIDs-1 {
+			if err := ck.ctx.Err(); err != nil {
+				undo()
+				return err
 			}
 		}
-		if ok && (want.pos != i || want.parent != p) {
-			return bad(BadID, "hash_ids[%d] = %d stands at position %d after %s, but was first seen at position %d after %s (an id names its whole prefix)",
-				i, id, i, parentString(p), want.pos, parentString(want.parent))
+		p := noParent
+		if i > 0 {
+			p = ids[i-1]
+		}
+		want, ok := ck.places[id]
+		if !ok {
+			ck.places[id] = idPlace{parent: p, pos: i}
+			ck.added = append(ck.added, id)
+			continue
+		}
+		if want.pos != i || want.parent != p {
+			undo()
+			return &LineError{Reason: BadID, Err: fmt.Errorf("hash_ids[%d] = %d stands at position %d after %s, but was first seen at position %d after %s (an id names its whole prefix)",
+				i, id, i, parentString(p), want.pos, parentString(want.parent))}
 		}
 	}
 	return nil
@@ -245,14 +386,24 @@ func parentString(p uint64) string {
 }
 
 // ReadTraceFile reads the trace at path (see [ReadTrace]), named by its
-// base name.
+// base name, with the default limits. It cannot be stopped: a program
+// that must stop on a signal calls [ReadTraceFileContext].
 func ReadTraceFile(path string, skipBad bool) (*Trace, error) {
+	return ReadTraceFileContext(context.Background(), path, ReadOptions{SkipBad: skipBad})
+}
+
+// ReadTraceFileContext reads the trace at path (see [ReadTrace]), named by
+// its base name unless o.Name is set, until ctx is done.
+func ReadTraceFileContext(ctx context.Context, path string, o ReadOptions) (*Trace, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
 	defer f.Close()
-	return ReadTrace(f, ReadOptions{Name: filepath.Base(path), SkipBad: skipBad})
+	if o.Name == "" {
+		o.Name = filepath.Base(path)
+	}
+	return ReadTrace(ctx, f, o)
 }
 
 // SkippedString renders t.Skipped as "reason=n, ..." in reason order, or
