@@ -55,6 +55,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		jsonOut   = fs.String("json", "", "write the results as JSON to `FILE`")
 		plotOut   = fs.String("plot", "", "draw share of the oracle against capacity (or lead, with --sweep-lead) to `FILE.png`")
 		skipBad   = fs.Bool("skip-bad", false, "skip bad trace lines (and count them) instead of failing")
+		maxLine   = fs.Int("max-line-bytes", replay.DefaultMaxLineBytes, "longest trace line read, in bytes (a longer one is bad)")
+		maxBlocks = fs.Int("max-request-blocks", replay.DefaultMaxRequestBlocks, "most hash ids in one request (a request with more is bad)")
 		parallel  = fs.Int("parallel", 0, "replays run at once (0: one per CPU)")
 
 		blockTokens = fs.Int("block-tokens", replay.DefaultBlockTokens, "tokens per block")
@@ -128,6 +130,12 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return usagef("replay: unknown policy %q, want one of %s", p, strings.Join(replay.PolicyNames(), ", "))
 		}
 	}
+	if *maxLine < 1 {
+		return usagef("replay: --max-line-bytes = %d, want >= 1", *maxLine)
+	}
+	if *maxBlocks < 1 {
+		return usagef("replay: --max-request-blocks = %d, want >= 1", *maxBlocks)
+	}
 	if len(traces) == 0 && !*synthetic {
 		return usagef("replay: no trace given: pass --trace FILE (Mooncake JSONL) or --synthetic")
 	}
@@ -136,8 +144,12 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 
 	var trs []*replay.Trace
+	ro := replay.ReadOptions{SkipBad: *skipBad, MaxLineBytes: *maxLine, MaxRequestBlocks: *maxBlocks}
 	for _, path := range traces {
-		tr, err := replay.ReadTraceFile(path, *skipBad)
+		tr, err := replay.ReadTraceFileContext(ctx, path, ro)
+		if le := (*replay.LineError)(nil); errors.As(err, &le) {
+			return lineError{le}
+		}
 		if err != nil {
 			return err
 		}
@@ -192,6 +204,23 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	return nil
 }
+
+// lineError is a bad trace line, its ways out named by the flags that
+// set the library's ReadOptions.
+type lineError struct{ *replay.LineError }
+
+func (e lineError) Error() string {
+	raise := ""
+	switch e.Limit {
+	case "MaxLineBytes":
+		raise = ", raise --max-line-bytes"
+	case "MaxRequestBlocks":
+		raise = ", raise --max-request-blocks"
+	}
+	return fmt.Sprintf("replay: %s line %d: %v (fix the line%s, or pass --skip-bad to skip bad requests and count them)", e.Name, e.Line, e.Err, raise)
+}
+
+func (e lineError) Unwrap() error { return e.LineError }
 
 // scenarios parses the capacity list and the restart capacity.
 func scenarios(capacities, restart string) ([]replay.Scenario, error) {

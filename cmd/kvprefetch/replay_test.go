@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,10 @@ func TestReplayUsage(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.jsonl")
 	if err := os.WriteFile(bad, []byte("{\"timestamp\": 5, \"input_length\": 10, \"hash_ids\": [0]}\n{\"timestamp\": 1, \"input_length\": 10, \"hash_ids\": [0]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	long := filepath.Join(dir, "long.jsonl")
+	if err := os.WriteFile(long, []byte("{\"timestamp\": 5, \"input_length\": 10, \"hash_ids\": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
@@ -34,8 +39,49 @@ func TestReplayUsage(t *testing.T) {
 		{"plot not png", []string{"replay", "--synthetic", "--plot", "x.svg"}, 2, "name it FILE.png"},
 		{"missing file", []string{"replay", "--trace", filepath.Join(dir, "nope.jsonl")}, 1, "no such file"},
 		{"bad line", []string{"replay", "--trace", bad}, 1, "bad.jsonl line 2: timestamp 1 goes back in time"},
+		{"bad line names the flag", []string{"replay", "--trace", bad}, 1, "(fix the line, or pass --skip-bad to skip bad requests and count them)"},
+		{"line too long", []string{"replay", "--trace", long, "--max-line-bytes", "40"}, 1, "long.jsonl line 1: line is longer than the limit of 40 bytes (fix the line, raise --max-line-bytes, or pass --skip-bad"},
+		{"request too large", []string{"replay", "--trace", long, "--max-request-blocks", "9"}, 1, "more than the limit of 9 (fix the line, raise --max-request-blocks, or pass --skip-bad"},
+		{"bad max-line-bytes", []string{"replay", "--trace", long, "--max-line-bytes", "-1"}, 2, "--max-line-bytes = -1, want >= 1"},
 	} {
 		t.Run(tt.name, func(t *testing.T) { checkExit(t, tt.args, tt.wantCode, tt.wantErr) })
+	}
+}
+
+// The library's errors name its options by their Go fields; the CLI's
+// name its flags.
+func TestReplayErrorsNameFlags(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.jsonl")
+	if err := os.WriteFile(bad, []byte("{\"timestamp\": 1, \"input_length\": 10}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr, msg bytes.Buffer
+	exitCode(run(context.Background(), []string{"replay", "--trace", bad}, &stdout, &stderr), &msg)
+	if strings.Contains(msg.String(), "ReadOptions") || !strings.Contains(msg.String(), "--skip-bad") {
+		t.Errorf("message %q names a Go field or lacks the flag", msg.String())
+	}
+}
+
+// Ctrl-C stops the reading of a trace, not only the replay: with the
+// context canceled, a trace whose second line is bad is not read far
+// enough to find it.
+func TestReplayInterruptStopsReading(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.jsonl")
+	if err := os.WriteFile(bad, []byte("{\"timestamp\": 5, \"input_length\": 10, \"hash_ids\": [0]}\nnot json\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"replay", "--trace", bad}, &stdout, &stderr)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	var msg bytes.Buffer
+	if got := exitCode(err, &msg); got != 1 || !strings.Contains(msg.String(), "interrupted") {
+		t.Errorf("exit %d, message %q; want 1 and interrupted", got, msg.String())
 	}
 }
 
