@@ -33,9 +33,7 @@ const (
 //
 // where age = now - last access, clamped at 0 (a block touched "in the
 // future", by clock skew, counts as just touched). A zero Active digest
-// disables the model bonus for every block: the seed's doc says so, while
-// its code paid the bonus to zero-digest blocks; this module follows the
-// doc.
+// disables the model bonus for every block, zero-digest blocks included.
 //
 // Build one with [NewRFC0008] to get the defaults, then adjust fields. It
 // is a value type with no state: safe for concurrent use.
