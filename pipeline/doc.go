@@ -19,13 +19,13 @@
 // Config.Interval (or at once after [Worker.Wake]) until stopped.
 //
 // Stages are configured as Config is: plain structs whose zero fields mean
-// the defaults, built as struct literals or by their packages' New…
+// the defaults, built as struct literals or by their packages' NewX
 // constructors, which are conveniences that check nothing and never panic.
 // A stage whose fields can be out of range implements [Validator], and New
 // reports its problems with the Config's (errors.Join, one line each,
 // naming the Config field that holds the stage), so a bad value is caught
 // at the same place however the stage was built. A stage used on its own,
-// without New, treats an out-of-range field as its zero value.
+// without New, treats an out-of-range number as its zero value.
 //
 // Two things bend the line without breaking it. Config.PreFilters run on
 // every candidate before scoring, so the top K is chosen among blocks that
