@@ -42,10 +42,10 @@ const (
 // Config.Filters, so that tokens go only to candidates no other filter
 // drops; a fetch that then fails keeps its token spent (the GET was made).
 //
-// The fields are read when the budget is first used; set them before.
-// [Budget.Validate] reports those out of range (pipeline.New calls it);
-// Skip treats a negative field, or a NaN Rate, as 0. Budget is safe for
-// concurrent use.
+// Rate and Burst shape the bucket when the budget is first used: set them
+// before. [Budget.Validate] reports fields out of range (pipeline.New
+// calls it); Skip treats a negative field, or a NaN Rate, as 0. Budget is
+// safe for concurrent use.
 type Budget struct {
 	// PerCycle is the most candidates passed in one cycle; 0 means no
 	// cap of its own (TopK still bounds a cycle).
