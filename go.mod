@@ -1,6 +1,6 @@
 module github.com/wombatkv/prefetch
 
-go 1.26.0
+go 1.25.0
 
 require (
 	github.com/aws/aws-sdk-go-v2 v1.41.9
@@ -13,7 +13,7 @@ require (
 	go.uber.org/goleak v1.3.0
 	gocloud.dev v0.46.0
 	golang.org/x/sync v0.22.0
-	golang.org/x/time v0.16.0
+	golang.org/x/time v0.15.0
 	gonum.org/v1/plot v0.17.0
 )
 
