@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -17,11 +18,13 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wombatkv/prefetch/block"
@@ -73,7 +76,7 @@ Ctrl-C stops it at once, mid-fetch, with nothing partial in flat.
 Flags:
 `
 
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	f := demoFlags{blockSize: 64 << 10}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -107,11 +110,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	start := time.Now()
 	node := generateNode(f.seed, f.blocks, int64(f.blockSize), start)
+
 	t, err := openTiers(ctx, &f, stderr)
 	if err != nil {
 		return err
 	}
-	defer t.close(ctx, node, stderr)
+	defer func() {
+		if cerr := t.close(ctx, stderr); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}()
 
 	var reg *prometheus.Registry
 	var middleware []fetch.Middleware
@@ -167,7 +175,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var sum demoSummary
 	if f.preset == presets.NameV1 {
 		fmt.Fprintln(stderr, "v1 is a dry run, it fetches nothing: the cold tier is not seeded")
-	} else if err := t.seed(ctx, &f, node, stderr); err != nil {
+	} else if err := t.seed(ctx, node, int64(f.blockSize), stderr); err != nil {
 		if ctx.Err() != nil {
 			sum.print(stdout, f.preset, t, time.Since(start))
 			return ctx.Err()
@@ -300,9 +308,12 @@ type tiers struct {
 	coldURL  string
 	flatDir  string
 	tempDirs []string // created here, removed by close unless --keep
-	seeded   bool     // blocks were written to a bucket the user named
+	userCold bool     // the cold bucket is the user's (--cold): close removes what seed wrote there
 	keep     bool
 	ns       string
+
+	hashes   []block.Hash // the blocks seed was asked to write
+	state    []seedState  // state[i]: what became of hashes[i]'s write
 	seededN  int
 	seededB  int64
 	seedTook time.Duration
@@ -311,10 +322,12 @@ type tiers struct {
 // openTiers opens the cold bucket and the flat directory the flags name,
 // creating temporary ones for those they leave out.
 func openTiers(ctx context.Context, f *demoFlags, stderr io.Writer) (_ *tiers, err error) {
-	t := &tiers{coldURL: f.cold, flatDir: f.flat, keep: f.keep, ns: f.namespace}
+	t := &tiers{coldURL: f.cold, flatDir: f.flat, userCold: f.cold != "", keep: f.keep, ns: f.namespace}
 	defer func() {
 		if err != nil {
-			t.removeTemp(stderr)
+			if rerr := t.removeTemp(stderr); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
 		}
 	}()
 	if t.coldURL == "" {
@@ -356,24 +369,74 @@ func openTiers(ctx context.Context, f *demoFlags, stderr io.Writer) (_ *tiers, e
 	return t, nil
 }
 
-// seed writes every block of node to the cold tier, 16 at a time.
-func (t *tiers) seed(ctx context.Context, f *demoFlags, node *demoNode, stderr io.Writer) error {
-	fmt.Fprintf(stderr, "seeding the cold tier: %d blocks of %s...\n", len(node.hashes), f.blockSize)
+// seedState is what became of one block's write to the cold tier.
+type seedState uint8
+
+const (
+	notWritten seedState = iota // not tried, or refused by the bucket
+	written
+	maybeWritten // cut short by Ctrl-C: the bucket may have stored it
+)
+
+// seed writes every block of node, of size bytes, to the cold tier, 16 at
+// a time. Once a write fails it starts no other, and lets the writes in
+// flight finish, so that close knows which blocks to remove.
+func (t *tiers) seed(ctx context.Context, node *demoNode, size int64, stderr io.Writer) error {
+	fmt.Fprintf(stderr, "seeding the cold tier: %d blocks of %s...\n", len(node.hashes), sizeFlag(size))
 	start := time.Now()
-	t.seeded = f.cold != ""
-	g, gctx := errgroup.WithContext(ctx)
+	t.hashes = node.hashes
+	t.state = make([]seedState, len(node.hashes))
+	var failed atomic.Bool
+	var g errgroup.Group
 	g.SetLimit(16)
-	for _, h := range node.hashes {
+	for i, h := range node.hashes {
+		if failed.Load() {
+			break
+		}
 		g.Go(func() error {
-			return t.store.PutCold(gctx, t.ns, block.Key(h), payloadOf(h, int64(f.blockSize)))
+			if failed.Load() {
+				return nil // failed while this task waited for its turn
+			}
+			switch err := t.store.PutCold(ctx, t.ns, block.Key(h), payloadOf(h, size)); {
+			case err == nil:
+				t.state[i] = written
+			case ctx.Err() != nil:
+				t.state[i] = maybeWritten
+				return err
+			default:
+				failed.Store(true)
+				return err
+			}
+			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return fmt.Errorf("demo: seed the cold tier: %w", err)
+	err := g.Wait()
+	for _, s := range t.state {
+		if s == written {
+			t.seededN++
+		}
 	}
-	t.seededN, t.seededB, t.seedTook = len(node.hashes), int64(len(node.hashes))*int64(f.blockSize), time.Since(start)
+	t.seededB, t.seedTook = int64(t.seededN)*size, time.Since(start)
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil && t.seededN == 0:
+		// The first writes failed: the bucket or its access is wrong.
+		return fmt.Errorf("demo: seed the cold tier %s: %w%s", t.coldURL, err, coldHint(t.coldURL))
+	case err != nil:
+		return fmt.Errorf("demo: seed the cold tier %s: %w (after %d of %d blocks)", t.coldURL, err, t.seededN, len(t.hashes))
+	}
 	fmt.Fprintf(stderr, "seeded %d blocks (%s) in %v\n", t.seededN, sizeFlag(t.seededB), t.seedTook.Round(time.Millisecond))
 	return nil
+}
+
+// coldHint says what to check when no block could be written to the cold
+// bucket at url.
+func coldHint(url string) string {
+	if !strings.HasPrefix(url, "s3://") {
+		return ""
+	}
+	return " (check the bucket, endpoint and region in --cold, and the credentials: add anonymous=true to the --cold URL for a public or unauthenticated server, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
 }
 
 // payloadOf is block h's generated payload: size bytes of a ChaCha8
@@ -385,42 +448,81 @@ func payloadOf(h block.Hash, size int64) []byte {
 }
 
 // close closes the store and removes what the demo created, unless --keep:
-// the temporary tiers, and the objects it seeded in a bucket the user
-// named. It runs even when ctx has ended (Ctrl-C).
-func (t *tiers) close(ctx context.Context, node *demoNode, stderr io.Writer) {
+// the temporary tiers, and the blocks seed wrote to a bucket the user
+// named. It runs even when ctx has ended (Ctrl-C), and returns what it
+// could not do.
+func (t *tiers) close(ctx context.Context, stderr io.Writer) error {
+	var errs []error
 	if err := t.store.Close(); err != nil {
-		fmt.Fprintf(stderr, "demo: %v\n", err)
+		errs = append(errs, fmt.Errorf("demo: %w", err))
 	}
-	if t.seeded && !t.keep {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(16)
-		for _, h := range node.hashes {
-			g.Go(func() error { return t.bucket.Delete(gctx, t.ns+"/"+block.Key(h)) })
-		}
-		if err := g.Wait(); err != nil {
-			fmt.Fprintf(stderr, "demo: remove the seeded blocks from %s: %v\n", t.coldURL, err)
-		} else {
-			fmt.Fprintf(stderr, "removed the %d seeded blocks from %s\n", len(node.hashes), t.coldURL)
-		}
+	if t.userCold && !t.keep {
+		errs = append(errs, t.unseed(ctx, stderr))
 	}
 	if err := t.bucket.Close(); err != nil {
-		fmt.Fprintf(stderr, "demo: close the cold tier: %v\n", err)
+		errs = append(errs, fmt.Errorf("demo: close the cold tier: %w", err))
 	}
-	t.removeTemp(stderr)
+	errs = append(errs, t.removeTemp(stderr))
+	return errors.Join(errs...)
 }
 
-func (t *tiers) removeTemp(stderr io.Writer) {
+// unseed deletes from the cold bucket the blocks seed wrote there, or may
+// have (a missing one is no failure), and only those: a block the bucket
+// refused may be another's. It gives up after a minute.
+func (t *tiers) unseed(ctx context.Context, stderr io.Writer) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	errs := make([]error, len(t.hashes))
+	removed := make([]bool, len(t.hashes))
+	var g errgroup.Group
+	g.SetLimit(16)
+	for i, h := range t.hashes {
+		if t.state[i] == notWritten {
+			continue
+		}
+		g.Go(func() error {
+			switch err := t.bucket.Delete(ctx, t.ns+"/"+block.Key(h)); {
+			case err == nil:
+				removed[i] = true
+			case gcerrors.Code(err) != gcerrors.NotFound:
+				errs[i] = err
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	n, left, first := 0, 0, error(nil)
+	for i, err := range errs {
+		if removed[i] {
+			n++
+		}
+		if err != nil {
+			left++
+			first = cmp.Or(first, err)
+		}
+	}
+	if left > 0 {
+		return fmt.Errorf("demo: remove the seeded blocks from %s: %d of %d left there: %w", t.coldURL, left, left+n, first)
+	}
+	if n > 0 {
+		fmt.Fprintf(stderr, "removed the %d seeded blocks from %s\n", n, t.coldURL)
+	}
+	return nil
+}
+
+// removeTemp removes the temporary tiers, or says where they are kept.
+func (t *tiers) removeTemp(stderr io.Writer) error {
+	var errs []error
 	for _, dir := range t.tempDirs {
 		if t.keep {
 			fmt.Fprintf(stderr, "kept %s\n", dir)
 			continue
 		}
 		if err := os.RemoveAll(dir); err != nil {
-			fmt.Fprintf(stderr, "demo: remove %s: %v\n", dir, err)
+			errs = append(errs, fmt.Errorf("demo: remove %s: %w", dir, err))
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // serveMetrics serves reg at http://addr/metrics until the returned stop

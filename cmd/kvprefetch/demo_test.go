@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math"
@@ -16,9 +17,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
@@ -186,6 +189,7 @@ type s3Server struct {
 	backend *s3mem.Backend
 	mu      sync.Mutex
 	stall   bool
+	deny    func(*http.Request) bool // answers 403 AccessDenied when it says so
 	arrived chan struct{}
 }
 
@@ -198,8 +202,14 @@ func startS3(t *testing.T) *s3Server {
 	next := gofakes3.New(s.backend, gofakes3.WithLogger(gofakes3.DiscardLog())).Server()
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
-		stall := s.stall
+		stall, deny := s.stall, s.deny
 		s.mu.Unlock()
+		if deny != nil && deny(r) {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
+			return
+		}
 		if stall && r.Method == http.MethodGet && strings.Count(r.URL.Path, "/") > 1 {
 			s.arrived <- struct{}{}
 			<-r.Context().Done()
@@ -442,4 +452,75 @@ func FuzzParseSize(f *testing.F) {
 			t.Fatalf("sizeFlag(%d).String() = %q parses to %d, %v; want about %d", n, str, back, err, n)
 		}
 	})
+}
+
+// TestDemoColdDenied runs the demo against an S3 server that denies every
+// request, as one does to wrong or missing credentials: the error names
+// the real cause first, with what to check, and no failed clean-up of
+// blocks never written comes before it.
+func TestDemoColdDenied(t *testing.T) {
+	s3 := startS3(t)
+	s3.deny = func(*http.Request) bool { return true }
+	t.Setenv("TMPDIR", t.TempDir())
+	var stdout, stderr bytes.Buffer
+	args := []string{"demo", "--cold", s3.url(), "--blocks", "100", "--block-size", "1KiB"}
+	err := run(context.Background(), args, &stdout, &stderr)
+	var msg bytes.Buffer
+	if code := exitCode(err, &msg); code != 1 {
+		t.Errorf("exit code %d, want 1 (err %v)", code, err)
+	}
+	if strings.Contains(stderr.String(), "remove") || strings.Contains(msg.String(), "remove") {
+		t.Errorf("the demo reports removing blocks it never wrote:\nstderr:\n%s\nmessage:\n%s", stderr.String(), msg.String())
+	}
+	if !strings.HasPrefix(msg.String(), "kvprefetch: demo: seed the cold tier s3://cold?") {
+		t.Errorf("message does not start with the seeding failure: %q", msg.String())
+	}
+	for _, w := range []string{"AccessDenied", "anonymous=true", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+		if !strings.Contains(msg.String(), w) {
+			t.Errorf("message %q lacks %q", msg.String(), w)
+		}
+	}
+}
+
+// TestDemoColdDeniedMidway lets 20 writes through, then denies every
+// request: seeding fails, the clean-up cannot remove what was written,
+// and the error says both, the cause first.
+func TestDemoColdDeniedMidway(t *testing.T) {
+	s3 := startS3(t)
+	var puts atomic.Int64
+	s3.deny = func(r *http.Request) bool {
+		return r.Method != http.MethodPut || puts.Add(1) > 20
+	}
+	t.Setenv("TMPDIR", t.TempDir())
+	var stdout, stderr bytes.Buffer
+	args := []string{"demo", "--cold", s3.url(), "--blocks", "300", "--block-size", "1KiB"}
+	err := run(context.Background(), args, &stdout, &stderr)
+	var msg bytes.Buffer
+	if code := exitCode(err, &msg); code != 1 {
+		t.Errorf("exit code %d, want 1 (err %v)", code, err)
+	}
+	n := s3.objects(t)
+	if n != 20 {
+		t.Fatalf("the bucket holds %d objects, want the 20 written before the server denied", n)
+	}
+	m := msg.String()
+	cause, cleanup := strings.Index(m, "seed the cold tier"), strings.Index(m, "remove the seeded blocks")
+	if cause < 0 || cleanup < cause || !strings.Contains(m, fmt.Sprintf("(after %d of 300 blocks)", n)) || !strings.Contains(m, fmt.Sprintf("%d of %d left there", n, n)) {
+		t.Errorf("message does not give the seeding failure (after %d of 300 blocks), then the %d blocks left:\n%s", n, n, m)
+	}
+	if strings.Contains(m, "AWS_ACCESS_KEY_ID") {
+		t.Errorf("message blames the credentials though %d blocks were written:\n%s", n, m)
+	}
+}
+
+func TestExitCodeInterruptedCleanup(t *testing.T) {
+	err := errors.Join(context.Canceled, errors.New("demo: remove the seeded blocks from s3://b: 3 of 3 left there: boom"))
+	var msg bytes.Buffer
+	if code := exitCode(err, &msg); code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	want := "kvprefetch: interrupted\nkvprefetch: demo: remove the seeded blocks from s3://b: 3 of 3 left there: boom\n"
+	if diff := cmp.Diff(want, msg.String()); diff != "" {
+		t.Errorf("message mismatch (-want +got):\n%s", diff)
+	}
 }

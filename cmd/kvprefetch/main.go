@@ -93,6 +93,14 @@ func exitCode(err error, stderr io.Writer) int {
 		return 2
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(stderr, "kvprefetch: interrupted")
+		// What failed besides, such as the clean-up after the interrupt.
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				if !errors.Is(e, context.Canceled) {
+					fmt.Fprintf(stderr, "kvprefetch: %v\n", e)
+				}
+			}
+		}
 		return 1
 	}
 	fmt.Fprintf(stderr, "kvprefetch: %v\n", err)
