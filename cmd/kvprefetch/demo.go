@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,7 +72,10 @@ server:
 
   kvprefetch demo --cold 's3://bucket?endpoint=http://127.0.0.1:9000&use_path_style=true&region=us-east-1' --flat /var/cache/kv
 
-Ctrl-C stops it at once, mid-fetch, with nothing partial in flat.
+Blocks are at most %s.
+
+Ctrl-C stops it at once, mid-seeding or mid-fetch, with nothing partial
+in flat, and removes what the demo created.
 
 Flags:
 `
@@ -88,7 +92,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	fs.DurationVar(&f.fetchTimeout, "fetch-timeout", pipeline.DefaultFetchTimeout, "deadline of one fetch")
 	fs.IntVar(&f.cycles, "cycles", 5, "cycles to run before stopping")
 	fs.IntVar(&f.blocks, "blocks", 1000, "blocks in the generated index, all seeded in the cold tier")
-	fs.Var(&f.blockSize, "block-size", "payload size of each block: bytes, or a number with a unit (64KiB, 2MiB, 1MB)")
+	fs.Var(&f.blockSize, "block-size", "payload size of each block: bytes, or a number with a unit (64KiB, 2MiB, 1MB); at most "+sizeFlag(maxBlockSize).String()+", and no more than --flat-budget")
 	fs.DurationVar(&f.latency, "latency", 0, "latency added to each fetch, to mimic a distant cold tier")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the generated node")
 	fs.StringVar(&f.cold, "cold", "", "cold tier bucket URL: file:///dir, s3://bucket?region=..., mem:// (default: a temporary file:// bucket, removed at the end)")
@@ -98,7 +102,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics while the demo runs (e.g. 127.0.0.1:9464)")
 	fs.BoolVar(&f.keep, "keep", false, "keep the temporary tiers, and the objects seeded in a --cold bucket")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), demoUsage)
+		fmt.Fprintf(fs.Output(), demoUsage, sizeFlag(maxBlockSize))
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -251,8 +255,13 @@ func (f *demoFlags) validate() error {
 	if f.blocks < 1 {
 		bad("--blocks = %d, want >= 1", f.blocks)
 	}
-	if f.blockSize < 1 {
+	switch room, segment := f.flatRoom(); {
+	case f.blockSize < 1:
 		bad("--block-size = %d, want >= 1 byte", f.blockSize)
+	case f.blockSize > maxBlockSize:
+		bad("--block-size = %s (%d bytes), want at most %s: the demo generates each block in memory", f.blockSize, int64(f.blockSize), sizeFlag(maxBlockSize))
+	case room > 0 && int64(f.blockSize) > room:
+		bad("--block-size = %s, more than %s: no block would fit in flat; want a smaller --block-size or a larger --flat-budget", f.blockSize, segment)
 	}
 	if f.latency < 0 {
 		bad("--latency = %v, want >= 0", f.latency)
@@ -272,6 +281,38 @@ func (f *demoFlags) validate() error {
 		return usageError{errors.Join(errs...)}
 	}
 	return nil
+}
+
+// maxBlockSize is the largest --block-size: seeding generates each block
+// whole in memory before writing it.
+const maxBlockSize = 256 << 20
+
+// budget is the flat tier's byte budget, after the default.
+func (f *demoFlags) budget() int64 {
+	if f.flatBudget == 0 {
+		return store.DefaultFlatBudget
+	}
+	return int64(f.flatBudget)
+}
+
+// flatRoom is the most bytes a prefetched block may have to enter flat,
+// and what bounds it: the budget, or the probation segment's share of it
+// with --admission probation:F. It is 0 when the flags are invalid
+// (validate says why).
+func (f *demoFlags) flatRoom() (room int64, what string) {
+	budget := f.budget()
+	if budget <= 0 {
+		return 0, ""
+	}
+	if v, ok := strings.CutPrefix(f.admission, "probation:"); ok {
+		frac, err := strconv.ParseFloat(v, 64)
+		if err != nil || frac <= 0 || frac >= 1 {
+			return 0, ""
+		}
+		room = int64(frac * float64(budget))
+		return room, fmt.Sprintf("the %s probation segment (%s of --flat-budget %s)", sizeFlag(room), v, sizeFlag(budget))
+	}
+	return budget, fmt.Sprintf("--flat-budget (%s)", sizeFlag(budget))
 }
 
 // demoStore is the store with its Materialize wrapped in the demo's
@@ -369,6 +410,15 @@ func openTiers(ctx context.Context, f *demoFlags, stderr io.Writer) (_ *tiers, e
 	return t, nil
 }
 
+// seedMemory bounds the payload bytes seeding holds at once; blocks larger
+// than it are written one at a time.
+const seedMemory = 64 << 20
+
+// seedWorkers is how many blocks of size bytes seed writes at once: 16,
+// fewer for blocks so large that 16 payloads would pass seedMemory, and
+// at least 1.
+func seedWorkers(size int64) int { return int(max(1, min(16, seedMemory/size))) }
+
 // seedState is what became of one block's write to the cold tier.
 type seedState uint8
 
@@ -378,9 +428,11 @@ const (
 	maybeWritten // cut short by Ctrl-C: the bucket may have stored it
 )
 
-// seed writes every block of node, of size bytes, to the cold tier, 16 at
-// a time. Once a write fails it starts no other, and lets the writes in
-// flight finish, so that close knows which blocks to remove.
+// seed writes every block of node, of size bytes, to the cold tier,
+// seedWorkers(size) at a time, each payload generated just before its
+// write. Once ctx ends (Ctrl-C) or a write fails it starts no other; ctx
+// is passed to every write, so Ctrl-C stops it at once. A failure lets the
+// writes in flight finish, so that close knows which blocks to remove.
 func (t *tiers) seed(ctx context.Context, node *demoNode, size int64, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "seeding the cold tier: %d blocks of %s...\n", len(node.hashes), sizeFlag(size))
 	start := time.Now()
@@ -388,16 +440,20 @@ func (t *tiers) seed(ctx context.Context, node *demoNode, size int64, stderr io.
 	t.state = make([]seedState, len(node.hashes))
 	var failed atomic.Bool
 	var g errgroup.Group
-	g.SetLimit(16)
+	g.SetLimit(seedWorkers(size))
 	for i, h := range node.hashes {
-		if failed.Load() {
+		if ctx.Err() != nil || failed.Load() {
 			break
 		}
 		g.Go(func() error {
 			if failed.Load() {
 				return nil // failed while this task waited for its turn
 			}
-			switch err := t.store.PutCold(ctx, t.ns, block.Key(h), payloadOf(h, size)); {
+			p, err := payload(ctx, h, size)
+			if err != nil {
+				return err
+			}
+			switch err := t.store.PutCold(ctx, t.ns, block.Key(h), p); {
 			case err == nil:
 				t.state[i] = written
 			case ctx.Err() != nil:
@@ -439,12 +495,20 @@ func coldHint(url string) string {
 	return " (check the bucket, endpoint and region in --cold, and the credentials: add anonymous=true to the --cold URL for a public or unauthenticated server, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
 }
 
-// payloadOf is block h's generated payload: size bytes of a ChaCha8
-// stream keyed by the hash, the same on every run.
-func payloadOf(h block.Hash, size int64) []byte {
+// payload is block h's generated payload: size bytes of a ChaCha8 stream
+// keyed by the hash, the same on every run. It is generated a MiB at a
+// time, and abandoned when ctx ends.
+func payload(ctx context.Context, h block.Hash, size int64) ([]byte, error) {
+	const chunk = 1 << 20
 	p := make([]byte, size)
-	rand.NewChaCha8(h).Read(p)
-	return p
+	r := rand.NewChaCha8(h)
+	for off := int64(0); off < size; off += chunk {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r.Read(p[off:min(off+chunk, size)])
+	}
+	return p, nil
 }
 
 // close closes the store and removes what the demo created, unless --keep:

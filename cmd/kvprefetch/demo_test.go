@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -25,6 +26,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
+	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/store"
 )
 
@@ -91,6 +93,14 @@ func summaryFetched(t *testing.T, out string) int {
 	}
 	n, _ := strconv.Atoi(m[1])
 	return n
+}
+
+// payloadOf is block h's payload as the demo seeds it, generated in one
+// read of the ChaCha8 stream (payload generates it a MiB at a time).
+func payloadOf(h block.Hash, size int64) []byte {
+	p := make([]byte, size)
+	rand.NewChaCha8(h).Read(p)
+	return p
 }
 
 // checkFlat opens the flat dir and checks that it holds exactly want
@@ -358,6 +368,11 @@ func TestDemoUsageErrors(t *testing.T) {
 		{"bad limit", []string{"--limit", "0"}, []string{"--limit = 0, want >= 1"}},
 		{"several at once", []string{"--top-k", "0", "--cycles", "0"}, []string{"--top-k = 0, want >= 1", "--cycles = 0, want >= 1"}},
 		{"bad metrics address", []string{"--metrics-addr", "nowhere", "--blocks", "1"}, []string{`--metrics-addr "nowhere"`, "want HOST:PORT"}},
+		// The next ones would run (at a cost, before the checks) were they
+		// not refused: one block, one cycle.
+		{"block size over the maximum", []string{"--block-size", "300MiB", "--blocks", "1", "--cycles", "1", "--interval", "1ms"}, []string{"--block-size = 300MiB (314572800 bytes), want at most 256MiB"}},
+		{"block larger than the flat budget", []string{"--block-size", "2MiB", "--flat-budget", "1MiB", "--blocks", "1", "--cycles", "1", "--interval", "1ms"}, []string{"--block-size = 2MiB, more than --flat-budget (1MiB): no block would fit in flat"}},
+		{"block larger than the probation segment", []string{"--block-size", "2MiB", "--flat-budget", "10MiB", "--admission", "probation:0.1", "--blocks", "1", "--cycles", "1", "--interval", "1ms"}, []string{"--block-size = 2MiB, more than the 1MiB probation segment (0.1 of --flat-budget 10MiB): no block would fit in flat"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -452,6 +467,75 @@ func FuzzParseSize(f *testing.F) {
 			t.Fatalf("sizeFlag(%d).String() = %q parses to %d, %v; want about %d", n, str, back, err, n)
 		}
 	})
+}
+
+// TestDemoInterruptSeeding interrupts the demo while it seeds a cold
+// tier it would take minutes to fill: it stops at once (the wait below is
+// a bound for a hang, not a measure), prints its summary and removes its
+// temporary tiers.
+func TestDemoInterruptSeeding(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout, stderr := newLineWriter(), newLineWriter()
+	done := make(chan struct{})
+	var runErr error
+	go func() {
+		defer close(done)
+		args := []string{"demo", "--blocks", "30000", "--block-size", "1MiB", "--cycles", "1"} // 29GiB
+		runErr = run(ctx, args, stdout, stderr)
+	}()
+	waitLine(t, stderr, "seeding the cold tier: 30000 blocks of 1MiB", done)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the demo still runs 30s after Ctrl-C during seeding:\n%s", stderr.String())
+	}
+	if !errors.Is(runErr, context.Canceled) {
+		t.Errorf("run after Ctrl-C: err = %v, want context.Canceled", runErr)
+	}
+	if !strings.Contains(stdout.String(), "summary: preset v3, 0 cycles") {
+		t.Errorf("no summary after the interrupt:\n%s", stdout.String())
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("the demo left %d entries in TMPDIR (first %s), want none", len(left), left[0].Name())
+	}
+}
+
+func TestSeedWorkers(t *testing.T) {
+	for _, tc := range []struct {
+		size int64
+		want int
+	}{{1, 16}, {64 << 10, 16}, {4 << 20, 16}, {5 << 20, 12}, {16 << 20, 4}, {64 << 20, 1}, {maxBlockSize, 1}} {
+		if got := seedWorkers(tc.size); got != tc.want {
+			t.Errorf("seedWorkers(%s) = %d, want %d", sizeFlag(tc.size), got, tc.want)
+		}
+	}
+	for size := int64(1); size <= maxBlockSize; size = size*3/2 + 1 {
+		if n := seedWorkers(size); n < 1 || int64(n)*size > max(seedMemory, size) {
+			t.Errorf("seedWorkers(%d) = %d: %d bytes of payloads at once, want 1 or more and at most %d", size, n, int64(n)*size, max(seedMemory, size))
+		}
+	}
+}
+
+func TestPayload(t *testing.T) {
+	var h block.Hash
+	h[0] = 9
+	size := int64(5<<19 + 7) // 2.5MiB and a bit: chunks of a MiB and a short one
+	got, err := payload(context.Background(), h, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, payloadOf(h, size)) {
+		t.Errorf("payload generated a MiB at a time differs from the stream read at once")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := payload(ctx, h, size); !errors.Is(err, context.Canceled) {
+		t.Errorf("payload with an ended context: err = %v, want context.Canceled", err)
+	}
 }
 
 // TestDemoColdDenied runs the demo against an S3 server that denies every
