@@ -72,7 +72,10 @@ server:
 
   kvprefetch demo --cold 's3://bucket?endpoint=http://127.0.0.1:9000&use_path_style=true&region=us-east-1' --flat /var/cache/kv
 
-Blocks are at most %s.
+A --flat directory that already holds files (a stopped node's cache,
+say) is never shrunk: the demo refuses it unless --flat-budget has room
+for what is there and every block of the run, since the store evicts
+least recently used blocks past the budget. Blocks are at most %s.
 
 Ctrl-C stops it at once, mid-seeding or mid-fetch, with nothing partial
 in flat, and removes what the demo created.
@@ -96,7 +99,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	fs.DurationVar(&f.latency, "latency", 0, "latency added to each fetch, to mimic a distant cold tier")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the generated node")
 	fs.StringVar(&f.cold, "cold", "", "cold tier bucket URL: file:///dir, s3://bucket?region=..., mem:// (default: a temporary file:// bucket, removed at the end)")
-	fs.StringVar(&f.flat, "flat", "", "flat tier directory, kept at the end (default: a temporary directory, removed at the end)")
+	fs.StringVar(&f.flat, "flat", "", "flat tier directory, kept at the end (default: a temporary directory, removed at the end); one that holds files must have room in --flat-budget for them and every block of the run")
 	fs.Var(&f.flatBudget, "flat-budget", "flat tier byte budget, least recently used blocks evicted past it (default 1GiB)")
 	fs.StringVar(&f.admission, "admission", store.DefaultAdmission, `where a prefetched block enters flat's LRU order: "mru", "lru" or "probation:F"`)
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics while the demo runs (e.g. 127.0.0.1:9464)")
@@ -115,6 +118,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	start := time.Now()
 	node := generateNode(f.seed, f.blocks, int64(f.blockSize), start)
 
+	if err := f.checkFlatRoom(ctx); err != nil {
+		return err
+	}
 	t, err := openTiers(ctx, &f, stderr)
 	if err != nil {
 		return err

@@ -83,3 +83,21 @@ func (s *sizeFlag) Set(v string) error {
 	*s = sizeFlag(n)
 	return nil
 }
+
+// ceilSize returns the smallest size of at least n bytes with at most one
+// decimal in the unit String picks for n (1.21GiB gives 1.3GiB): a flag
+// value an error can suggest, which String prints and parseSize reads
+// back as at least n.
+func ceilSize(n int64) sizeFlag {
+	for _, mult := range []int64{1 << 40, 1 << 30, 1 << 20, 1 << 10} {
+		if n >= mult {
+			q, r := n/mult, n%mult
+			up := (r*10 + mult - 1) / mult * mult / 10 // r rounded up to a tenth of mult
+			if q*mult > math.MaxInt64-up {
+				return math.MaxInt64
+			}
+			return sizeFlag(q*mult + up)
+		}
+	}
+	return sizeFlag(n)
+}

@@ -469,6 +469,138 @@ func FuzzParseSize(f *testing.F) {
 	})
 }
 
+// stoppedNode fills dir as a stopped node leaves its flat tier: n blocks
+// of size bytes, written through the store. It returns their keys.
+func stoppedNode(t *testing.T, dir string, n int, size int64) []string {
+	t.Helper()
+	ctx := context.Background()
+	s, err := store.Open(ctx, store.Config{FlatDir: dir, ColdURL: "mem://", FlatBudget: 1 << 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var keys []string
+	for i := range n {
+		var h block.Hash
+		h[0], h[1] = 0xee, byte(i)
+		key := block.Key(h)
+		if err := s.Put(ctx, "tp-default", key, payloadOf(h, size)); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, key)
+	}
+	return keys
+}
+
+// flatKeeps checks that the flat dir still holds every block of keys.
+func flatKeeps(t *testing.T, dir string, keys []string) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := store.Open(ctx, store.Config{FlatDir: dir, ColdURL: "mem://", FlatBudget: 1 << 40}) // an empty cold: Get reads flat only
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, key := range keys {
+		if _, err := s.Get(ctx, "tp-default", key); err != nil {
+			t.Errorf("the node's block %s is gone from flat: %v", key, err)
+		}
+	}
+}
+
+// TestDemoExistingFlat points --flat at a stopped node's cache of 3 MiB:
+// the demo refuses to run when the budget has no room for it and for the
+// run's blocks, and never evicts one of its blocks.
+func TestDemoExistingFlat(t *testing.T) {
+	run10 := []string{"--blocks", "10", "--block-size", "256KiB", "--cycles", "2", "--interval", "5ms"} // may fetch 2.5MiB
+	tests := []struct {
+		name string
+		args []string
+		want []string // in the error; none means the run succeeds
+	}{
+		{"over the budget", append([]string{"--flat-budget", "2MiB"}, run10...),
+			[]string{"already holds 3MiB (3145728 bytes), more than the flat budget of 2MiB", "opening it would evict", "pass --flat-budget 3MiB or more"}},
+		{"over the default budget", []string{"--blocks", "10", "--cycles", "1"}, nil}, // 3MiB is well under 1GiB
+		{"no room for the run", append([]string{"--flat-budget", "3.5MiB"}, run10...),
+			[]string{"already holds 3MiB (3145728 bytes), and this run may fetch 2.5MiB more (10 blocks of 256KiB), past the flat budget of 3.5MiB", "pass --flat-budget 5.5MiB or more", "--preset warmup"}},
+		{"room for the run", append([]string{"--flat-budget", "5.5MiB"}, run10...), nil},
+		{"warmup fetches only into free room", append([]string{"--flat-budget", "3.5MiB", "--preset", "warmup"}, run10...), nil},
+		{"the dry run fetches nothing", append([]string{"--flat-budget", "3MiB", "--preset", "v1"}, run10...), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			flat := t.TempDir()
+			keys := stoppedNode(t, flat, 3, 1<<20)
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), append([]string{"demo", "--flat", flat}, tc.args...), &stdout, &stderr)
+			var msg bytes.Buffer
+			code := exitCode(err, &msg)
+			if tc.want == nil && code != 0 {
+				t.Fatalf("exit code %d, want 0: %s\nstderr:\n%s", code, msg.String(), stderr.String())
+			}
+			if tc.want != nil && code != 1 {
+				t.Errorf("exit code %d, want 1 (err %v)", code, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg.String(), w) {
+					t.Errorf("message %q lacks %q", msg.String(), w)
+				}
+			}
+			flatKeeps(t, flat, keys)
+			if left, _ := os.ReadDir(tmp); len(left) != 0 {
+				t.Errorf("the demo left %d entries in TMPDIR (first %s), want none", len(left), left[0].Name())
+			}
+		})
+	}
+}
+
+// TestDemoEmptyFlatSmallBudget runs on an empty --flat directory with a
+// budget smaller than the run: nothing there is another's, so it runs.
+func TestDemoEmptyFlatSmallBudget(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	flat := filepath.Join(t.TempDir(), "new") // does not exist yet
+	var stdout, stderr bytes.Buffer
+	args := []string{"demo", "--flat", flat, "--flat-budget", "1MiB", "--blocks", "40", "--block-size", "256KiB", "--cycles", "2", "--interval", "5ms"}
+	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+}
+
+func TestDirBytes(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for name, size := range map[string]int{"a": 100, "sub/b": 20, "sub/deeper/c": 3, "empty": 0} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outside := filepath.Join(t.TempDir(), "big")
+	os.WriteFile(outside, make([]byte, 1000), 0o644)
+	os.Symlink(outside, filepath.Join(dir, "link")) // not followed, as the store does not
+	link := filepath.Join(t.TempDir(), "flat")
+	os.Symlink(dir, link) // followed: the store opens the directory it names
+	for _, tc := range []struct {
+		dir  string
+		want int64
+	}{{dir, 123}, {link, 123}, {filepath.Join(dir, "missing"), 0}, {outside, 0}} {
+		got, err := dirBytes(ctx, tc.dir)
+		if err != nil || got != tc.want {
+			t.Errorf("dirBytes(%s) = %d, %v; want %d", tc.dir, got, err, tc.want)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := dirBytes(cancelled, dir); !errors.Is(err, context.Canceled) {
+		t.Errorf("dirBytes with an ended context: err = %v, want context.Canceled", err)
+	}
+}
+
 // TestDemoInterruptSeeding interrupts the demo while it seeds a cold
 // tier it would take minutes to fill: it stops at once (the wait below is
 // a bound for a hang, not a measure), prints its summary and removes its
@@ -606,5 +738,26 @@ func TestExitCodeInterruptedCleanup(t *testing.T) {
 	want := "kvprefetch: interrupted\nkvprefetch: demo: remove the seeded blocks from s3://b: 3 of 3 left there: boom\n"
 	if diff := cmp.Diff(want, msg.String()); diff != "" {
 		t.Errorf("message mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestCeilSize(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0B"}, {1000, "1000B"}, {1 << 10, "1KiB"}, {1<<10 + 1, "1.1KiB"},
+		{3 << 20, "3MiB"}, {3<<20 + 1, "3.1MiB"}, {5<<19 + 1, "2.6MiB"}, {1299 << 20, "1.3GiB"},
+	} {
+		if got := ceilSize(tc.n).String(); got != tc.want {
+			t.Errorf("ceilSize(%d) = %s, want %s", tc.n, got, tc.want)
+		}
+	}
+	for n := int64(1); n < 1<<50; n = n*7/3 + 13 {
+		s := ceilSize(n)
+		back, err := parseSize(s.String())
+		if err != nil || back < n || float64(back) > 1.1*float64(n)+1 {
+			t.Errorf("ceilSize(%d) = %s reads back as %d, %v; want at least %d and at most 10%% more", n, s, back, err, n)
+		}
 	}
 }
