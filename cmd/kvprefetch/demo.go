@@ -383,7 +383,10 @@ func openTiers(ctx context.Context, f *demoFlags, stderr io.Writer) (_ *tiers, e
 			return nil, fmt.Errorf("demo: create a temporary cold bucket: %w (set TMPDIR or pass --cold)", err)
 		}
 		t.tempDirs = append(t.tempDirs, dir)
-		t.coldURL = "file://" + filepath.ToSlash(dir)
+		// no_tmp_dir: fileblob writes its temporary files beside their
+		// object, in dir, rather than loose in TMPDIR where a killed run
+		// would leave them.
+		t.coldURL = "file://" + filepath.ToSlash(dir) + "?no_tmp_dir=true"
 		fmt.Fprintf(stderr, "cold tier: %s (temporary)\n", t.coldURL)
 	} else {
 		fmt.Fprintf(stderr, "cold tier: %s\n", t.coldURL)
@@ -518,21 +521,21 @@ func payload(ctx context.Context, h block.Hash, size int64) ([]byte, error) {
 }
 
 // close closes the store and removes what the demo created, unless --keep:
-// the temporary tiers, and the blocks seed wrote to a bucket the user
-// named. It runs even when ctx has ended (Ctrl-C), and returns what it
-// could not do.
+// first the temporary tiers (local and quick), then the blocks seed wrote
+// to a bucket the user named. It runs even when ctx has ended (Ctrl-C),
+// and returns what it could not do.
 func (t *tiers) close(ctx context.Context, stderr io.Writer) error {
 	var errs []error
 	if err := t.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("demo: %w", err))
 	}
+	errs = append(errs, t.removeTemp(stderr))
 	if t.userCold && !t.keep {
 		errs = append(errs, t.unseed(ctx, stderr))
 	}
 	if err := t.bucket.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("demo: close the cold tier: %w", err))
 	}
-	errs = append(errs, t.removeTemp(stderr))
 	return errors.Join(errs...)
 }
 

@@ -729,6 +729,52 @@ func TestDemoColdDeniedMidway(t *testing.T) {
 	}
 }
 
+// TestDemoFailuresLeaveNoTempDirs fails the demo in each way it can after
+// creating its temporary tiers, and checks that it removed them.
+func TestDemoFailuresLeaveNoTempDirs(t *testing.T) {
+	blocked := t.TempDir() // a cold bucket where no block can be written
+	os.WriteFile(filepath.Join(blocked, "tp-default"), nil, 0o644)
+	notDir := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(notDir, nil, 0o644)
+	full := t.TempDir()
+	stoppedNode(t, full, 2, 1<<20)
+	interrupted, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name string
+		ctx  context.Context
+		args []string
+		want string
+	}{
+		{"unknown cold scheme", nil, []string{"--cold", "gopher://x"}, "check --cold"},
+		{"cold tier missing", nil, []string{"--cold", "file:///nonexistent-kvprefetch"}, "check --cold"},
+		{"flat not a directory", nil, []string{"--flat", notDir}, "not a directory"},
+		{"flat with no room", nil, []string{"--flat", full, "--flat-budget", "1MiB"}, "already holds 2MiB"},
+		{"seeding fails", nil, []string{"--cold", "file://" + filepath.ToSlash(blocked)}, "seed the cold tier"},
+		{"interrupted before seeding", interrupted, nil, "interrupted"},
+		{"bad metrics address", nil, []string{"--metrics-addr", "nowhere"}, "want HOST:PORT"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
+			ctx := tc.ctx
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			var stdout, stderr bytes.Buffer
+			err := run(ctx, append([]string{"demo", "--blocks", "50", "--block-size", "1KiB"}, tc.args...), &stdout, &stderr)
+			var msg bytes.Buffer
+			if code := exitCode(err, &msg); code == 0 || !strings.Contains(msg.String(), tc.want) {
+				t.Errorf("exit code %d, message %q; want a failure saying %q", code, msg.String(), tc.want)
+			}
+			if left, _ := os.ReadDir(tmp); len(left) != 0 {
+				t.Errorf("the demo left %d entries in TMPDIR (first %s), want none", len(left), left[0].Name())
+			}
+		})
+	}
+}
+
 func TestExitCodeInterruptedCleanup(t *testing.T) {
 	err := errors.Join(context.Canceled, errors.New("demo: remove the seeded blocks from s3://b: 3 of 3 left there: boom"))
 	var msg bytes.Buffer
