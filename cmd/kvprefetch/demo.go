@@ -118,19 +118,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	start := time.Now()
 	node := generateNode(f.seed, f.blocks, int64(f.blockSize), start)
 
-	if err := f.checkFlatRoom(ctx); err != nil {
-		return err
-	}
-	t, err := openTiers(ctx, &f, stderr)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := t.close(ctx, stderr); cerr != nil {
-			err = errors.Join(err, cerr)
-		}
-	}()
-
+	// The pipeline is built before the tiers exist, so that a config error
+	// is reported before anything is created; its store is filled in once
+	// they are open.
 	var reg *prometheus.Registry
 	var middleware []fetch.Middleware
 	var emitters []pipeline.Emitter
@@ -146,22 +136,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		if err != nil {
 			return err
 		}
-		if err := reg.Register(t.store.Collector()); err != nil {
-			return fmt.Errorf("demo: register store metrics: %w", err)
-		}
 		emitters = append(emitters, pe)
 		middleware = append(middleware, instrument)
 	}
 	if f.latency > 0 {
 		middleware = append(middleware, withLatency(f.latency))
 	}
-	var m fetch.Materializer = t.store
-	if len(middleware) > 0 {
-		m = fetch.Chain(middleware[0], middleware[1:]...)(t.store)
-	}
+	ds := &demoStore{}
 	p, err := presets.ByName(f.preset, presets.Options{
 		Index:        node.index,
-		Store:        demoStore{Store: t.store, m: m},
+		Store:        ds,
 		Model:        node.models[0],
 		Namespace:    f.namespace,
 		TopK:         f.topK,
@@ -172,7 +156,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		Emitters:     emitters,
 	})
 	if err != nil {
-		return usageError{err}
+		return usageError{fmt.Errorf("demo: preset %s: %w", f.preset, err)}
 	}
 	if reg != nil {
 		stopMetrics, err := serveMetrics(f.metricsAddr, reg, stderr)
@@ -180,6 +164,28 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 			return err
 		}
 		defer stopMetrics()
+	}
+
+	if err := f.checkFlatRoom(ctx); err != nil {
+		return err
+	}
+	t, err := openTiers(ctx, &f, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := t.close(ctx, stderr); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}()
+	ds.Store, ds.m = t.store, t.store
+	if len(middleware) > 0 {
+		ds.m = fetch.Chain(middleware[0], middleware[1:]...)(t.store)
+	}
+	if reg != nil {
+		if err := reg.Register(t.store.Collector()); err != nil {
+			return fmt.Errorf("demo: register store metrics: %w", err)
+		}
 	}
 
 	var sum demoSummary
@@ -243,8 +249,11 @@ func (f *demoFlags) validate() error {
 	if err := block.ValidateNamespace(f.namespace); err != nil {
 		bad("--namespace: %v", err)
 	}
-	if f.topK < 1 {
+	switch {
+	case f.topK < 1:
 		bad("--top-k = %d, want >= 1", f.topK)
+	case f.topK > pipeline.MaxTopK:
+		bad("--top-k = %d, want at most %d", f.topK, pipeline.MaxTopK)
 	}
 	if f.limit < 1 {
 		bad("--limit = %d, want >= 1", f.limit)
@@ -323,6 +332,8 @@ func (f *demoFlags) flatRoom() (room int64, what string) {
 
 // demoStore is the store with its Materialize wrapped in the demo's
 // middlewares; presence and in-flight questions go to the store itself.
+// runDemo hands the preset an empty one and fills it in once the tiers
+// are open, before the first cycle.
 type demoStore struct {
 	*store.Store
 	m fetch.Materializer
