@@ -237,12 +237,12 @@ type slowStore struct{ delay time.Duration }
 
 func (s slowStore) ContainsFlat(context.Context, string, block.Hash) bool { return false }
 
-func (s slowStore) Materialize(ctx context.Context, _ string, c pipeline.Candidate) (int64, bool, error) {
+func (s slowStore) Materialize(ctx context.Context, _ string, _ block.Hash, m block.Meta) (int64, bool, error) {
 	t := time.NewTimer(s.delay)
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return int64(c.Meta.PayloadBytes), true, nil
+		return int64(m.PayloadBytes), true, nil
 	case <-ctx.Done():
 		return 0, false, ctx.Err()
 	}

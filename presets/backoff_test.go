@@ -22,11 +22,11 @@ type missingStore struct {
 
 func (s *missingStore) ContainsFlat(context.Context, string, block.Hash) bool { return false }
 
-func (s *missingStore) Materialize(_ context.Context, _ string, c pipeline.Candidate) (int64, bool, error) {
+func (s *missingStore) Materialize(_ context.Context, _ string, h block.Hash, _ block.Meta) (int64, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls[c.Hash]++
-	if s.missing[c.Hash] {
+	s.calls[h]++
+	if s.missing[h] {
 		return 0, false, nil
 	}
 	return 100, true, nil

@@ -27,12 +27,12 @@ func (s *memStore) ContainsFlat(_ context.Context, _ string, h block.Hash) bool 
 	return s.flat[h]
 }
 
-func (s *memStore) Materialize(_ context.Context, _ string, c pipeline.Candidate) (int64, bool, error) {
+func (s *memStore) Materialize(_ context.Context, _ string, h block.Hash, _ block.Meta) (int64, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, ok := s.cold[c.Hash]
+	n, ok := s.cold[h]
 	if ok {
-		s.flat[c.Hash] = true
+		s.flat[h] = true
 	}
 	return n, ok, nil
 }

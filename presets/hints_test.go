@@ -38,12 +38,12 @@ func (s *roomStore) ContainsFlat(_ context.Context, _ string, h block.Hash) bool
 	return ok
 }
 
-func (s *roomStore) Materialize(_ context.Context, _ string, c pipeline.Candidate) (int64, bool, error) {
+func (s *roomStore) Materialize(_ context.Context, _ string, h block.Hash, meta block.Meta) (int64, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := int64(max(c.Meta.PayloadBytes, 1))
-	s.flat[c.Hash] = n
-	s.gets = append(s.gets, c.Hash)
+	n := int64(max(meta.PayloadBytes, 1))
+	s.flat[h] = n
+	s.gets = append(s.gets, h)
 	return n, true, nil
 }
 

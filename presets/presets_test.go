@@ -263,7 +263,7 @@ type slowStore struct {
 	inFlight, peak atomic.Int32
 }
 
-func (s *slowStore) Materialize(ctx context.Context, ns string, c pipeline.Candidate) (int64, bool, error) {
+func (s *slowStore) Materialize(ctx context.Context, ns string, h block.Hash, meta block.Meta) (int64, bool, error) {
 	n := s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	for p := s.peak.Load(); n > p && !s.peak.CompareAndSwap(p, n); p = s.peak.Load() {
@@ -273,7 +273,7 @@ func (s *slowStore) Materialize(ctx context.Context, ns string, c pipeline.Candi
 	case <-ctx.Done():
 		return 0, false, ctx.Err()
 	}
-	return s.MockStore.Materialize(ctx, ns, c)
+	return s.MockStore.Materialize(ctx, ns, h, meta)
 }
 
 // TestV3Limit: v3 keeps at most Options.Limit fetches in flight (default

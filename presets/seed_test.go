@@ -89,8 +89,8 @@ func (s *MockStore) ContainsFlat(_ context.Context, _ string, h block.Hash) bool
 }
 
 // Materialize is the seed's fetch_block.
-func (s *MockStore) Materialize(_ context.Context, ns string, c pipeline.Candidate) (int64, bool, error) {
-	key := block.Key(c.Hash)
+func (s *MockStore) Materialize(_ context.Context, ns string, h block.Hash, _ block.Meta) (int64, bool, error) {
+	key := block.Key(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, mockCall{ns, key})

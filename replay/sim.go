@@ -268,11 +268,11 @@ func (r *run) FreeBytes(string) int64 { return r.capacity - r.used - r.pendBytes
 // block's size if the cold tier holds it (every block seen so far), a
 // miss otherwise. The GET's completion is scheduled on the virtual clock
 // once the cycle returns (see schedule).
-func (r *run) Materialize(ctx context.Context, _ string, c pipeline.Candidate) (int64, bool, error) {
+func (r *run) Materialize(ctx context.Context, _ string, h block.Hash, _ block.Meta) (int64, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, false, err
 	}
-	b, ok := r.m.lookup(c.Hash)
+	b, ok := r.m.lookup(h)
 	if !ok || !r.seen[b] {
 		return 0, false, nil
 	}

@@ -107,7 +107,7 @@ func TestClosed(t *testing.T) {
 	if _, err := s.Get(ctx, testNS, b.key()); err != ErrClosed {
 		t.Errorf("Get after Close: err = %v, want ErrClosed", err)
 	}
-	if _, _, err := s.Materialize(ctx, testNS, b.cand()); err != ErrClosed {
+	if _, _, err := s.Materialize(ctx, testNS, b.hash, b.meta()); err != ErrClosed {
 		t.Errorf("Materialize after Close: err = %v, want ErrClosed", err)
 	}
 	if s.ContainsFlat(ctx, testNS, b.hash) {

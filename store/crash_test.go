@@ -75,7 +75,7 @@ func crashChild(scenario string) int {
 		err = s.Put(ctx, testNS, block.Key(h), payload)
 	} else {
 		c := pipeline.Candidate{Hash: h, Meta: block.Meta{PayloadBytes: uint64(size)}}
-		_, _, err = s.Materialize(ctx, testNS, c)
+		_, _, err = s.Materialize(ctx, testNS, c.Hash, c.Meta)
 	}
 	return fail("%s: the store returned (err %v) instead of reaching the crash point", scenario, err)
 }

@@ -3,11 +3,14 @@
 // mem:// and s3://, for AWS S3 and S3-compatible servers).
 //
 // A [Store] is what the cycle's last stages need: the already-flat filter
-// asks it [Store.ContainsFlat] (a [filter.Flat]), the in-flight filter asks
-// it [Store.InFlight] (a [filter.InFlight]), and the fetch stage calls
-// [Store.Materialize] (a [fetch.Materializer]) to pull a block from cold
+// asks it [Store.ContainsFlat] (a filter.Flat), the in-flight filter asks
+// it [Store.InFlight] (a filter.InFlight), and the fetch stage calls
+// [Store.Materialize] (a fetch.Materializer) to pull a block from cold
 // into flat. The node itself writes through [Store.Put] (cold, then flat)
 // and reads through [Store.Get] (flat, else cold, then published to flat).
+// Those contracts speak in [block] types, so the store imports nothing of
+// this module but package block: a node that embeds it does not build the
+// pipeline (its tests check that it satisfies the stage interfaces).
 //
 // # Names
 //
@@ -29,7 +32,7 @@
 // BLAKE3-256 (64 lowercase hex digits) as the object's metadata "b3"; a
 // fetch verifies it, and the size against the index's PayloadBytes when
 // that is known. A short, long or corrupt object is never published: the
-// fetch fails with an error whose reason [pipeline.FailureReason] reads
+// fetch fails with an error whose reason pipeline.FailureReason reads
 // (ReasonSize, ReasonCorrupt, ...). An object without "b3" (written by
 // another tool) is accepted when its size checks and counted in
 // Stats.Unverified, or refused when Config.RequireChecksum is set; a "b3"

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Failure reasons of the store, as [pipeline.FailureReason] reads them from
+// Failure reasons of the store, as pipeline.FailureReason reads them from
 // the errors it returns and Outcome.FailedBy counts them.
 const (
 	// ReasonCorrupt: the payload's BLAKE3-256 differs from the object's
@@ -52,6 +52,21 @@ type reasonError struct {
 func (e *reasonError) Error() string  { return e.err.Error() }
 func (e *reasonError) Unwrap() error  { return e.err }
 func (e *reasonError) Reason() string { return e.reason }
+
+// reasonPanic is pipeline.FailPanic, the reason of a fetch that panicked
+// (the store names it without importing the pipeline; a test checks they
+// agree).
+const reasonPanic = "panic"
+
+// failureReason returns the reason an error in err's chain names (as
+// pipeline.FailureReason reads it), "" when none does.
+func failureReason(err error) string {
+	var r interface{ Reason() string }
+	if errors.As(err, &r) {
+		return r.Reason()
+	}
+	return ""
+}
 
 // failf returns an error with reason, formatted as fmt.Errorf would.
 func failf(reason, format string, args ...any) error {

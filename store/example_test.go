@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/wombatkv/prefetch/block"
-	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/store"
 )
 
@@ -56,7 +55,7 @@ func ExampleOpen() {
 	}
 	defer s2.Close()
 	fmt.Println("in flat before:", s2.ContainsFlat(ctx, "tp-default", h))
-	n, found, err := s2.Materialize(ctx, "tp-default", pipeline.Candidate{Hash: h, Meta: block.Meta{PayloadBytes: uint64(len(payload))}})
+	n, found, err := s2.Materialize(ctx, "tp-default", h, block.Meta{PayloadBytes: uint64(len(payload))})
 	fmt.Println("materialize:", n, found, err)
 	fmt.Println("in flat after:", s2.ContainsFlat(ctx, "tp-default", h))
 

@@ -677,9 +677,9 @@ type notifying struct {
 	done chan<- block.Hash
 }
 
-func (n notifying) Materialize(ctx context.Context, ns string, c pipeline.Candidate) (int64, bool, error) {
-	size, found, err := n.Store.Materialize(ctx, ns, c)
-	n.done <- c.Hash
+func (n notifying) Materialize(ctx context.Context, ns string, h block.Hash, meta block.Meta) (int64, bool, error) {
+	size, found, err := n.Store.Materialize(ctx, ns, h, meta)
+	n.done <- h
 	return size, found, err
 }
 

@@ -22,7 +22,7 @@ func TestFreeBytesCountsFetchesInFlight(t *testing.T) {
 			during = s.FreeBytes(testNS)
 		}
 	}}
-	if _, found, err := s.Materialize(ctx, testNS, b.cand()); err != nil || !found {
+	if _, found, err := s.Materialize(ctx, testNS, b.hash, b.meta()); err != nil || !found {
 		t.Fatalf("Materialize = found %v, err %v", found, err)
 	}
 	after := s.FreeBytes(testNS)

@@ -72,7 +72,7 @@ func TestColdLyingSize(t *testing.T) {
 			} else {
 				c := b.cand()
 				c.Meta.PayloadBytes = uint64(tc.expect)
-				_, _, err = s.Materialize(ctx, testNS, c)
+				_, _, err = s.Materialize(ctx, testNS, c.Hash, c.Meta)
 			}
 			runtime.ReadMemStats(&after)
 			if got := reasonOf(err); got != tc.wantReason {
@@ -371,7 +371,7 @@ func TestFlatContentChecked(t *testing.T) {
 					}
 					mustEqual(t, "Get", b.payload, got)
 				case "materialize":
-					n, found, err := s.Materialize(ctx, testNS, b.cand())
+					n, found, err := s.Materialize(ctx, testNS, b.hash, b.meta())
 					if err != nil || !found || n != int64(len(b.payload)) {
 						t.Fatalf("Materialize = %d, %v, %v; want %d, true, nil", n, found, err, len(b.payload))
 					}
@@ -379,7 +379,7 @@ func TestFlatContentChecked(t *testing.T) {
 					if s.ContainsFlat(ctx, testNS, b.hash) {
 						t.Errorf("ContainsFlat = true, want false")
 					}
-					if _, _, err := s.Materialize(ctx, testNS, b.cand()); err != nil {
+					if _, _, err := s.Materialize(ctx, testNS, b.hash, b.meta()); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -430,7 +430,7 @@ func TestFlatContentChecked(t *testing.T) {
 		}
 		c := b.cand()
 		c.Meta.PayloadBytes = 2000
-		n, found, err := s.Materialize(ctx, testNS, c)
+		n, found, err := s.Materialize(ctx, testNS, c.Hash, c.Meta)
 		if found || n != 0 || reasonOf(err) != ReasonSize {
 			t.Errorf("Materialize = %d, %v, %v; want 0, false and a %q error (cold holds 1000 bytes too)", n, found, err, ReasonSize)
 		}

@@ -43,9 +43,11 @@ func newBlock(t testing.TB, size int) testBlock {
 
 func (b testBlock) key() string { return block.Key(b.hash) }
 
-func (b testBlock) cand() pipeline.Candidate {
-	return pipeline.Candidate{Hash: b.hash, Meta: block.Meta{PayloadBytes: uint64(len(b.payload))}}
-}
+// meta is the block's index entry: its size, as the index knows it.
+func (b testBlock) meta() block.Meta { return block.Meta{PayloadBytes: uint64(len(b.payload))} }
+
+// cand is the block as the fetch stage's candidate.
+func (b testBlock) cand() pipeline.Candidate { return pipeline.Candidate{Hash: b.hash, Meta: b.meta()} }
 
 // open opens a store on a fresh flat dir, failing the test on error, and
 // closes it at cleanup.

@@ -288,7 +288,7 @@ func TestEvictionOnDisk(t *testing.T) {
 					mustEqual(t, "Get "+st.name, b.payload, got)
 				case "prefetch":
 					if err = w.Put(ctx, testNS, b.key(), b.payload); err == nil {
-						_, _, err = s.Materialize(ctx, testNS, b.cand())
+						_, _, err = s.Materialize(ctx, testNS, b.hash, b.meta())
 					}
 				case "reopen":
 					s.Close()

@@ -26,7 +26,7 @@ func TestCollector(t *testing.T) {
 	}
 	raw := newBlock(t, 10)
 	seedObject(t, cold, raw, raw.payload, nil)
-	if _, _, err := s.Materialize(ctx, testNS, raw.cand()); err != nil {
+	if _, _, err := s.Materialize(ctx, testNS, raw.hash, raw.meta()); err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
@@ -106,7 +106,7 @@ func TestPutColdAndFreeBytes(t *testing.T) {
 				t.Fatal(err)
 			}
 			got = append(got, s.FreeBytes(testNS))
-			if _, _, err := s.Materialize(ctx, testNS, a.cand()); err != nil {
+			if _, _, err := s.Materialize(ctx, testNS, a.hash, a.meta()); err != nil {
 				t.Fatal(err)
 			}
 			got = append(got, s.FreeBytes(testNS))

@@ -68,7 +68,7 @@ func TestNameSafety(t *testing.T) {
 	}
 	for _, tc := range badNS {
 		t.Run("namespace/"+tc.name, func(t *testing.T) {
-			_, found, err := s.Materialize(ctx, tc.ns, good.cand())
+			_, found, err := s.Materialize(ctx, tc.ns, good.hash, good.meta())
 			check(t, err, block.ErrBadNamespace)
 			if found {
 				t.Errorf("Materialize found = true")

@@ -310,7 +310,7 @@ func TestS3SharedGET(t *testing.T) {
 	results := make([]result, joiners+1)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		n, _, err := s.Materialize(ctx, testNS, b.cand())
+		n, _, err := s.Materialize(ctx, testNS, b.hash, b.meta())
 		results[0] = result{n: n, err: err}
 	})
 	<-arrived
@@ -320,7 +320,7 @@ func TestS3SharedGET(t *testing.T) {
 	for i := 1; i <= joiners; i++ {
 		wg.Go(func() {
 			if i%2 == 0 {
-				n, _, err := s.Materialize(ctx, testNS, b.cand())
+				n, _, err := s.Materialize(ctx, testNS, b.hash, b.meta())
 				results[i] = result{n: n, err: err}
 				return
 			}
@@ -366,11 +366,11 @@ func TestS3SharedGETContexts(t *testing.T) {
 		arrived, release := blockGets(f)
 		var leaderErr error
 		var wg sync.WaitGroup
-		wg.Go(func() { _, _, leaderErr = s.Materialize(context.Background(), testNS, b.cand()) })
+		wg.Go(func() { _, _, leaderErr = s.Materialize(context.Background(), testNS, b.hash, b.meta()) })
 		<-arrived
 		jctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		_, _, err := s.Materialize(jctx, testNS, b.cand())
+		_, _, err := s.Materialize(jctx, testNS, b.hash, b.meta())
 		<-joined
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("joiner past its deadline: err = %v, want DeadlineExceeded", err)
@@ -407,7 +407,7 @@ func TestS3SharedGETContexts(t *testing.T) {
 		lctx, cancel := context.WithCancel(context.Background())
 		var leaderErr error
 		var wg sync.WaitGroup
-		wg.Go(func() { _, _, leaderErr = s.Materialize(lctx, testNS, b.cand()) })
+		wg.Go(func() { _, _, leaderErr = s.Materialize(lctx, testNS, b.hash, b.meta()) })
 		<-first
 		var data []byte
 		var getErr error

@@ -24,17 +24,6 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/wombatkv/prefetch/block"
-	"github.com/wombatkv/prefetch/pipeline"
-	"github.com/wombatkv/prefetch/stages/fetch"
-	"github.com/wombatkv/prefetch/stages/filter"
-)
-
-// The stage interfaces a Store implements.
-var (
-	_ fetch.Materializer = (*Store)(nil)
-	_ filter.Flat        = (*Store)(nil)
-	_ filter.InFlight    = (*Store)(nil)
-	_ filter.Room        = (*Store)(nil)
 )
 
 // ChecksumKey is the cold object metadata key that holds the payload's
@@ -47,10 +36,11 @@ const (
 )
 
 // Store is a node's two tiers: a flat directory on local disk in front of a
-// cold bucket. It implements [fetch.Materializer] (prefetch from cold into
-// flat), [filter.Flat] (presence in flat) and [filter.InFlight] (a cold GET
-// running), and offers [Store.Put] and [Store.Get] for the node's own
-// writes and reads. It is safe for concurrent use.
+// cold bucket. It implements the fetch stage's Materializer ([Store.Materialize]:
+// prefetch from cold into flat) and the filters' Flat ([Store.ContainsFlat]:
+// presence in flat), InFlight ([Store.InFlight]: a cold GET running) and
+// Room ([Store.FreeBytes]), and offers [Store.Put] and [Store.Get] for the
+// node's own writes and reads. It is safe for concurrent use.
 type Store struct {
 	cfg   Config
 	root  string   // FlatDir, absolute: for messages
@@ -254,32 +244,33 @@ func (s *Store) InFlight(ns string, h block.Hash) bool {
 	return ok
 }
 
-// Materialize fetches block c.Hash of namespace ns from the cold tier into
-// the flat tier, entering it in the recency order as Config.Admission says.
-// It returns the payload size and found=true once the block is in flat
-// (at once, without a GET, when it already was); found=false and a nil
-// error when the cold tier does not hold it; or an error whose reason
-// [pipeline.FailureReason] names (ReasonCorrupt, ReasonSize,
-// ReasonUnverified, ReasonTooLarge, ReasonBadName, or the context's). When
-// c.Meta.PayloadBytes is not zero the object's size must equal it, and so
-// must the size of a block already in flat: one of another size is
-// dropped and fetched afresh. On any failure nothing is published.
-// Concurrent fetches of one block, here or in Get, share one GET.
-func (s *Store) Materialize(ctx context.Context, ns string, c pipeline.Candidate) (int64, bool, error) {
-	n, err := nameOf(ns, c.Hash)
+// Materialize fetches block h of namespace ns, whose index entry is m,
+// from the cold tier into the flat tier, entering it in the recency order
+// as Config.Admission says. It returns the payload size and found=true
+// once the block is in flat (at once, without a GET, when it already
+// was); found=false and a nil error when the cold tier does not hold it;
+// or an error whose reason pipeline.FailureReason names (ReasonCorrupt,
+// ReasonSize, ReasonUnverified, ReasonTooLarge, ReasonBadName, or the
+// context's). When m.PayloadBytes is not zero the object's size must
+// equal it, and so must the size of a block already in flat: one of
+// another size is dropped and fetched afresh. On any failure nothing is
+// published. Concurrent fetches of one block, here or in Get, share one
+// GET.
+func (s *Store) Materialize(ctx context.Context, ns string, h block.Hash, m block.Meta) (int64, bool, error) {
+	n, err := nameOf(ns, h)
 	if err != nil {
 		return 0, false, err
 	}
 	if s.closed.Load() {
 		return 0, false, ErrClosed
 	}
-	expect := int64(c.Meta.PayloadBytes)
+	expect := int64(m.PayloadBytes)
 	if size, ok := s.inFlat(n, expect); ok {
 		return size, true, nil
 	}
-	if c.Meta.PayloadBytes > uint64(s.maxSize(s.adm.place)) {
+	if m.PayloadBytes > uint64(s.maxSize(s.adm.place)) {
 		s.st.rejected.Add(1)
-		return 0, false, failf(ReasonTooLarge, "store: %s: index says %d bytes, more than the flat tier admits (%d bytes)", n.object(), c.Meta.PayloadBytes, s.maxSize(s.adm.place))
+		return 0, false, failf(ReasonTooLarge, "store: %s: index says %d bytes, more than the flat tier admits (%d bytes)", n.object(), m.PayloadBytes, s.maxSize(s.adm.place))
 	}
 	r, err := s.shared(ctx, n, expect, s.adm.place)
 	return r.n, r.found, err
@@ -318,7 +309,7 @@ func (s *Store) putCold(ctx context.Context, n name, payload []byte) error {
 // cold fetches in flight will publish (and, with
 // probation admission, no more than the probation segment's room). The
 // budget is shared by every namespace; an invalid namespace has none. It
-// is what the free-room filter ([filter.FreeRoom]) asks: a [filter.Room].
+// is what the free-room filter (filter.FreeRoom) asks: a filter.Room.
 func (s *Store) FreeBytes(ns string) int64 {
 	if block.ValidateNamespace(ns) != nil {
 		return 0
@@ -386,7 +377,7 @@ func (s *Store) Get(ctx context.Context, ns, key string) ([]byte, error) {
 		return data, nil
 	}
 	r, err := s.shared(ctx, n, 0, placeFront)
-	switch reason := pipeline.FailureReason(err); {
+	switch reason := failureReason(err); {
 	case reason == ReasonTooLarge, reason == ReasonFlatWrite:
 		return s.direct(ctx, n)
 	case err != nil:
@@ -460,7 +451,7 @@ func (s *Store) flight(ctx context.Context, n name, expect int64, p place) (v an
 	v = fetched{}
 	defer func() {
 		if r := recover(); r != nil {
-			v, err = fetched{}, failf(pipeline.FailPanic, "store: fetch %s panicked: %v", n.object(), r)
+			v, err = fetched{}, failf(reasonPanic, "store: fetch %s panicked: %v", n.object(), r)
 		}
 		s.fmu.Lock()
 		delete(s.flights, n.id())
@@ -659,7 +650,7 @@ func (c ctxReader) Read(p []byte) (int, error) {
 
 // countRejected counts err when it refuses an object for its content.
 func (s *Store) countRejected(err error) {
-	switch pipeline.FailureReason(err) {
+	switch failureReason(err) {
 	case ReasonCorrupt, ReasonSize, ReasonUnverified, ReasonTooLarge:
 		s.st.rejected.Add(1)
 	}

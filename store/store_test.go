@@ -101,14 +101,14 @@ func TestConformance(t *testing.T) {
 				// A second node on the same cold tier fetches it.
 				cfg.FlatDir = t.TempDir()
 				s2 := open(t, cfg)
-				n, found, err := s2.Materialize(ctx, testNS, b.cand())
+				n, found, err := s2.Materialize(ctx, testNS, b.hash, b.meta())
 				if err != nil || !found || n != int64(len(b.payload)) {
 					t.Fatalf("Materialize = %d, %v, %v; want %d, true, nil", n, found, err, len(b.payload))
 				}
 				if diff := cmp.Diff(wantFlat(b), flatBlocks(t, cfg.FlatDir)); diff != "" {
 					t.Errorf("flat mismatch (-want +got):\n%s", diff)
 				}
-				n, found, err = s2.Materialize(ctx, testNS, b.cand())
+				n, found, err = s2.Materialize(ctx, testNS, b.hash, b.meta())
 				if err != nil || !found || n != int64(len(b.payload)) {
 					t.Fatalf("second Materialize = %d, %v, %v; want %d, true, nil", n, found, err, len(b.payload))
 				}
@@ -137,7 +137,7 @@ func TestConformance(t *testing.T) {
 				cfg, _ := be.open(t)
 				s := open(t, cfg)
 				b := newBlock(t, 10)
-				n, found, err := s.Materialize(ctx, testNS, b.cand())
+				n, found, err := s.Materialize(ctx, testNS, b.hash, b.meta())
 				if n != 0 || found || err != nil {
 					t.Errorf("Materialize of a missing block = %d, %v, %v; want 0, false, nil", n, found, err)
 				}
@@ -266,7 +266,7 @@ func TestConformance(t *testing.T) {
 						if tc.expect >= 0 {
 							c.Meta.PayloadBytes = uint64(tc.expect)
 						}
-						n, found, err := s.Materialize(ctx, testNS, c)
+						n, found, err := s.Materialize(ctx, testNS, c.Hash, c.Meta)
 						if got := reasonOf(err); got != tc.wantReason {
 							t.Fatalf("Materialize reason = %q (err %v), want %q", got, err, tc.wantReason)
 						}
@@ -319,12 +319,12 @@ func TestConformance(t *testing.T) {
 				s := open(t, cfg)
 				b := newBlock(t, 1001)
 				seedObject(t, seed, b, b.payload, map[string]string{ChecksumKey: sumOf(b.payload)})
-				if _, _, err := s.Materialize(ctx, testNS, b.cand()); reasonOf(err) != ReasonTooLarge {
+				if _, _, err := s.Materialize(ctx, testNS, b.hash, b.meta()); reasonOf(err) != ReasonTooLarge {
 					t.Errorf("Materialize reason = %q (err %v), want %q", reasonOf(err), err, ReasonTooLarge)
 				}
 				c := b.cand()
 				c.Meta.PayloadBytes = 0 // unknown to the index: found out from the object
-				if _, _, err := s.Materialize(ctx, testNS, c); reasonOf(err) != ReasonTooLarge {
+				if _, _, err := s.Materialize(ctx, testNS, c.Hash, c.Meta); reasonOf(err) != ReasonTooLarge {
 					t.Errorf("Materialize (size unknown) reason = %q (err %v), want %q", reasonOf(err), err, ReasonTooLarge)
 				}
 				got, err := s.Get(ctx, testNS, b.key())

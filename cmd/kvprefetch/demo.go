@@ -339,14 +339,14 @@ type demoStore struct {
 	m fetch.Materializer
 }
 
-func (d demoStore) Materialize(ctx context.Context, ns string, c pipeline.Candidate) (int64, bool, error) {
-	return d.m.Materialize(ctx, ns, c)
+func (d demoStore) Materialize(ctx context.Context, ns string, h block.Hash, meta block.Meta) (int64, bool, error) {
+	return d.m.Materialize(ctx, ns, h, meta)
 }
 
 // withLatency delays each fetch by d, or until its context ends.
 func withLatency(d time.Duration) fetch.Middleware {
 	return func(next fetch.Materializer) fetch.Materializer {
-		return fetch.MaterializerFunc(func(ctx context.Context, ns string, c pipeline.Candidate) (int64, bool, error) {
+		return fetch.MaterializerFunc(func(ctx context.Context, ns string, h block.Hash, meta block.Meta) (int64, bool, error) {
 			t := time.NewTimer(d)
 			defer t.Stop()
 			select {
@@ -354,7 +354,7 @@ func withLatency(d time.Duration) fetch.Middleware {
 				return 0, false, ctx.Err()
 			case <-t.C:
 			}
-			return next.Materialize(ctx, ns, c)
+			return next.Materialize(ctx, ns, h, meta)
 		})
 	}
 }

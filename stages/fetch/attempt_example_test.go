@@ -16,15 +16,15 @@ import (
 // scheduling alone: Attempt brings the per-fetch deadline, the failure
 // reasons and the panic recovery every strategy shares.
 func ExampleAttempt() {
-	store := fetch.MaterializerFunc(func(_ context.Context, _ string, c pipeline.Candidate) (int64, bool, error) {
-		fmt.Println("GET", c.Hash.String()[:2])
-		switch c.Hash[0] {
+	store := fetch.MaterializerFunc(func(_ context.Context, _ string, h block.Hash, meta block.Meta) (int64, bool, error) {
+		fmt.Println("GET", h.String()[:2])
+		switch h[0] {
 		case 2:
 			return 0, false, nil // not in cold
 		case 3:
 			panic("store bug")
 		}
-		return int64(c.Meta.PayloadBytes), true, nil
+		return int64(meta.PayloadBytes), true, nil
 	})
 	smallestFirst := pipeline.FetcherFunc(func(ctx context.Context, cy *pipeline.Cycle, cands []pipeline.Candidate) []pipeline.FetchResult {
 		order := make([]int, len(cands))

@@ -30,26 +30,30 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
 )
 
 // Materializer fetches one block from the cold tier into the flat tier.
+// It speaks in [block] types alone, so that a store implements it without
+// importing the pipeline.
 type Materializer interface {
-	// Materialize fetches c into flat in namespace ns. It returns the
-	// payload size and found=true on a hit; found=false and a nil error on
-	// a miss (the cold tier does not hold the block); or an error, whose
-	// reason [pipeline.FailureReason] names. It must honor ctx: the fetch
-	// stage sets the per-fetch deadline there. On any failure nothing may
-	// be left in flat.
-	Materialize(ctx context.Context, ns string, c pipeline.Candidate) (n int64, found bool, err error)
+	// Materialize fetches block h, whose index entry is m, into flat in
+	// namespace ns. It returns the payload size and found=true on a hit;
+	// found=false and a nil error on a miss (the cold tier does not hold
+	// the block); or an error, whose reason [pipeline.FailureReason] names.
+	// m.PayloadBytes, when not 0, is the size the index expects. It must
+	// honor ctx: the fetch stage sets the per-fetch deadline there. On any
+	// failure nothing may be left in flat.
+	Materialize(ctx context.Context, ns string, h block.Hash, m block.Meta) (n int64, found bool, err error)
 }
 
 // MaterializerFunc adapts a function to [Materializer].
-type MaterializerFunc func(ctx context.Context, ns string, c pipeline.Candidate) (int64, bool, error)
+type MaterializerFunc func(ctx context.Context, ns string, h block.Hash, m block.Meta) (int64, bool, error)
 
-// Materialize calls f(ctx, ns, c).
-func (f MaterializerFunc) Materialize(ctx context.Context, ns string, c pipeline.Candidate) (int64, bool, error) {
-	return f(ctx, ns, c)
+// Materialize calls f(ctx, ns, h, m).
+func (f MaterializerFunc) Materialize(ctx context.Context, ns string, h block.Hash, m block.Meta) (int64, bool, error) {
+	return f(ctx, ns, h, m)
 }
 
 // Middleware wraps a Materializer with cross-cutting behaviour.
@@ -209,7 +213,7 @@ func Attempt(ctx context.Context, cy *pipeline.Cycle, m Materializer, c pipeline
 			r.Reason = pipeline.FailPanic
 		}
 	}()
-	n, found, err := m.Materialize(fctx, cy.Namespace, c)
+	n, found, err := m.Materialize(fctx, cy.Namespace, c.Hash, c.Meta)
 	switch {
 	case err != nil:
 		// The store may return a bare error after its context expired:

@@ -64,7 +64,7 @@ type fakeStore struct {
 	inFlight, peak atomic.Int32
 }
 
-func (s *fakeStore) Materialize(ctx context.Context, ns string, c pipeline.Candidate) (int64, bool, error) {
+func (s *fakeStore) Materialize(ctx context.Context, ns string, h block.Hash, meta block.Meta) (int64, bool, error) {
 	n := s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	for {
@@ -74,7 +74,7 @@ func (s *fakeStore) Materialize(ctx context.Context, ns string, c pipeline.Candi
 		}
 	}
 	s.mu.Lock()
-	s.calls = append(s.calls, c.Hash)
+	s.calls = append(s.calls, h)
 	s.ns = append(s.ns, ns)
 	if d, ok := ctx.Deadline(); ok {
 		s.deadlines = append(s.deadlines, time.Until(d))
@@ -91,13 +91,13 @@ func (s *fakeStore) Materialize(ctx context.Context, ns string, c pipeline.Candi
 			return ctx.Err()
 		}
 	}
-	switch s.do[c.Hash] {
+	switch s.do[h] {
 	case miss:
 		return 0, false, nil
 	case fail:
 		return 0, false, errors.New("store: connection reset")
 	case corrupt:
-		return 0, false, fmt.Errorf("get %s: %w", block.Key(c.Hash)[:24], corruptErr{})
+		return 0, false, fmt.Errorf("get %s: %w", block.Key(h)[:24], corruptErr{})
 	case panics:
 		panic("store bug")
 	case hang:
@@ -118,7 +118,7 @@ func (s *fakeStore) Materialize(ctx context.Context, ns string, c pipeline.Candi
 			return 0, false, err
 		}
 	}
-	return 100 + int64(c.Meta.Seq), true, nil
+	return 100 + int64(meta.Seq), true, nil
 }
 
 func (s *fakeStore) Calls() []block.Hash {
@@ -330,11 +330,11 @@ func TestNamespaceAndContextReachTheStore(t *testing.T) {
 			type key struct{}
 			var got []any
 			var mu sync.Mutex
-			m := fetch.MaterializerFunc(func(ctx context.Context, ns string, c pipeline.Candidate) (int64, bool, error) {
+			m := fetch.MaterializerFunc(func(ctx context.Context, ns string, h block.Hash, meta block.Meta) (int64, bool, error) {
 				mu.Lock()
 				got = append(got, ctx.Value(key{}))
 				mu.Unlock()
-				return s.Materialize(ctx, ns, c)
+				return s.Materialize(ctx, ns, h, meta)
 			})
 			ctx := context.WithValue(context.Background(), key{}, "v")
 			st.new(m).Fetch(ctx, cycle(), cs)
@@ -483,19 +483,19 @@ func TestChain(t *testing.T) {
 	var trace []string
 	mw := func(name string) fetch.Middleware {
 		return func(next fetch.Materializer) fetch.Materializer {
-			return fetch.MaterializerFunc(func(ctx context.Context, ns string, c pipeline.Candidate) (int64, bool, error) {
+			return fetch.MaterializerFunc(func(ctx context.Context, ns string, h block.Hash, meta block.Meta) (int64, bool, error) {
 				trace = append(trace, name+">")
-				n, ok, err := next.Materialize(ctx, ns, c)
+				n, ok, err := next.Materialize(ctx, ns, h, meta)
 				trace = append(trace, "<"+name)
 				return n + 1, ok, err
 			})
 		}
 	}
-	base := fetch.MaterializerFunc(func(context.Context, string, pipeline.Candidate) (int64, bool, error) {
+	base := fetch.MaterializerFunc(func(context.Context, string, block.Hash, block.Meta) (int64, bool, error) {
 		trace = append(trace, "store")
 		return 10, true, nil
 	})
-	n, ok, err := fetch.Chain(mw("a"), mw("b"), mw("c"))(base).Materialize(context.Background(), "ns", cand(0))
+	n, ok, err := fetch.Chain(mw("a"), mw("b"), mw("c"))(base).Materialize(context.Background(), "ns", cand(0).Hash, cand(0).Meta)
 	if n != 13 || !ok || err != nil {
 		t.Errorf("chained Materialize = %d, %v, %v; want 13, true, nil", n, ok, err)
 	}
@@ -503,7 +503,7 @@ func TestChain(t *testing.T) {
 		t.Errorf("order mismatch (-want +got):\n%s", diff)
 	}
 	trace = nil
-	fetch.Chain(mw("only"))(base).Materialize(context.Background(), "ns", cand(0))
+	fetch.Chain(mw("only"))(base).Materialize(context.Background(), "ns", cand(0).Hash, cand(0).Meta)
 	if diff := cmp.Diff([]string{"only>", "store", "<only"}, trace); diff != "" {
 		t.Errorf("single middleware mismatch (-want +got):\n%s", diff)
 	}
@@ -513,14 +513,14 @@ func TestChain(t *testing.T) {
 func ExampleChain() {
 	logged := func(name string) fetch.Middleware {
 		return func(next fetch.Materializer) fetch.Materializer {
-			return fetch.MaterializerFunc(func(ctx context.Context, ns string, c pipeline.Candidate) (int64, bool, error) {
+			return fetch.MaterializerFunc(func(ctx context.Context, ns string, h block.Hash, meta block.Meta) (int64, bool, error) {
 				fmt.Println(name, "before")
 				defer fmt.Println(name, "after")
-				return next.Materialize(ctx, ns, c)
+				return next.Materialize(ctx, ns, h, meta)
 			})
 		}
 	}
-	store := fetch.MaterializerFunc(func(context.Context, string, pipeline.Candidate) (int64, bool, error) {
+	store := fetch.MaterializerFunc(func(context.Context, string, block.Hash, block.Meta) (int64, bool, error) {
 		fmt.Println("store")
 		return 1024, true, nil
 	})
@@ -539,8 +539,8 @@ func ExampleChain() {
 }
 
 func ExampleNewParallel() {
-	store := fetch.MaterializerFunc(func(_ context.Context, ns string, c pipeline.Candidate) (int64, bool, error) {
-		switch c.Hash[0] {
+	store := fetch.MaterializerFunc(func(_ context.Context, ns string, h block.Hash, _ block.Meta) (int64, bool, error) {
+		switch h[0] {
 		case 2:
 			return 0, false, nil // a miss: the cold tier does not hold it
 		case 3:

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
 )
 
@@ -65,7 +66,7 @@ func Instrument(reg prometheus.Registerer, opts InstrumentOptions) (Middleware, 
 		return nil, fmt.Errorf("fetch: register prometheus metrics: %w (%s)", err, hint)
 	}
 	return func(next Materializer) Materializer {
-		return MaterializerFunc(func(ctx context.Context, ns string, c pipeline.Candidate) (n int64, found bool, err error) {
+		return MaterializerFunc(func(ctx context.Context, ns string, h block.Hash, m block.Meta) (n int64, found bool, err error) {
 			g := inFlight.WithLabelValues(ns)
 			g.Inc()
 			start := time.Now()
@@ -74,7 +75,7 @@ func Instrument(reg prometheus.Registerer, opts InstrumentOptions) (Middleware, 
 				g.Dec()
 				duration.WithLabelValues(ns, result).Observe(time.Since(start).Seconds())
 			}()
-			n, found, err = next.Materialize(ctx, ns, c)
+			n, found, err = next.Materialize(ctx, ns, h, m)
 			switch {
 			case err != nil:
 				result = failure(ctx, err) // as the fetch stage names it

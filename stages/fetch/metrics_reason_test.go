@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/stages/fetch"
 )
@@ -22,7 +23,7 @@ func TestInstrumentReasonMatchesOutcome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bare := fetch.MaterializerFunc(func(ctx context.Context, _ string, _ pipeline.Candidate) (int64, bool, error) {
+	bare := fetch.MaterializerFunc(func(ctx context.Context, _ string, _ block.Hash, _ block.Meta) (int64, bool, error) {
 		<-ctx.Done()
 		return 0, false, errors.New("connection reset")
 	})

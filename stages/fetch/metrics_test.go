@@ -72,12 +72,12 @@ func TestInstrumentResults(t *testing.T) {
 		{err: fmt.Errorf("store: verify: %w", metricsReasonErr("corrupt"))},
 		{n: 20, found: true},
 	}
-	m := mw(fetch.MaterializerFunc(func(_ context.Context, _ string, c pipeline.Candidate) (int64, bool, error) {
-		r := rets[c.Hash[0]]
+	m := mw(fetch.MaterializerFunc(func(_ context.Context, _ string, h block.Hash, _ block.Meta) (int64, bool, error) {
+		r := rets[h[0]]
 		return r.n, r.found, r.err
 	}))
 	for i, want := range rets {
-		n, found, err := m.Materialize(context.Background(), "tp-a", pipeline.Candidate{Hash: block.Hash{byte(i)}})
+		n, found, err := m.Materialize(context.Background(), "tp-a", block.Hash{byte(i)}, block.Meta{})
 		if n != want.n || found != want.found || err != want.err {
 			t.Errorf("call %d through the middleware = %d, %v, %v; want %d, %v, %v unchanged", i, n, found, err, want.n, want.found, want.err)
 		}
@@ -108,7 +108,7 @@ func TestInstrumentInFlight(t *testing.T) {
 	}
 	const limit = 3
 	entered, release := make(chan struct{}), make(chan struct{})
-	inner := fetch.MaterializerFunc(func(ctx context.Context, ns string, c pipeline.Candidate) (int64, bool, error) {
+	inner := fetch.MaterializerFunc(func(ctx context.Context, ns string, _ block.Hash, _ block.Meta) (int64, bool, error) {
 		entered <- struct{}{}
 		<-release
 		return 1, true, nil
@@ -154,7 +154,7 @@ func TestInstrumentPanic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := mw(fetch.MaterializerFunc(func(context.Context, string, pipeline.Candidate) (int64, bool, error) {
+	m := mw(fetch.MaterializerFunc(func(context.Context, string, block.Hash, block.Meta) (int64, bool, error) {
 		panic("boom")
 	}))
 	res := fetch.NewSequential(m).Fetch(context.Background(), &pipeline.Cycle{Namespace: "tp-a", FetchTimeout: time.Minute}, []pipeline.Candidate{{}})
@@ -202,7 +202,7 @@ func TestInstrumentErrors(t *testing.T) {
 // the same labels, or with other label names, is refused.
 func TestInstrumentSharedRegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	store := fetch.MaterializerFunc(func(context.Context, string, pipeline.Candidate) (int64, bool, error) {
+	store := fetch.MaterializerFunc(func(context.Context, string, block.Hash, block.Meta) (int64, bool, error) {
 		return 1, true, nil
 	})
 	cy := &pipeline.Cycle{Namespace: "tp-a", FetchTimeout: time.Minute}
@@ -240,7 +240,7 @@ func ExampleInstrument() {
 	if err != nil {
 		panic(err)
 	}
-	store := fetch.MaterializerFunc(func(context.Context, string, pipeline.Candidate) (int64, bool, error) {
+	store := fetch.MaterializerFunc(func(context.Context, string, block.Hash, block.Meta) (int64, bool, error) {
 		return 4096, true, nil
 	})
 	f := fetch.NewParallel(instrument(store), 4)

@@ -13,8 +13,8 @@ import (
 // ExampleNewSequential: one fetch after another; a miss and an error are
 // results, and the cycle goes on.
 func ExampleNewSequential() {
-	store := fetch.MaterializerFunc(func(_ context.Context, _ string, c pipeline.Candidate) (int64, bool, error) {
-		switch c.Hash[0] {
+	store := fetch.MaterializerFunc(func(_ context.Context, _ string, h block.Hash, _ block.Meta) (int64, bool, error) {
+		switch h[0] {
 		case 1:
 			return 4096, true, nil
 		case 2:

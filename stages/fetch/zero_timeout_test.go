@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/stages/fetch"
 )
@@ -12,7 +13,7 @@ import (
 // hand-built Cycle (FetchTimeout 0) must not treat every fetch as already
 // overdue.
 func TestZeroFetchTimeoutMeansNoDeadline(t *testing.T) {
-	m := fetch.MaterializerFunc(func(ctx context.Context, _ string, _ pipeline.Candidate) (int64, bool, error) {
+	m := fetch.MaterializerFunc(func(ctx context.Context, _ string, _ block.Hash, _ block.Meta) (int64, bool, error) {
 		if err := ctx.Err(); err != nil {
 			return 0, false, err
 		}
