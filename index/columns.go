@@ -10,6 +10,10 @@ import "github.com/wombatkv/prefetch/block"
 // looks at an entry's other columns only when it must: the dense Seqs
 // column first (4 bytes), an entry's row (Metas, 96 bytes) last.
 //
+// Bounds bound the run's last accesses (a zone map): a scan that can tell
+// from them that no entry of the run matters to it passes over the run
+// without reading its columns.
+//
 // A Columns handed to a scan callback is valid only during that call: the
 // slices alias the index's storage and must be neither kept nor modified.
 type Columns struct {
@@ -17,37 +21,101 @@ type Columns struct {
 	Seqs         []uint32
 	Hashes       []block.Hash
 	Metas        []block.Meta
+	Bounds
 }
 
 // Len returns the number of entries in c.
 func (c Columns) Len() int { return len(c.LastAccessNs) }
 
-// ScanColumns calls f with each shard's columns in turn, under that shard's
-// read lock, until f returns false: the column-wise counterpart of
-// [Memory.All], for a scan that must not copy the index (the pipeline's
-// fast path, see pipeline.ColumnScanner). Each call sees each entry at most
-// once, with the value it had at some moment during the call; the columns
-// of one shard are mutually consistent.
+// Bounds are upper bounds on the last-access times of a set of entries
+// (a run of [Columns], or a shard of a [Memory]), one for the chain heads
+// (Seq 0) and one for the others, so that a scan ranking by recency plus
+// a bonus for chain heads can rule out each kind separately. Every chain
+// head of the set was last accessed at or before HeadMax, and every other
+// entry at or before TailMax; a bound is math.MinInt64 when the set holds
+// no entry of its kind.
+//
+// A bound is not always a maximum: it rises on every write that raises a
+// time, but a Remove, or a write that lowers a time (a BulkLoad with an
+// earlier time, a Touch on a clock that stepped back), may leave it above
+// every entry's until the index recomputes it (for a run, at once; for a
+// shard, at the next scan that reads it). It is never below.
+type Bounds struct {
+	HeadMax int64
+	TailMax int64
+}
+
+// Max returns the larger of the two bounds: one for every entry of the
+// set.
+func (b Bounds) Max() int64 { return max(b.HeadMax, b.TailMax) }
+
+// ScanColumns calls f with each run of entries in turn, until f returns
+// false: the column-wise counterpart of [Memory.All], for a scan that must
+// not copy the index (the pipeline's fast path, see
+// pipeline.ColumnScanner). A run holds at most 32 entries, of one shard;
+// f sees a shard's runs one after another, newest inserted first, all
+// under that shard's read lock, so the columns of one shard are mutually
+// consistent. Each call sees each entry at most once, with the value it
+// had at some moment during the call.
 //
 // While f runs, writers to that shard (Insert, Touch, Remove on the
-// request path) wait: keep f short, proportional to the few hundred
-// entries of one shard, and never call back into the index from f (a
-// writer queued on the shard would deadlock it). A panic in f releases the
-// lock and propagates.
+// request path) wait: keep f short, proportional to the entries of its
+// run, and never call back into the index from f (a writer queued on the
+// shard would deadlock it). A panic in f releases the lock and propagates.
 func (x *Memory) ScanColumns(f func(Columns) bool) {
 	for i := range x.shards {
-		if !x.shards[i].scan(f) {
+		s := &x.shards[i]
+		if s.n.Load() != 0 && !s.scan(f) {
+			return
+		}
+	}
+}
+
+// ScanColumnsBounded is [Memory.ScanColumns] that first asks skip about
+// each shard that holds entries, before it locks the shard: skip gets the
+// number of entries n and the shard's [Bounds], and returning true passes
+// over the shard without locking it or calling f for it. skip is called
+// without any lock held.
+//
+// The bounds hold at the moment skip is called: they are at least the
+// last access of every entry of the shard, of its kind, as set by every
+// write that finished before the call (a write raises the bound before it
+// stores a time, both under the shard's write lock). So a skip that
+// rules a shard out from its bounds misses no entry that was present,
+// with its time, before the scan began; a write that runs during the scan
+// is seen or not, as by ScanColumns. n is the shard's entry count at some
+// moment during the call: the entries passed over, for a scan that
+// counts them.
+//
+// A scan ranking by recency passes over a shard whose bounds fall below
+// what it needs, and, within f, over a run whose Columns.Bounds do.
+func (x *Memory) ScanColumnsBounded(skip func(n int, b Bounds) bool, f func(Columns) bool) {
+	for i := range x.shards {
+		s := &x.shards[i]
+		n := s.n.Load()
+		if n == 0 || skip(int(n), Bounds{HeadMax: s.headMax.Load(), TailMax: s.tailMax.Load()}) {
+			continue
+		}
+		if !s.scan(f) {
 			return
 		}
 	}
 }
 
 func (s *shard) scan(f func(Columns) bool) bool {
-	s.mu.RLock()
+	s.rlock()
 	defer s.mu.RUnlock()
-	n := len(s.hashes)
-	if n == 0 {
-		return true
+	s.tighten()
+	for hi := len(s.hot) - 1; hi >= 0; hi-- {
+		hc := s.hot[hi]
+		for zi := len(hc.zones) - 1; zi >= 0; zi-- {
+			z := &hc.zones[zi]
+			last, seqs := hc.times(zi)
+			n := len(last)
+			if !f(Columns{LastAccessNs: last, Seqs: seqs, Hashes: z.hashes[:n:n], Metas: z.metas[:n:n], Bounds: z.Bounds}) {
+				return false
+			}
+		}
 	}
-	return f(Columns{LastAccessNs: s.last[:n:n], Seqs: s.seqs[:n:n], Hashes: s.hashes[:n:n], Metas: s.metas[:n:n]})
+	return true
 }

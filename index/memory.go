@@ -2,7 +2,9 @@ package index
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 	"iter"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,27 +22,312 @@ const numShards = 1 << shardBits
 // Memory is a concurrent in-memory metadata index. It is safe for concurrent
 // use; the zero value is not usable, call [NewMemory].
 //
-// Each shard keeps its entries in dense parallel columns (hashes, metadata,
-// and the hot fields last-access time and chain position; a map only
-// locates an entry's slot), so a scan walks contiguous memory rather than
-// a map, and a scan that needs only the last-access times
-// ([Memory.ScanColumns]) reads 8 bytes per entry.
+// Each shard keeps its entries in dense parallel columns (hashes,
+// metadata, and the hot fields last-access time and chain position): the
+// hot columns in chunks of up to 1024 entries, the others in zones of up
+// to 32, so a scan walks contiguous memory and a scan that needs only the
+// last-access times ([Memory.ScanColumns]) reads 8 bytes per entry. A
+// slot table of 4-byte words locates an entry from its hash without a
+// second copy of the hash: an entry costs about 159 bytes at 1e6 entries
+// and 152 at 1e7, against the 140 of its columns. Each zone, and each
+// shard, carries upper bounds on the last access of its chain heads and
+// of its other entries, so that a scan can pass over what cannot matter
+// to it ([Memory.ScanColumnsBounded]).
+//
+// No write copies more than a few kilobytes while it holds a shard's lock,
+// whatever the shard's size: columns grow a chunk or a zone at a time, and
+// the slot table grows incrementally (see [Memory.Insert]).
 type Memory struct {
-	now    func() time.Time
-	n      atomic.Int64
 	shards [numShards]shard
+	now    func() time.Time
+	seed   maphash.Seed
+	n      atomic.Int64
 	bufs   sync.Pool // *allBuf scratch for All
 }
 
 type shard struct {
-	mu   sync.RWMutex
-	slot map[block.Hash]int32
-	// The columns: entry i is hashes[i], metas[i], last[i], seqs[i], and
-	// metas[i].LastAccessNs == last[i], metas[i].Seq == seqs[i] always.
+	// mu guards everything below except the atomics, which writers change
+	// only while they hold mu and which a bounded scan reads without it.
+	mu sync.RWMutex
+	// n is the number of entries.
+	n atomic.Int32
+	// headMax and tailMax bound the last access of the shard's chain heads
+	// and other entries: no entry's time exceeds its kind's bound (see
+	// raise). They may lie above every entry's; stale says they may, and
+	// that the next scan should recompute them from the zones' bounds.
+	headMax, tailMax atomic.Int64
+	stale            atomic.Bool
+
+	// The columns. Entry i is at k = i%hotSize in hot[i/hotSize], and in
+	// that chunk's zone k/zoneSize at k%zoneSize. Every chunk and zone but
+	// the last is full.
+	hot   []*hotChunk
+	spare zone // the last zone to empty, kept for the next insert
+	slots slotTable
+	_     [32]byte // to 192 bytes: mu and the atomics share a cache line
+}
+
+// A shard's hot columns, the last-access times and chain positions a scan
+// reads, are kept in chunks of up to hotSize entries, so that a scan
+// reads them from a few contiguous arrays; the cold ones, hashes and
+// metadata rows (128 bytes an entry), in zones of up to zoneSize entries,
+// the runs a scan is handed and can pass over whole.
+const (
+	hotBits  = 10
+	hotSize  = 1 << hotBits
+	hotMask  = hotSize - 1
+	zoneBits = 5
+	zoneSize = 1 << zoneBits
+	zoneMask = zoneSize - 1
+)
+
+// hotChunk holds up to hotSize entries' hot columns, and their zones:
+// entry k is last[k], seqs[k] and zones[k/zoneSize] at k%zoneSize, and
+// last[k] == its row's LastAccessNs, seqs[k] == its row's Seq always.
+type hotChunk struct {
+	last  []int64
+	seqs  []uint32
+	zones []zone
+}
+
+// zone holds up to zoneSize entries' hashes and rows; hashes and metas
+// share one length and one capacity. Bounds bound the entries' last
+// accesses.
+type zone struct {
 	hashes []block.Hash
 	metas  []block.Meta
-	last   []int64
-	seqs   []uint32
+	Bounds
+}
+
+// The capacities a shard's last hot chunk and last zone grow through, by
+// copying at most 768 entries' hot columns (9 KB) or 16 entries' hashes
+// and rows (2 KB). Every array fills a Go size class exactly.
+var (
+	hotCaps  = [...]int{32, 128, 256, 288, 384, 512, 768, hotSize}
+	zoneCaps = [...]int{8, 16, zoneSize}
+)
+
+func nextCap(caps []int, n int) int {
+	for _, c := range caps {
+		if c > n {
+			return c
+		}
+	}
+	return caps[len(caps)-1]
+}
+
+// noBounds bounds an empty run.
+var noBounds = Bounds{HeadMax: math.MinInt64, TailMax: math.MinInt64}
+
+func (b *Bounds) bound(head bool) int64 {
+	if head {
+		return b.HeadMax
+	}
+	return b.TailMax
+}
+
+func (b *Bounds) raise(head bool, t int64) {
+	if head {
+		b.HeadMax = max(b.HeadMax, t)
+	} else {
+		b.TailMax = max(b.TailMax, t)
+	}
+}
+
+// times returns the hot columns of hc's zone zi.
+func (hc *hotChunk) times(zi int) ([]int64, []uint32) {
+	lo := zi << zoneBits
+	hi := lo + len(hc.zones[zi].hashes)
+	return hc.last[lo:hi:hi], hc.seqs[lo:hi:hi]
+}
+
+// recompute sets the bounds of hc's zone zi to the largest times it holds.
+func (hc *hotChunk) recompute(zi int) {
+	last, seqs := hc.times(zi)
+	b := noBounds
+	for j, t := range last {
+		b.raise(seqs[j] == 0, t)
+	}
+	hc.zones[zi].Bounds = b
+}
+
+// raise lifts the shard's bound for head's kind to t. The caller holds
+// the write lock, so no other write races it, and it raises the bound
+// before it stores the time t in an entry, and before it unlocks: a
+// scan that reads a bound without the lock reads one at least as high as
+// the time of every entry of that kind stored by a write that finished
+// before the read.
+func (s *shard) raise(head bool, t int64) {
+	b := &s.tailMax
+	if head {
+		b = &s.headMax
+	}
+	if t > b.Load() {
+		b.Store(t)
+	}
+}
+
+func (s *shard) bound(head bool) int64 {
+	if head {
+		return s.headMax.Load()
+	}
+	return s.tailMax.Load()
+}
+
+// lowered notes, under the write lock, that a time t of head's kind left
+// the shard or fell: if it was the shard's highest, the bound may now be
+// stale-high.
+func (s *shard) lowered(head bool, t int64) {
+	if t >= s.bound(head) {
+		s.stale.Store(true)
+	}
+}
+
+// tighten recomputes the shard's bounds from its zones' if they may be
+// stale. The caller holds the read lock: no write runs meanwhile, and
+// other readers store the same values.
+func (s *shard) tighten() {
+	if !s.stale.Load() {
+		return
+	}
+	b := noBounds
+	for _, hc := range s.hot {
+		for zi := range hc.zones {
+			b.HeadMax = max(b.HeadMax, hc.zones[zi].HeadMax)
+			b.TailMax = max(b.TailMax, hc.zones[zi].TailMax)
+		}
+	}
+	s.headMax.Store(b.HeadMax)
+	s.tailMax.Store(b.TailMax)
+	s.stale.Store(false)
+}
+
+// loc returns where entry i is: its hot chunk and index k there, and its
+// zone's index there and index j in the zone.
+func (s *shard) loc(i int32) (hc *hotChunk, k, zi, j int) {
+	hc = s.hot[i>>hotBits]
+	k = int(i & hotMask)
+	return hc, k, k >> zoneBits, k & zoneMask
+}
+
+func (s *shard) hashAt(i int32) *block.Hash {
+	hc, _, zi, j := s.loc(i)
+	return &hc.zones[zi].hashes[j]
+}
+
+// appendEntry adds an entry at slot n, the shard's entry count.
+func (s *shard) appendEntry(n int32, h *block.Hash, m *block.Meta) {
+	hi := int(n >> hotBits)
+	if hi == len(s.hot) {
+		s.hot = append(s.hot, &hotChunk{last: make([]int64, 0, hotCaps[0]), seqs: make([]uint32, 0, hotCaps[0])})
+	}
+	hc := s.hot[hi]
+	if k := len(hc.last); k == cap(hc.last) {
+		c := nextCap(hotCaps[:], k)
+		hc.last = append(make([]int64, 0, c), hc.last...)
+		hc.seqs = append(make([]uint32, 0, c), hc.seqs...)
+	}
+	zi := int(n&hotMask) >> zoneBits
+	if zi == len(hc.zones) {
+		z := s.spare
+		if z.hashes == nil {
+			z = zone{hashes: make([]block.Hash, 0, zoneCaps[0]), metas: make([]block.Meta, 0, zoneCaps[0])}
+		}
+		s.spare = zone{}
+		z.Bounds = noBounds
+		hc.zones = append(hc.zones, z)
+	}
+	z := &hc.zones[zi]
+	if j := len(z.hashes); j == cap(z.hashes) {
+		c := nextCap(zoneCaps[:], j)
+		z.hashes = append(make([]block.Hash, 0, c), z.hashes...)
+		z.metas = append(make([]block.Meta, 0, c), z.metas...)
+	}
+	t, head := m.LastAccessNs, m.Seq == 0
+	s.raise(head, t)
+	z.raise(head, t)
+	hc.last = append(hc.last, t)
+	hc.seqs = append(hc.seqs, m.Seq)
+	z.hashes = append(z.hashes, *h)
+	z.metas = append(z.metas, *m)
+}
+
+// removeAt deletes entry i, moving the shard's last entry into its place;
+// the slot table must already be without i's word.
+func (s *shard) removeAt(x *Memory, i int32) {
+	last := s.n.Load() - 1
+	hc, k, zi, j := s.loc(i)
+	lhc, lk, lzi, lj := s.loc(last)
+	z, lz := &hc.zones[zi], &lhc.zones[lzi]
+	gone, goneHead := hc.last[k], hc.seqs[k] == 0
+	lzLost := false
+	if i != last {
+		moved := &lz.hashes[lj]
+		a, pos, _ := s.slots.find(s, moved, x.fingerprint(moved))
+		setSlot(a, pos, i)
+		t, seq := lhc.last[lk], lhc.seqs[lk]
+		hc.last[k], hc.seqs[k] = t, seq
+		z.hashes[j], z.metas[j] = *moved, lz.metas[lj]
+		z.raise(seq == 0, t)
+		lzLost = z != lz && t >= lz.bound(seq == 0)
+	}
+	lhc.last, lhc.seqs = lhc.last[:lk], lhc.seqs[:lk]
+	lz.hashes, lz.metas = lz.hashes[:lj], lz.metas[:lj]
+	if gone >= z.bound(goneHead) {
+		hc.recompute(zi)
+	}
+	if lzLost { // it lost its highest time of that kind
+		lhc.recompute(lzi)
+	}
+	s.lowered(goneHead, gone)
+	if lj == 0 {
+		s.spare = *lz
+		lhc.zones[lzi] = zone{}
+		lhc.zones = lhc.zones[:lzi]
+		if lk == 0 {
+			s.hot[len(s.hot)-1] = nil
+			s.hot = s.hot[:len(s.hot)-1]
+		}
+	}
+}
+
+// Locking. A shard's read lock is held for one shard's scan (microseconds)
+// and its write lock for one write (sub-microsecond), so a goroutine that
+// finds the lock taken spins on TryLock for up to lockSpin before it
+// blocks: blocking would cost it a park and a wake-up (tens of
+// microseconds, milliseconds on a loaded machine) to wait out a holder
+// that is nearly done. A read lock is taken the same way, so that a scan
+// never sits registered as a reader while it sleeps, holding writers up.
+const lockSpin = 50 * time.Microsecond
+
+func (s *shard) lock() {
+	if !s.mu.TryLock() {
+		spinLock(&s.mu)
+	}
+}
+
+func (s *shard) rlock() {
+	if !s.mu.TryRLock() {
+		spinRLock(&s.mu)
+	}
+}
+
+func spinLock(mu *sync.RWMutex) {
+	for start, i := time.Now(), 1; !mu.TryLock(); i++ {
+		if i%64 == 0 && time.Since(start) > lockSpin {
+			mu.Lock()
+			return
+		}
+	}
+}
+
+func spinRLock(mu *sync.RWMutex) {
+	for start, i := time.Now(), 1; !mu.TryRLock(); i++ {
+		if i%64 == 0 && time.Since(start) > lockSpin {
+			mu.RLock()
+			return
+		}
+	}
 }
 
 // allBuf is one shard's copy, made by All under the shard's read lock.
@@ -55,10 +342,16 @@ func NewMemory(now func() time.Time) *Memory {
 	if now == nil {
 		now = time.Now
 	}
-	return &Memory{now: now}
+	x := &Memory{now: now, seed: maphash.MakeSeed()}
+	for i := range x.shards {
+		s := &x.shards[i]
+		s.headMax.Store(math.MinInt64)
+		s.tailMax.Store(math.MinInt64)
+	}
+	return x
 }
 
-func (x *Memory) shardOf(h block.Hash) *shard {
+func (x *Memory) shardOf(h *block.Hash) *shard {
 	// Hashes are uniformly random in a node, but the replay lab builds them
 	// from small ids in the last bytes: mix both ends.
 	v := binary.LittleEndian.Uint64(h[:8]) ^ binary.BigEndian.Uint64(h[24:])
@@ -66,39 +359,59 @@ func (x *Memory) shardOf(h block.Hash) *shard {
 	return &x.shards[v>>(64-shardBits)]
 }
 
+// fingerprint is the slot table's hash of h: seeded, so that no choice of
+// block hashes makes a shard's probes long.
+func (x *Memory) fingerprint(h *block.Hash) uint64 { return maphash.Comparable(x.seed, *h) }
+
 // Insert adds or replaces the entry for h and stamps its last access with
 // the index's clock, as a write on the request path does.
+//
+// It holds h's shard's write lock for a bounded time, whatever the
+// shard's size: to grow the shard's columns it copies at most 768
+// entries' hot columns (9 KB) or 16 entries' hashes and rows (2 KB), or
+// appends a chunk or a zone to a short list (at most 32 zones a chunk,
+// one chunk pointer per 1024 entries); it moves at most 64 words of a
+// growing slot table. The one step that grows with the shard is the
+// allocation of a new, zeroed slot table, 6.7 bytes per entry of the
+// shard (16 KB at 1e7 entries), once per growth by half.
 func (x *Memory) Insert(h block.Hash, m block.Meta) {
 	m.LastAccessNs = x.now().UnixNano()
-	x.put(h, m)
+	x.put(&h, &m)
 }
 
 // BulkLoad adds or replaces every entry of seq, keeping the given last-access
 // times (a node restoring its index, a test building a fixture).
 func (x *Memory) BulkLoad(seq iter.Seq2[block.Hash, block.Meta]) {
 	for h, m := range seq {
-		x.put(h, m)
+		x.put(&h, &m)
 	}
 }
 
-func (x *Memory) put(h block.Hash, m block.Meta) {
+func (x *Memory) put(h *block.Hash, m *block.Meta) {
 	s := x.shardOf(h)
-	s.mu.Lock()
-	if i, ok := s.slot[h]; ok {
-		s.metas[i] = m
-		s.last[i] = m.LastAccessNs
-		s.seqs[i] = m.Seq
+	fp := x.fingerprint(h)
+	t, head := m.LastAccessNs, m.Seq == 0
+	s.lock()
+	if _, _, i := s.slots.find(s, h, fp); i >= 0 {
+		hc, k, zi, j := s.loc(i)
+		z := &hc.zones[zi]
+		ot, oh := hc.last[k], hc.seqs[k] == 0
+		s.raise(head, t)
+		z.raise(head, t)
+		hc.last[k], hc.seqs[k], z.metas[j] = t, m.Seq, *m
+		if oh != head || t < ot {
+			if ot >= z.bound(oh) {
+				hc.recompute(zi)
+			}
+			s.lowered(oh, ot)
+		}
 		s.mu.Unlock()
 		return
 	}
-	if s.slot == nil {
-		s.slot = make(map[block.Hash]int32)
-	}
-	s.slot[h] = int32(len(s.hashes))
-	s.hashes = append(s.hashes, h)
-	s.metas = append(s.metas, m)
-	s.last = append(s.last, m.LastAccessNs)
-	s.seqs = append(s.seqs, m.Seq)
+	n := s.n.Load()
+	s.appendEntry(n, h, m)
+	s.slots.add(fp, n)
+	s.n.Store(n + 1)
 	s.mu.Unlock()
 	x.n.Add(1)
 }
@@ -106,52 +419,62 @@ func (x *Memory) put(h block.Hash, m block.Meta) {
 // Touch sets the last access of h to now and reports whether h is present.
 func (x *Memory) Touch(h block.Hash) bool {
 	t := x.now().UnixNano()
-	s := x.shardOf(h)
-	s.mu.Lock()
-	i, ok := s.slot[h]
-	if ok {
-		s.last[i] = t
-		s.metas[i].LastAccessNs = t
+	s := x.shardOf(&h)
+	fp := x.fingerprint(&h)
+	s.lock()
+	_, _, i := s.slots.find(s, &h, fp)
+	if i >= 0 {
+		hc, k, zi, j := s.loc(i)
+		z := &hc.zones[zi]
+		head, ot := hc.seqs[k] == 0, hc.last[k]
+		s.raise(head, t)
+		z.raise(head, t)
+		hc.last[k] = t
+		z.metas[j].LastAccessNs = t
+		if t < ot { // a clock that stepped back
+			if ot >= z.bound(head) {
+				hc.recompute(zi)
+			}
+			s.lowered(head, ot)
+		}
 	}
 	s.mu.Unlock()
-	return ok
+	return i >= 0
 }
 
 // Get returns the entry for h.
 func (x *Memory) Get(h block.Hash) (block.Meta, bool) {
-	s := x.shardOf(h)
-	s.mu.RLock()
+	s := x.shardOf(&h)
+	fp := x.fingerprint(&h)
+	s.rlock()
 	defer s.mu.RUnlock()
-	if i, ok := s.slot[h]; ok {
-		return s.metas[i], true
+	if _, _, i := s.slots.find(s, &h, fp); i >= 0 {
+		hc, _, zi, j := s.loc(i)
+		return hc.zones[zi].metas[j], true
 	}
 	return block.Meta{}, false
 }
 
-// Remove deletes the entry for h and reports whether it was present.
+// Remove deletes the entry for h and reports whether it was present. It
+// moves the shard's last entry into the hole, and holds the lock for a
+// bounded time (at most two zones' bounds recomputed, 64 words of the
+// slot table moved).
 func (x *Memory) Remove(h block.Hash) bool {
-	s := x.shardOf(h)
-	s.mu.Lock()
-	i, ok := s.slot[h]
-	if ok {
-		last := len(s.hashes) - 1
-		if int(i) != last {
-			s.hashes[i] = s.hashes[last]
-			s.metas[i] = s.metas[last]
-			s.last[i] = s.last[last]
-			s.seqs[i] = s.seqs[last]
-			s.slot[s.hashes[i]] = i
-		}
-		s.hashes[last] = block.Hash{}
-		s.metas[last] = block.Meta{}
-		s.hashes, s.metas, s.last, s.seqs = s.hashes[:last], s.metas[:last], s.last[:last], s.seqs[:last]
-		delete(s.slot, h)
+	s := x.shardOf(&h)
+	fp := x.fingerprint(&h)
+	s.lock()
+	a, pos, i := s.slots.find(s, &h, fp)
+	if i < 0 {
+		s.mu.Unlock()
+		return false
 	}
+	a.deleteAt(pos)
+	s.removeAt(x, i)
+	s.slots.step()
+	s.n.Add(-1)
 	s.mu.Unlock()
-	if ok {
-		x.n.Add(-1)
-	}
-	return ok
+	x.n.Add(-1)
+	return true
 }
 
 // Len returns the number of entries.
@@ -171,9 +494,17 @@ func (x *Memory) All() iter.Seq2[block.Hash, block.Meta] {
 		defer x.bufs.Put(b)
 		for i := range x.shards {
 			s := &x.shards[i]
-			s.mu.RLock()
-			b.hashes = append(b.hashes[:0], s.hashes...)
-			b.metas = append(b.metas[:0], s.metas...)
+			if s.n.Load() == 0 {
+				continue
+			}
+			b.hashes, b.metas = b.hashes[:0], b.metas[:0]
+			s.rlock()
+			for _, hc := range s.hot {
+				for _, z := range hc.zones {
+					b.hashes = append(b.hashes, z.hashes...)
+					b.metas = append(b.metas, z.metas...)
+				}
+			}
 			s.mu.RUnlock()
 			for j := range b.hashes {
 				if !yield(b.hashes[j], b.metas[j]) {
