@@ -2,6 +2,7 @@ package index_test
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/index"
@@ -30,4 +31,45 @@ func ExampleMemory_ScanColumns() {
 	})
 	fmt.Println(h[0], newest)
 	// Output: 2 30
+}
+
+// ScanColumnsBounded finds the K most recently used blocks without
+// reading most of the index: once it holds K, it passes over every shard,
+// and every run, whose bounds show no entry newer than its K-th.
+func ExampleMemory_ScanColumnsBounded() {
+	x := index.NewMemory(nil)
+	x.BulkLoad(func(yield func(block.Hash, block.Meta) bool) {
+		for i := range 100_000 {
+			h := block.Hash{byte(i), byte(i >> 8), byte(i >> 16)}
+			if !yield(h, block.Meta{Seq: uint32(i % 32), LastAccessNs: int64(i)}) {
+				return
+			}
+		}
+	})
+	const k = 3
+	var top []int64 // ascending: top[0] is the K-th newest so far
+	offer := func(t int64) {
+		if len(top) == k && t <= top[0] {
+			return
+		}
+		if len(top) == k {
+			top = top[1:]
+		}
+		i, _ := slices.BinarySearch(top, t)
+		top = slices.Insert(top, i, t)
+	}
+	cannotBeat := func(b index.Bounds) bool { return len(top) == k && b.Max() <= top[0] }
+	read := 0
+	x.ScanColumnsBounded(func(n int, b index.Bounds) bool { return cannotBeat(b) }, func(c index.Columns) bool {
+		if cannotBeat(c.Bounds) {
+			return true
+		}
+		read += c.Len()
+		for _, t := range c.LastAccessNs {
+			offer(t)
+		}
+		return true
+	})
+	fmt.Println(top, read < x.Len()/10)
+	// Output: [99997 99998 99999] true
 }

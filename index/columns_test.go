@@ -2,7 +2,9 @@ package index_test
 
 import (
 	"encoding/binary"
+	"math"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,4 +170,164 @@ func TestScanColumnsPanicUnlocks(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Touch blocked after a panicking scan")
 	}
+}
+
+// TestScanColumnsBounded: skip is asked about each shard that holds
+// entries, with its entry count and bounds at least every entry's time;
+// a skipped shard's runs are not seen; every run's Bounds hold its
+// entries' times. Skipping the shards whose bounds fall below a time finds
+// every entry at or after it.
+func TestScanColumnsBounded(t *testing.T) {
+	x := index.NewMemory(nil)
+	const n = 20000
+	x.BulkLoad(func(yield func(block.Hash, block.Meta) bool) {
+		for i := range n {
+			if !yield(colHash(i), block.Meta{Seq: uint32(i % 7), LastAccessNs: int64(i)}) {
+				return
+			}
+		}
+	})
+	for i := 0; i < n; i += 5 {
+		x.Remove(colHash(i))
+	}
+	for _, cut := range []int64{math.MinInt64, 0, n / 2, n - 100, n - 1, n} {
+		var (
+			cur      index.Bounds
+			left     int // entries of the current shard not yet seen
+			asked    int // entries in shards skip was asked about
+			passed   int // of those, in shards it passed over
+			got      = map[block.Hash]int64{}
+			shardCut = func(b index.Bounds) bool { return b.Max() < cut }
+		)
+		x.ScanColumnsBounded(func(n int, b index.Bounds) bool {
+			if left != 0 {
+				t.Fatalf("cut %d: skip asked with %d entries of the last shard unseen", cut, left)
+			}
+			if n <= 0 {
+				t.Fatalf("cut %d: skip asked about a shard of %d entries", cut, n)
+			}
+			asked += n
+			if shardCut(b) {
+				passed += n
+				return true
+			}
+			cur, left = b, n
+			return false
+		}, func(c index.Columns) bool {
+			for i, ts := range c.LastAccessNs {
+				b, cb := cur.TailMax, c.TailMax
+				if c.Seqs[i] == 0 {
+					b, cb = cur.HeadMax, c.HeadMax
+				}
+				if ts > b || ts > cb {
+					t.Fatalf("cut %d: entry at %d (seq %d) above its shard's bound %d or its run's %d", cut, ts, c.Seqs[i], b, cb)
+				}
+				got[c.Hashes[i]] = ts
+			}
+			left -= c.Len()
+			return true
+		})
+		if asked != x.Len() {
+			t.Errorf("cut %d: skip asked about %d entries, Len %d", cut, asked, x.Len())
+		}
+		for h, m := range x.All() {
+			if _, ok := got[h]; m.LastAccessNs >= cut && !ok {
+				t.Fatalf("cut %d: entry at %d in a shard passed over", cut, m.LastAccessNs)
+			}
+		}
+		if len(got)+passed != x.Len() {
+			t.Errorf("cut %d: saw %d entries and passed over %d, Len %d", cut, len(got), passed, x.Len())
+		}
+	}
+	runs := 0
+	x.ScanColumnsBounded(func(int, index.Bounds) bool { return false }, func(index.Columns) bool { runs++; return runs < 3 })
+	if runs != 3 {
+		t.Errorf("f called %d times after returning false on the 3rd", runs)
+	}
+	x.ScanColumnsBounded(func(int, index.Bounds) bool { return true }, func(index.Columns) bool {
+		t.Fatal("f called for a shard skip passed over")
+		return true
+	})
+}
+
+// TestScanColumnsBoundedWithWriters checks the bounds' promise against
+// concurrent writers (run it with -race): a Touch that has returned before
+// a scan starts raises its shard's bound to at least its time, so a scan
+// that passes over every shard whose bounds fall below that time still
+// sees the touched entry, with that time or a later one. Meanwhile other
+// writers churn a crowded shard, and every run's bounds hold its entries.
+func TestScanColumnsBoundedWithWriters(t *testing.T) {
+	clock := &atomic.Int64{}
+	clock.Store(1_000_000)
+	x := index.NewMemory(func() time.Time { return time.Unix(0, clock.Load()) })
+	const stable = 5000
+	x.BulkLoad(func(yield func(block.Hash, block.Meta) bool) {
+		for i := range stable {
+			if !yield(colHash(i), block.Meta{Seq: uint32(i % 3), LastAccessNs: int64(i)}) {
+				return
+			}
+		}
+	})
+	type touched struct {
+		h  block.Hash
+		at int64
+	}
+	var last atomic.Pointer[touched]
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() { // touches stable entries on a rising clock
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			h := colHash(i * 7 % stable)
+			at := clock.Add(1)
+			x.Touch(h)
+			last.Store(&touched{h, at})
+		}
+	})
+	wg.Go(func() { // churns one shard
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var h block.Hash
+			binary.BigEndian.PutUint64(h[8:16], uint64(i%300+1))
+			if i%600 < 300 {
+				x.Insert(h, block.Meta{Seq: uint32(i % 2)})
+			} else {
+				x.Remove(h)
+			}
+		}
+	})
+	for range 200 {
+		tc := last.Load()
+		if tc == nil {
+			continue
+		}
+		seen := false
+		x.ScanColumnsBounded(func(_ int, b index.Bounds) bool { return b.Max() < tc.at }, func(c index.Columns) bool {
+			for i, ts := range c.LastAccessNs {
+				if b := c.Bounds.TailMax; c.Seqs[i] == 0 && ts > c.HeadMax || c.Seqs[i] != 0 && ts > b {
+					t.Errorf("entry at %d above its run's bounds %+v", ts, c.Bounds)
+				}
+				if c.Hashes[i] == tc.h {
+					seen = true
+					if ts < tc.at {
+						t.Errorf("touched entry seen at %d, touched at %d", ts, tc.at)
+					}
+				}
+			}
+			return true
+		})
+		if !seen {
+			t.Fatalf("a bounded scan passed over an entry touched at %d before it began", tc.at)
+		}
+	}
+	close(stop)
+	wg.Wait()
 }
