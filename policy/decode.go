@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -345,11 +346,29 @@ func members(raw json.RawMessage) ([]member, bool) {
 	return ms, true
 }
 
+// join returns the path of key within path. A key that is not a plain
+// name is quoted, so that an error about it stays on one line and says
+// which key it is.
 func join(path, key string) string {
+	if !plainKey(key) {
+		key = strconv.Quote(key)
+	}
 	if path == "" {
 		return key
 	}
 	return path + "." + key
+}
+
+func plainKey(key string) bool {
+	if key == "" || len(key) > 64 {
+		return false
+	}
+	for _, c := range key {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // want describes the JSON a Go type takes, for "want X, got Y".
