@@ -45,11 +45,13 @@ type Constructor[S any] struct {
 
 // Typed returns the constructor of a stage whose params decode into a P,
 // a struct whose JSON keys are its fields' json tags (a time.Duration
-// takes a string like "10m"; a [Ref] names a nested stage). A spec's
-// params are decoded when it is parsed, strictly: an unknown key, a key
-// given twice or a value of the wrong type is an error naming its field
-// path. A stage that takes no params uses struct{}; one that decodes its
-// own uses json.RawMessage. A param a spec leaves out keeps P's zero
+// takes a string like "10m"; a [Ref] names a nested stage; a type with
+// its own UnmarshalJSON decodes itself). A spec's params are decoded when
+// it is parsed, as strictly as a json.Decoder with DisallowUnknownFields
+// and more so: an unknown key, a key given twice (keys match exactly, not
+// case-insensitively) or a value of the wrong type is an error naming its
+// field path, and all are reported, not the first. A stage that takes no
+// params uses struct{}; one that decodes its own uses json.RawMessage. A param a spec leaves out keeps P's zero
 // value, so a zero field should mean its default (use a pointer where zero
 // is a value of its own, as a weight is).
 //
@@ -58,7 +60,7 @@ type Constructor[S any] struct {
 // should read "key: what is wrong, what is wanted", naming the field by
 // its JSON key, and is reported at the field's path:
 //
-//	policy.json: fetcher.params.limit: want >= 0 (0 means the default, 8), got -1
+//	team.json: scorer.params.per_hit: want > 0, got 0
 //
 // build is called by [Spec.Build], once per build: a stage with state (a
 // backoff, a budget) is new in each pipeline built. It must not modify p.
