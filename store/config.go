@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-
-	"gocloud.dev/blob"
 )
 
 // DefaultFlatBudget is the flat tier's byte budget when Config.FlatBudget is
@@ -31,21 +29,23 @@ type Config struct {
 	// and fails when another Store, in this process or another, holds it.
 	FlatDir string
 
-	// ColdURL opens the cold tier through gocloud.dev/blob:
-	//   - "file:///abs/path" (a directory; add "?create_dir=true" to create
-	//     it, and "&no_tmp_dir=true" when os.TempDir is on another file
-	//     system than the bucket);
-	//   - "mem://" (in memory, for tests);
-	//   - "s3://bucket?region=us-east-1" for AWS S3, and for S3-compatible
-	//     servers "s3://bucket?endpoint=http://127.0.0.1:9000&use_path_style=true&region=us-east-1"
-	//     (see gocloud.dev/aws.V2ConfigFromURLParams for every parameter;
-	//     credentials come from the usual AWS environment and files, or
-	//     "anonymous=true" for none).
+	// ColdURL is the cold tier's URL, of a scheme the store opens itself
+	// (see [OpenCold]):
+	//   - "file:///abs/path" (a directory, in gocloud.dev fileblob's
+	//     layout; add "?create_dir=true" to create it);
+	//   - "mem://" (in memory, for tests).
+	// Another scheme is refused, naming the package that opens it: for
+	// "s3://bucket?region=us-east-1" (AWS S3) and S3-compatible servers
+	// ("s3://bucket?endpoint=http://127.0.0.1:9000&use_path_style=true&region=us-east-1"),
+	// open the tier with github.com/wombatkv/prefetch/store/gocloud and
+	// pass it as Cold, so that a node that needs no S3 builds no S3 client.
 	// It is ignored when Cold is set.
 	ColdURL string
-	// Cold is an already-open cold bucket, used instead of ColdURL (say, an
-	// S3 bucket built with a custom client). The Store does not close it.
-	Cold *blob.Bucket
+	// Cold is an already-open cold tier, used instead of ColdURL: an S3
+	// bucket from store/gocloud's Open (or its New, for a bucket built
+	// with a client of one's own), or any other [Cold]. The Store does not
+	// close it.
+	Cold Cold
 
 	// FlatBudget is the most payload bytes the flat tier holds (default
 	// DefaultFlatBudget, 1 GiB). Publishing a block past it first evicts
@@ -119,11 +119,10 @@ func (c Config) Validate() error {
 		bad("FlatDir is empty, want the flat tier's directory")
 	}
 	if c.Cold == nil {
-		switch {
-		case c.ColdURL == "":
-			bad("ColdURL is empty and Cold is nil, want a bucket URL (file:///path, mem://, s3://bucket?region=...) or an open bucket")
-		case !strings.Contains(c.ColdURL, "://"):
-			bad("ColdURL = %q, want a bucket URL with a scheme (file:///path, mem://, s3://bucket?region=...)", c.ColdURL)
+		if c.ColdURL == "" {
+			bad("ColdURL is empty and Cold is nil, want a cold tier URL (file:///path, mem://) or an open tier (s3:// through store/gocloud)")
+		} else if _, err := parseColdURL(c.ColdURL); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.FlatBudget <= 0 {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -16,23 +17,47 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{name: "minimal", cfg: Config{FlatDir: "/x", ColdURL: "mem://"}},
 		{name: "lru admission", cfg: Config{FlatDir: "/x", ColdURL: "mem://", Admission: "lru"}},
-		{name: "probation admission", cfg: Config{FlatDir: "/x", ColdURL: "s3://b?region=us-east-1", Admission: "probation:0.25"}},
+		{name: "probation admission", cfg: Config{FlatDir: "/x", ColdURL: "file:///cold?create_dir=true", Admission: "probation:0.25"}},
+		{name: "an open tier", cfg: Config{FlatDir: "/x", Cold: newMemCold()}},
+		{name: "an open tier wins over a URL", cfg: Config{FlatDir: "/x", Cold: newMemCold(), ColdURL: "s3://b"}},
 		{
 			name: "nothing set",
 			cfg:  Config{},
 			want: []string{
 				"store: FlatDir is empty, want the flat tier's directory",
-				"store: ColdURL is empty and Cold is nil, want a bucket URL (file:///path, mem://, s3://bucket?region=...) or an open bucket",
+				"store: ColdURL is empty and Cold is nil, want a cold tier URL (file:///path, mem://) or an open tier (s3:// through store/gocloud)",
 			},
 		},
 		{
 			name: "everything wrong",
 			cfg:  Config{FlatDir: "/x", ColdURL: "/just/a/path", FlatBudget: -1, Admission: "fifo"},
 			want: []string{
-				`store: ColdURL = "/just/a/path", want a bucket URL with a scheme (file:///path, mem://, s3://bucket?region=...)`,
+				`store: ColdURL = "/just/a/path", want a URL with a scheme (file:///path, mem://, or s3://bucket?region=... through store/gocloud)`,
 				"store: FlatBudget = -1, want > 0 bytes (0 means the default, 1073741824)",
 				`store: Admission = "fifo", want "mru", "lru" or "probation:F" with 0 < F < 1 (empty means the default, "mru")`,
 			},
+		},
+		{
+			name: "s3 without its package",
+			cfg:  Config{FlatDir: "/x", ColdURL: "s3://b?region=us-east-1"},
+			want: []string{`store: ColdURL = "s3://b?region=us-east-1": the store opens only file:// and mem:// cold tiers itself, not s3://; ` +
+				"open it with github.com/wombatkv/prefetch/store/gocloud (cold, err := gocloud.Open(ctx, url)) and pass it as Config.Cold"},
+		},
+		{
+			name: "file URL parameters",
+			cfg:  Config{FlatDir: "/x", ColdURL: "file:///cold?create_dir=1&secret_key_path=k"},
+			want: []string{`store: ColdURL = "file:///cold?create_dir=1&secret_key_path=k": unknown query parameter "secret_key_path", want create_dir, dir_file_mode, metadata=skip or no_tmp_dir ` +
+				"(fileblob's signed URLs, base_url and secret_key_path, are not served: open the bucket with store/gocloud for them)"},
+		},
+		{
+			name: "file URL with a host",
+			cfg:  Config{FlatDir: "/x", ColdURL: "file://tmp/cold"},
+			want: []string{`store: ColdURL = "file://tmp/cold": want file:///absolute/path or file://./relative/path`},
+		},
+		{
+			name: "mem URL with a path",
+			cfg:  Config{FlatDir: "/x", ColdURL: "mem://bucket"},
+			want: []string{`store: ColdURL = "mem://bucket", want mem:// alone`},
 		},
 		{
 			name: "negative MaxObjectBytes",
@@ -71,7 +96,8 @@ func TestOpenErrors(t *testing.T) {
 		want string // a substring of the error
 	}{
 		{"invalid config", Config{}, "store: FlatDir is empty"},
-		{"unknown scheme", Config{FlatDir: t.TempDir(), ColdURL: "gopher://x"}, `store: open cold tier "gopher://x"`},
+		{"unknown scheme", Config{FlatDir: t.TempDir(), ColdURL: "gopher://x"}, `not gopher://; open it with github.com/wombatkv/prefetch/store/gocloud`},
+		{"missing file cold dir", Config{FlatDir: t.TempDir(), ColdURL: "file://" + t.TempDir() + "/none"}, `store: open cold tier "file://`},
 		{"flat dir is a file", Config{FlatDir: "/dev/null/flat", ColdURL: "mem://"}, "store: create flat dir"},
 	}
 	for _, tc := range tests {
@@ -85,6 +111,9 @@ func TestOpenErrors(t *testing.T) {
 				t.Errorf("Open: err = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+	if _, err := Open(ctx, Config{FlatDir: t.TempDir(), ColdURL: "s3://b"}); !errors.Is(err, ErrUnsupportedScheme) {
+		t.Errorf("Open of an s3:// ColdURL: err = %v, want one wrapping ErrUnsupportedScheme", err)
 	}
 }
 

@@ -1,6 +1,5 @@
 // Package store holds a node's real tiers: a flat directory on local disk
-// in front of a cold bucket reached through gocloud.dev/blob (file://,
-// mem:// and s3://, for AWS S3 and S3-compatible servers).
+// in front of a cold tier shared by every node ([Cold]).
 //
 // A [Store] is what the cycle's last stages need: the already-flat filter
 // asks it [Store.ContainsFlat] (a filter.Flat), the in-flight filter asks
@@ -11,6 +10,18 @@
 // Those contracts speak in [block] types, so the store imports nothing of
 // this module but package block: a node that embeds it does not build the
 // pipeline (its tests check that it satisfies the stage interfaces).
+//
+// # The cold tier
+//
+// The store reaches the cold tier through [Cold], a four-method interface
+// of standard types. It opens file:// (a directory, in gocloud.dev
+// fileblob's layout) and mem:// tiers itself, from Config.ColdURL, and
+// needs no gocloud.dev for them. S3 and S3-compatible servers, and any
+// other gocloud.dev bucket, go through package
+// github.com/wombatkv/prefetch/store/gocloud, opened by the caller and
+// passed as Config.Cold: only a node that imports that package builds
+// gocloud.dev, its S3 driver and the AWS SDK. A ColdURL of another scheme
+// fails with an error that names that package ([ErrUnsupportedScheme]).
 //
 // # Names
 //

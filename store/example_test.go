@@ -2,9 +2,13 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/store"
@@ -67,4 +71,50 @@ func ExampleOpen() {
 	// materialize: 14 true <nil>
 	// in flat after: true
 	// store: block: bad namespace "../etc": byte '/' at offset 2, want only [A-Za-z0-9._-]
+}
+
+// A cold tier the store opens itself, here a directory: each object is a
+// file at its key, its metadata (the payload's BLAKE3-256, "b3") a JSON
+// file beside it, as gocloud.dev's fileblob lays them out. An S3 URL names
+// the package that opens it.
+func ExampleOpenCold() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "cold-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	cold, err := store.OpenCold(ctx, "file://"+dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cold.Close()
+	flat, err := os.MkdirTemp("", "flat-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(flat)
+	s, err := store.Open(ctx, store.Config{FlatDir: flat, Cold: cold})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	h := block.Hash{0x2a}
+	if err := s.PutCold(ctx, "tp-default", block.Key(h), []byte("kv-cache pages")); err != nil {
+		log.Fatal(err)
+	}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			fmt.Println(strings.Replace(filepath.ToSlash(rel), h.String(), "<64 hex>", 1))
+		}
+		return err
+	})
+
+	_, err = store.OpenCold(ctx, "s3://bucket?region=us-east-1")
+	fmt.Println(errors.Is(err, store.ErrUnsupportedScheme))
+	// Output:
+	// tp-default/wombatkv/v1/block/b3=<64 hex>
+	// tp-default/wombatkv/v1/block/b3=<64 hex>.attrs
+	// true
 }

@@ -50,7 +50,6 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/zeebo/blake3"
 	"go.uber.org/goleak"
-	"gocloud.dev/blob"
 	"gocloud.dev/blob/s3blob"
 
 	"github.com/wombatkv/prefetch/block"
@@ -58,6 +57,7 @@ import (
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/presets"
 	"github.com/wombatkv/prefetch/stages/filter"
+	"github.com/wombatkv/prefetch/store/gocloud"
 )
 
 // faultBlocks is how many blocks each scenario indexes; the cycle selects
@@ -801,7 +801,7 @@ func trickle(chunk int, every time.Duration) faultFn {
 // client that makes up to three attempts per request, as the SDK's
 // standard retryer does, but waits exactly wait before a retry instead of
 // its random backoff (up to seconds), signalling on waiting as it starts.
-func s3BucketRetry(t *testing.T, f *fakeS3, wait time.Duration, waiting chan<- struct{}) *blob.Bucket {
+func s3BucketRetry(t *testing.T, f *fakeS3, wait time.Duration, waiting chan<- struct{}) *gocloud.Bucket {
 	t.Helper()
 	client := s3.New(s3.Options{
 		Region:       "us-east-1",
@@ -822,5 +822,5 @@ func s3BucketRetry(t *testing.T, f *fakeS3, wait time.Duration, waiting chan<- s
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	return b
+	return gocloud.New(b)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/stages/fetch"
+	"github.com/wombatkv/prefetch/store/gocloud"
 )
 
 const testNS = "tp-test"
@@ -58,6 +59,15 @@ func open(t testing.TB, cfg Config) *Store {
 	}
 	if cfg.ColdURL == "" && cfg.Cold == nil {
 		cfg.ColdURL = "mem://"
+	}
+	if cfg.Cold == nil && strings.HasPrefix(cfg.ColdURL, "s3://") {
+		// The store opens no S3 tier itself: store/gocloud does.
+		c, err := gocloud.Open(context.Background(), cfg.ColdURL)
+		if err != nil {
+			t.Fatalf("gocloud.Open: %v", err)
+		}
+		t.Cleanup(func() { c.Close() })
+		cfg.Cold = c
 	}
 	s, err := Open(context.Background(), cfg)
 	if err != nil {

@@ -11,11 +11,12 @@ import (
 	"gocloud.dev/blob/memblob"
 
 	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/store/gocloud"
 )
 
 func TestCollector(t *testing.T) {
 	ctx := context.Background()
-	cold := memblob.OpenBucket(nil)
+	cold := gocloud.New(memblob.OpenBucket(nil))
 	defer cold.Close()
 	s := open(t, Config{Cold: cold, FlatBudget: 2500})
 	a, b, c := newBlock(t, 1000), newBlock(t, 1000), newBlock(t, 1000)
@@ -85,8 +86,9 @@ func TestPutColdAndFreeBytes(t *testing.T) {
 		{"probation:0.25", []int64{1000, 1000, 0}},
 	} {
 		t.Run(tc.admission, func(t *testing.T) {
-			cold := memblob.OpenBucket(nil)
-			defer cold.Close()
+			bucket := memblob.OpenBucket(nil)
+			defer bucket.Close()
+			cold := gocloud.New(bucket)
 			flat := t.TempDir()
 			s := open(t, Config{FlatDir: flat, Cold: cold, FlatBudget: 4000, Admission: tc.admission})
 			var got []int64
@@ -97,7 +99,7 @@ func TestPutColdAndFreeBytes(t *testing.T) {
 			if s.ContainsFlat(ctx, testNS, a.hash) {
 				t.Errorf("ContainsFlat after PutCold = true, want false")
 			}
-			attrs, err := cold.Attributes(ctx, testNS+"/"+a.key())
+			attrs, err := bucket.Attributes(ctx, testNS+"/"+a.key())
 			if err != nil || attrs.Metadata[ChecksumKey] != sumOf(a.payload) {
 				t.Errorf("cold after PutCold: %v, metadata %v; want b3 %s", err, attrs, sumOf(a.payload))
 			}

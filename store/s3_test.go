@@ -11,11 +11,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-cmp/cmp"
-	"gocloud.dev/blob"
 	"gocloud.dev/blob/s3blob"
 
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/store/gocloud"
 )
 
 // s3Store opens a store whose cold tier is the fake S3 server f, seeded
@@ -39,7 +39,7 @@ func s3Store(t *testing.T, f *fakeS3, cfg Config, seed ...testBlock) (*Store, st
 
 // s3BucketNoRetry opens the fake server's bucket through s3blob with a
 // client of its own that makes one attempt per request: Config.Cold's use.
-func s3BucketNoRetry(t *testing.T, f *fakeS3) *blob.Bucket {
+func s3BucketNoRetry(t *testing.T, f *fakeS3) *gocloud.Bucket {
 	t.Helper()
 	client := s3.New(s3.Options{
 		Region:           "us-east-1",
@@ -53,7 +53,7 @@ func s3BucketNoRetry(t *testing.T, f *fakeS3) *blob.Bucket {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	return b
+	return gocloud.New(b)
 }
 
 // TestS3Faults fetches through the fetch stage from an S3 server that

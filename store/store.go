@@ -9,10 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/fileblob" // file:// buckets
-	_ "gocloud.dev/blob/memblob"  // mem:// buckets
-	_ "gocloud.dev/blob/s3blob"   // s3:// buckets
 	"golang.org/x/sync/singleflight"
 )
 
@@ -37,7 +33,7 @@ type Store struct {
 	flat  *os.Root // FlatDir: every file operation of the flat tier goes through it
 	lock  *flatLock
 	adm   admission
-	cold  *blob.Bucket
+	cold  Cold
 	owned bool // cold was opened by Open, so Close closes it
 	log   *slog.Logger
 	hooks *testHooks // nil outside tests
@@ -126,11 +122,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		rec:     newRecency(cfg.FlatBudget, int64(adm.frac*float64(cfg.FlatBudget))),
 	}
 	if s.cold == nil {
-		b, err := blob.OpenBucket(ctx, cfg.ColdURL)
+		c, err := OpenCold(ctx, cfg.ColdURL)
 		if err != nil {
-			return nil, fmt.Errorf("store: open cold tier %q: %w", cfg.ColdURL, err)
+			return nil, err
 		}
-		s.cold, s.owned = b, true
+		s.cold, s.owned = c, true
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		s.closeCold()

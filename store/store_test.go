@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -15,32 +16,54 @@ import (
 
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/store/gocloud"
 )
 
 // coldBackend opens a cold tier for the conformance suite: the Config
-// fields that reach it, and a bucket on the same storage for the test to
-// seed and inspect.
+// fields that reach it, and a tier on the same storage for the test to
+// seed and inspect. Where two implementations share a storage (the
+// store's file:// tier and gocloud.dev's fileblob), the test seeds through
+// the other one.
 type coldBackend struct {
 	name string
-	open func(t *testing.T) (cfg Config, seed *blob.Bucket)
+	open func(t *testing.T) (cfg Config, seed Cold)
 }
 
 func coldBackends() []coldBackend {
 	return []coldBackend{
-		{"mem", func(t *testing.T) (Config, *blob.Bucket) {
-			b := memblob.OpenBucket(nil)
-			t.Cleanup(func() { b.Close() })
-			return Config{FlatDir: t.TempDir(), Cold: b}, b
+		{"mem", func(t *testing.T) (Config, Cold) {
+			c := openCold(t, "mem://")
+			return Config{FlatDir: t.TempDir(), Cold: c}, c
 		}},
-		{"file", func(t *testing.T) (Config, *blob.Bucket) {
-			u := "file://" + t.TempDir() + "?no_tmp_dir=true"
-			return Config{FlatDir: t.TempDir(), ColdURL: u}, openBucket(t, u)
+		{"file", func(t *testing.T) (Config, Cold) {
+			u := "file://" + t.TempDir()
+			return Config{FlatDir: t.TempDir(), ColdURL: u}, gocloud.New(openBucket(t, u+"?no_tmp_dir=true"))
 		}},
-		{"s3", func(t *testing.T) (Config, *blob.Bucket) {
+		{"gocloud-mem", func(t *testing.T) (Config, Cold) {
+			c := gocloud.New(memblob.OpenBucket(nil))
+			t.Cleanup(func() { c.Close() })
+			return Config{FlatDir: t.TempDir(), Cold: c}, c
+		}},
+		{"gocloud-file", func(t *testing.T) (Config, Cold) {
+			u := "file://" + t.TempDir()
+			return Config{FlatDir: t.TempDir(), Cold: gocloud.New(openBucket(t, u+"?no_tmp_dir=true"))}, openCold(t, u)
+		}},
+		{"s3", func(t *testing.T) (Config, Cold) {
 			f := startS3(t)
-			return Config{FlatDir: t.TempDir(), ColdURL: f.url()}, openBucket(t, f.url())
+			return Config{FlatDir: t.TempDir(), ColdURL: f.url()}, gocloud.New(openBucket(t, f.url()))
 		}},
 	}
+}
+
+// openCold opens a cold tier of the store's own, closed at cleanup.
+func openCold(t *testing.T, u string) Cold {
+	t.Helper()
+	c, err := OpenCold(context.Background(), u)
+	if err != nil {
+		t.Fatalf("OpenCold %s: %v", u, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 func openBucket(t *testing.T, u string) *blob.Bucket {
@@ -59,10 +82,9 @@ func sumOf(p []byte) string {
 }
 
 // seedObject writes payload as block b's cold object with metadata meta.
-func seedObject(t *testing.T, bucket *blob.Bucket, b testBlock, payload []byte, meta map[string]string) {
+func seedObject(t *testing.T, cold Cold, b testBlock, payload []byte, meta map[string]string) {
 	t.Helper()
-	err := bucket.WriteAll(context.Background(), testNS+"/"+b.key(), payload, &blob.WriterOptions{Metadata: meta})
-	if err != nil {
+	if err := cold.WriteAll(context.Background(), testNS+"/"+b.key(), payload, meta); err != nil {
 		t.Fatalf("seed %s: %v", b.key(), err)
 	}
 }
@@ -79,11 +101,17 @@ func TestConformance(t *testing.T) {
 				if err := s.Put(ctx, testNS, b.key(), b.payload); err != nil {
 					t.Fatalf("Put: %v", err)
 				}
-				attrs, err := seed.Attributes(ctx, testNS+"/"+b.key())
+				body, size, meta, err := seed.NewReader(ctx, testNS+"/"+b.key())
 				if err != nil {
 					t.Fatalf("cold object after Put: %v", err)
 				}
-				if diff := cmp.Diff(sumOf(b.payload), attrs.Metadata[ChecksumKey]); diff != "" {
+				data, err := io.ReadAll(body)
+				body.Close()
+				if err != nil || size != int64(len(b.payload)) {
+					t.Fatalf("cold object after Put: %d bytes declared, read %d bytes, %v; want %d", size, len(data), err, len(b.payload))
+				}
+				mustEqual(t, "cold object after Put", b.payload, data)
+				if diff := cmp.Diff(sumOf(b.payload), meta[ChecksumKey]); diff != "" {
 					t.Errorf("cold b3 metadata mismatch (-want +got):\n%s", diff)
 				}
 				if !s.ContainsFlat(ctx, testNS, b.hash) {
@@ -339,8 +367,10 @@ func TestConformance(t *testing.T) {
 				if got := flatFiles(t, cfg.FlatDir); len(got) != 0 {
 					t.Errorf("flat holds %v, want nothing", keys(got))
 				}
-				if _, err := seed.Attributes(ctx, testNS+"/"+b2.key()); err != nil {
+				if body, _, _, err := seed.NewReader(ctx, testNS+"/"+b2.key()); err != nil {
 					t.Errorf("cold after Put of a block larger than flat: %v", err)
+				} else {
+					body.Close()
 				}
 			})
 		})
@@ -361,8 +391,7 @@ func keys[V any](m map[string]V) []string {
 // checks the reasons the cycle counts.
 func TestFetchStageReasons(t *testing.T) {
 	ctx := context.Background()
-	cold := memblob.OpenBucket(nil)
-	defer cold.Close()
+	cold := openCold(t, "mem://")
 	flat := t.TempDir()
 	s := open(t, Config{FlatDir: flat, Cold: cold})
 	good, corrupt, missing := newBlock(t, 4096), newBlock(t, 4096), newBlock(t, 4096)

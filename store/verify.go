@@ -7,12 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/zeebo/blake3"
-	"gocloud.dev/blob"
-	"gocloud.dev/gcerrors"
 )
 
 // The cold tier's objects: written with their checksum, and read and
@@ -22,11 +20,7 @@ import (
 func (s *Store) putCold(ctx context.Context, n name, payload []byte) error {
 	sum := blake3.Sum256(payload)
 	obj := n.object()
-	err := s.cold.WriteAll(ctx, obj, payload, &blob.WriterOptions{
-		ContentType: "application/octet-stream",
-		Metadata:    map[string]string{ChecksumKey: hex.EncodeToString(sum[:])},
-	})
-	if err != nil {
+	if err := s.cold.WriteAll(ctx, obj, payload, map[string]string{ChecksumKey: hex.EncodeToString(sum[:])}); err != nil {
 		return s.coldErr(ctx, "put", obj, err)
 	}
 	return nil
@@ -62,61 +56,49 @@ func (s *Store) direct(ctx context.Context, n name) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// coldObject is an open cold object: its body and the size it declares.
+type coldObject struct {
+	io.ReadCloser
+	size int64
+}
+
+// Size is the size the object declares, which its body may belie.
+func (o *coldObject) Size() int64 { return o.size }
+
 // openCold opens block n's cold object and checks what it can before the
 // body is read: its declared size against expect (when not 0) and max
 // (limit names it in the error), and its checksum metadata. found is false
 // on a miss; sum is "" when the object has no checksum.
-func (s *Store) openCold(ctx context.Context, n name, expect, max int64, limit string) (r *blob.Reader, sum string, found bool, err error) {
+func (s *Store) openCold(ctx context.Context, n name, expect, max int64, limit string) (r *coldObject, sum string, found bool, err error) {
 	obj := n.object()
 	s.st.coldGets.Add(1)
-	rd, err := s.cold.NewReader(ctx, obj, nil)
+	body, size, meta, err := s.cold.NewReader(ctx, obj)
 	if err != nil {
-		if gcerrors.Code(err) == gcerrors.NotFound {
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil, "", false, nil
 		}
 		return nil, "", false, s.coldErr(ctx, "get", obj, err)
 	}
 	defer func() {
 		if err != nil {
-			rd.Close()
+			body.Close()
 			s.countRejected(err)
 		}
 	}()
-	r = rd
-	size := r.Size()
 	switch {
 	case expect != 0 && size != expect:
 		return nil, "", false, failf(ReasonSize, "store: %s: object is %d bytes, index says %d", obj, size, expect)
 	case size > max:
 		return nil, "", false, failf(ReasonTooLarge, "store: %s: object is %d bytes, more than %s (%d bytes)", obj, size, limit, max)
 	}
-	sum, ok, err := s.checksum(ctx, r, obj)
+	sum, ok := lookupMeta(meta)
 	switch {
-	case err != nil:
-		return nil, "", false, err
 	case !ok && s.cfg.RequireChecksum:
 		return nil, "", false, failf(ReasonUnverified, "store: %s: object has no %q metadata and the store requires one (RequireChecksum)", obj, ChecksumKey)
 	case ok && !isLowerHex(sum, 64): // an empty value too: present, so not unverified
 		return nil, "", false, failf(ReasonCorrupt, "store: %s: %q metadata is %q, want 64 lowercase hex digits", obj, ChecksumKey, clip(sum))
 	}
-	return r, sum, true, nil
-}
-
-// checksum returns the "b3" metadata of the object r reads; ok is false
-// when it has none. An S3 GET carries the metadata; other drivers need one
-// more call.
-func (s *Store) checksum(ctx context.Context, r *blob.Reader, obj string) (sum string, ok bool, err error) {
-	var out s3.GetObjectOutput
-	if r.As(&out) {
-		sum, ok = lookupMeta(out.Metadata)
-		return sum, ok, nil
-	}
-	a, err := s.cold.Attributes(ctx, obj)
-	if err != nil {
-		return "", false, s.coldErr(ctx, "get attributes of", obj, err)
-	}
-	sum, ok = lookupMeta(a.Metadata)
-	return sum, ok, nil
+	return &coldObject{ReadCloser: body, size: size}, sum, true, nil
 }
 
 // metaValue returns the "b3" value of metadata m, "" when it has none.

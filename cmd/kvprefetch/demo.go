@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -24,8 +25,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"gocloud.dev/blob"
-	"gocloud.dev/gcerrors"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wombatkv/prefetch/block"
@@ -35,6 +34,7 @@ import (
 	"github.com/wombatkv/prefetch/stages/emit"
 	"github.com/wombatkv/prefetch/stages/fetch"
 	"github.com/wombatkv/prefetch/store"
+	"github.com/wombatkv/prefetch/store/gocloud"
 )
 
 // demoFlags are the demo's settings.
@@ -286,8 +286,15 @@ func (f *demoFlags) validate() error {
 		cfg.ColdURL = "file:///tmp"
 	}
 	if err := cfg.WithDefaults().Validate(); err != nil {
-		for _, e := range strings.Split(err.Error(), "\n") {
-			e = strings.TrimPrefix(e, "store: ")
+		problems := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			problems = j.Unwrap()
+		}
+		for _, e := range problems {
+			if errors.Is(e, store.ErrUnsupportedScheme) {
+				continue // the demo opens it through store/gocloud
+			}
+			e := strings.TrimPrefix(e.Error(), "store: ")
 			e = strings.NewReplacer("ColdURL", "--cold", "FlatBudget", "--flat-budget", "Admission", "--admission").Replace(e)
 			bad("%s", e)
 		}
@@ -362,7 +369,7 @@ func withLatency(d time.Duration) fetch.Middleware {
 // tiers are the demo's store and what it made to run it.
 type tiers struct {
 	store    *store.Store
-	bucket   *blob.Bucket
+	cold     store.Cold // the store's Config.Cold, closed by close
 	coldURL  string
 	flatDir  string
 	tempDirs []string // created here, removed by close unless --keep
@@ -394,10 +401,9 @@ func openTiers(ctx context.Context, f *demoFlags, stderr io.Writer) (_ *tiers, e
 			return nil, fmt.Errorf("demo: create a temporary cold bucket: %w (set TMPDIR or pass --cold)", err)
 		}
 		t.tempDirs = append(t.tempDirs, dir)
-		// no_tmp_dir: fileblob writes its temporary files beside their
-		// object, in dir, rather than loose in TMPDIR where a killed run
-		// would leave them.
-		t.coldURL = "file://" + filepath.ToSlash(dir) + "?no_tmp_dir=true"
+		// The store's file:// tier writes its temporary files beside their
+		// object, in dir, so a killed run leaves none loose in TMPDIR.
+		t.coldURL = "file://" + filepath.ToSlash(dir)
 		fmt.Fprintf(stderr, "cold tier: %s (temporary)\n", t.coldURL)
 	} else {
 		fmt.Fprintf(stderr, "cold tier: %s\n", t.coldURL)
@@ -413,21 +419,35 @@ func openTiers(ctx context.Context, f *demoFlags, stderr io.Writer) (_ *tiers, e
 	} else {
 		fmt.Fprintf(stderr, "flat tier: %s\n", t.flatDir)
 	}
-	t.bucket, err = blob.OpenBucket(ctx, t.coldURL)
+	t.cold, err = openCold(ctx, t.coldURL)
 	if err != nil {
 		return nil, fmt.Errorf("demo: open the cold tier %q: %w (check --cold)", t.coldURL, err)
 	}
 	t.store, err = store.Open(ctx, store.Config{
 		FlatDir:    t.flatDir,
-		Cold:       t.bucket,
+		Cold:       t.cold,
 		FlatBudget: int64(f.flatBudget),
 		Admission:  f.admission,
 	})
 	if err != nil {
-		t.bucket.Close()
+		t.cold.Close()
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	return t, nil
+}
+
+// openCold opens the cold tier at url: file:// and mem:// as the store
+// opens them itself, any other scheme (s3://) through store/gocloud.
+func openCold(ctx context.Context, url string) (store.Cold, error) {
+	c, err := store.OpenCold(ctx, url)
+	if !errors.Is(err, store.ErrUnsupportedScheme) {
+		return c, err
+	}
+	b, err := gocloud.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // seedMemory bounds the payload bytes seeding holds at once; blocks larger
@@ -544,7 +564,7 @@ func (t *tiers) close(ctx context.Context, stderr io.Writer) error {
 	if t.userCold && !t.keep {
 		errs = append(errs, t.unseed(ctx, stderr))
 	}
-	if err := t.bucket.Close(); err != nil {
+	if err := t.cold.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("demo: close the cold tier: %w", err))
 	}
 	return errors.Join(errs...)
@@ -565,10 +585,10 @@ func (t *tiers) unseed(ctx context.Context, stderr io.Writer) error {
 			continue
 		}
 		g.Go(func() error {
-			switch err := t.bucket.Delete(ctx, t.ns+"/"+block.Key(h)); {
+			switch err := t.cold.Delete(ctx, t.ns+"/"+block.Key(h)); {
 			case err == nil:
 				removed[i] = true
-			case gcerrors.Code(err) != gcerrors.NotFound:
+			case !errors.Is(err, iofs.ErrNotExist):
 				errs[i] = err
 			}
 			return nil

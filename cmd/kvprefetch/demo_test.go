@@ -361,7 +361,7 @@ func TestDemoUsageErrors(t *testing.T) {
 		{"size with a bad unit", []string{"--block-size", "12XB"}, []string{`size "12XB"`}},
 		{"negative size", []string{"--block-size", "-1"}, []string{`size "-1"`}},
 		{"zero block size", []string{"--block-size", "0"}, []string{"--block-size = 0, want >= 1 byte"}},
-		{"cold without a scheme", []string{"--cold", "/data/cold"}, []string{`--cold = "/data/cold", want a bucket URL with a scheme`}},
+		{"cold without a scheme", []string{"--cold", "/data/cold"}, []string{`--cold = "/data/cold", want a URL with a scheme`}},
 		{"unknown cold scheme", []string{"--cold", "gopher://x", "--blocks", "1"}, []string{`open the cold tier "gopher://x"`, "check --cold"}},
 		{"bad admission", []string{"--admission", "fifo"}, []string{`--admission = "fifo", want "mru", "lru" or "probation:F"`}},
 		{"bad namespace", []string{"--namespace", "../x"}, []string{`--namespace: block: bad namespace "../x"`}},
