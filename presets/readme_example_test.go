@@ -45,7 +45,8 @@ func Example_embed() {
 	other.Close()
 
 	// This node: its flat directory in front of the same cold bucket (in
-	// production, "s3://bucket?region=...").
+	// production an S3 bucket, opened with store/gocloud and passed as
+	// Config.Cold).
 	st, err := store.Open(ctx, store.Config{FlatDir: filepath.Join(dir, "flat"), ColdURL: cold})
 	if err != nil {
 		log.Fatal(err)
