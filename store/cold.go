@@ -101,6 +101,9 @@ func parseColdURL(rawURL string) (*url.URL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: ColdURL = %q: %w", rawURL, err)
 	}
+	if u.Fragment != "" || strings.HasSuffix(rawURL, "#") {
+		return nil, fmt.Errorf("store: ColdURL = %q has a fragment (#...), which names no directory: escape a '#' in a path as %%23", rawURL)
+	}
 	if u.Scheme == "mem" {
 		if len(u.Query()) > 0 || u.Host != "" || u.Path != "" {
 			return nil, fmt.Errorf("store: ColdURL = %q, want mem:// alone", rawURL)

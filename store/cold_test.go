@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -406,4 +407,34 @@ func TestOpenColdURLs(t *testing.T) {
 	if _, err := OpenCold(ctx, "s3://bucket"); !errors.Is(err, ErrUnsupportedScheme) || !strings.Contains(err.Error(), "store/gocloud") {
 		t.Errorf("OpenCold(s3://) err = %v, want ErrUnsupportedScheme naming store/gocloud", err)
 	}
+}
+
+// FuzzFileColdKey: whatever the key, the store's file:// tier writes
+// inside its directory or refuses, and what it writes fileblob reads back
+// under the same key.
+func FuzzFileColdKey(f *testing.F) {
+	for _, k := range []string{"ns/k", "../x", "a//b", "x/", "/", "..", "a/..", "ctl\x01", "ns../k", `a\b`, "é/ü", "x.attrs", "__0x2f__"} {
+		f.Add(k)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		ctx := context.Background()
+		parent := t.TempDir()
+		dir := filepath.Join(parent, "cold")
+		c := openCold(t, (&url.URL{Scheme: "file", Path: dir, RawQuery: "create_dir=true"}).String())
+		if err := c.WriteAll(ctx, key, []byte(key), nil); err != nil {
+			return // refused, or a name the file system refuses
+		}
+		if entries, _ := os.ReadDir(parent); len(entries) != 1 {
+			t.Fatalf("WriteAll(%q) wrote beside the tier's directory: %d entries there", key, len(entries))
+		}
+		theirs, err := fileblob.OpenBucket(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer theirs.Close()
+		got, err := theirs.ReadAll(ctx, key)
+		if err != nil || string(got) != key {
+			t.Fatalf("fileblob ReadAll(%q) of the store's object = %q, %v", key, got, err)
+		}
+	})
 }

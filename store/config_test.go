@@ -55,6 +55,11 @@ func TestConfigValidate(t *testing.T) {
 			want: []string{`store: ColdURL = "file://tmp/cold": want file:///absolute/path or file://./relative/path`},
 		},
 		{
+			name: "file URL with a fragment",
+			cfg:  Config{FlatDir: "/x", ColdURL: "file:///tmp/a#1"},
+			want: []string{`store: ColdURL = "file:///tmp/a#1" has a fragment (#...), which names no directory: escape a '#' in a path as %23`},
+		},
+		{
 			name: "mem URL with a path",
 			cfg:  Config{FlatDir: "/x", ColdURL: "mem://bucket"},
 			want: []string{`store: ColdURL = "mem://bucket", want mem:// alone`},

@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -403,7 +404,7 @@ func openTiers(ctx context.Context, f *demoFlags, stderr io.Writer) (_ *tiers, e
 		t.tempDirs = append(t.tempDirs, dir)
 		// The store's file:// tier writes its temporary files beside their
 		// object, in dir, so a killed run leaves none loose in TMPDIR.
-		t.coldURL = "file://" + filepath.ToSlash(dir)
+		t.coldURL = (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir)}).String() // a '#' or '?' in TMPDIR escaped
 		fmt.Fprintf(stderr, "cold tier: %s (temporary)\n", t.coldURL)
 	} else {
 		fmt.Fprintf(stderr, "cold tier: %s\n", t.coldURL)
@@ -436,14 +437,14 @@ func openTiers(ctx context.Context, f *demoFlags, stderr io.Writer) (_ *tiers, e
 	return t, nil
 }
 
-// openCold opens the cold tier at url: file:// and mem:// as the store
+// openCold opens the cold tier at rawURL: file:// and mem:// as the store
 // opens them itself, any other scheme (s3://) through store/gocloud.
-func openCold(ctx context.Context, url string) (store.Cold, error) {
-	c, err := store.OpenCold(ctx, url)
+func openCold(ctx context.Context, rawURL string) (store.Cold, error) {
+	c, err := store.OpenCold(ctx, rawURL)
 	if !errors.Is(err, store.ErrUnsupportedScheme) {
 		return c, err
 	}
-	b, err := gocloud.Open(ctx, url)
+	b, err := gocloud.Open(ctx, rawURL)
 	if err != nil {
 		return nil, err
 	}

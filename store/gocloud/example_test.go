@@ -2,9 +2,13 @@ package gocloud_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log"
 	"os"
+
+	"gocloud.dev/blob/memblob"
 
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/store"
@@ -39,4 +43,26 @@ func ExampleOpen() {
 	fmt.Println("materialize:", n, found, err)
 	// Output:
 	// materialize: 14 true <nil>
+}
+
+// A bucket built with a driver's own options (an S3 client with its own
+// retries, say, through s3blob.OpenBucket) is adapted with New.
+func ExampleNew() {
+	ctx := context.Background()
+	cold := gocloud.New(memblob.OpenBucket(nil)) // Close closes the bucket too
+	defer cold.Close()
+	if err := cold.WriteAll(ctx, "tp-default/k", []byte("kv"), map[string]string{"b3": "..."}); err != nil {
+		log.Fatal(err)
+	}
+	body, size, meta, err := cold.NewReader(ctx, "tp-default/k")
+	if err != nil {
+		log.Fatal(err)
+	}
+	body.Close()
+	fmt.Println(size, meta)
+	_, _, _, err = cold.NewReader(ctx, "tp-default/missing")
+	fmt.Println(errors.Is(err, fs.ErrNotExist))
+	// Output:
+	// 2 map[b3:...]
+	// true
 }
