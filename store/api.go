@@ -63,7 +63,13 @@ func (s *Store) Materialize(ctx context.Context, ns string, h block.Hash, m bloc
 	if s.closed.Load() {
 		return 0, false, ErrClosed
 	}
-	expect := int64(m.PayloadBytes)
+	// Size is the module's rule for sizes: PayloadBytes 0 is unknown (no
+	// size to check), and one above MaxInt64 is no size a tier holds.
+	expect, known := m.Size()
+	if !known && m.PayloadBytes != 0 {
+		s.st.rejected.Add(1)
+		return 0, false, failf(ReasonTooLarge, "store: %s: index says %d bytes, more than any tier holds", n.object(), m.PayloadBytes)
+	}
 	if size, ok := s.inFlat(n, expect); ok {
 		return size, true, nil
 	}

@@ -341,6 +341,23 @@ func TestConformance(t *testing.T) {
 				}
 			})
 
+			t.Run("a size no tier holds keeps the flat copy", func(t *testing.T) {
+				cfg, _ := be.open(t)
+				s := open(t, cfg)
+				b := newBlock(t, 1000)
+				if err := s.Put(ctx, testNS, b.key(), b.payload); err != nil {
+					t.Fatal(err)
+				}
+				m := b.meta()
+				m.PayloadBytes = 1<<63 + 1 // negative as an int64
+				if _, _, err := s.Materialize(ctx, testNS, b.hash, m); reasonOf(err) != ReasonTooLarge {
+					t.Errorf("Materialize reason = %q (err %v), want %q", reasonOf(err), err, ReasonTooLarge)
+				}
+				if diff := cmp.Diff(wantFlat(b), flatBlocks(t, cfg.FlatDir)); diff != "" {
+					t.Errorf("flat mismatch (-want +got):\n%s", diff)
+				}
+			})
+
 			t.Run("too large for the budget", func(t *testing.T) {
 				cfg, seed := be.open(t)
 				cfg.FlatBudget = 1000
