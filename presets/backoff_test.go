@@ -47,7 +47,7 @@ func TestBackoffPermanentlyMissingTopBlock(t *testing.T) {
 					yield(next, block.Meta{Seq: 1, LastAccessNs: start.UnixNano()})
 			})
 			st := &missingStore{missing: map[block.Hash]bool{top: true}, calls: map[block.Hash]int{}}
-			p, err := presets.ByName(name, presets.Options{
+			p, err := presets.New(name, presets.Options{
 				Index: idx, Store: st, TopK: 1,
 				Clock: func() time.Time { return now },
 			})

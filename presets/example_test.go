@@ -11,6 +11,7 @@ import (
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/presets"
 	"github.com/wombatkv/prefetch/stages/emit"
+	"github.com/wombatkv/prefetch/stages/filter"
 )
 
 // memStore is a toy store for the examples: cold holds every block given
@@ -64,9 +65,10 @@ var report = emit.Func(func(o *pipeline.Outcome) {
 		o.Scored, len(o.Selected), o.SkippedAlreadyFlat(), o.Fetched, o.Failed, o.BytesMaterialized, o.FailedBy)
 })
 
-func ExampleV1DryRun() {
+// The dry run ranks and reports what it would fetch, and fetches nothing.
+func ExampleNew_v1() {
 	idx, st, clock := exampleSetup()
-	p, err := presets.V1DryRun(presets.Options{
+	p, err := presets.New(presets.NameV1, presets.Options{
 		Index: idx, Store: st, TopK: 3, Clock: clock,
 		Emitters: []pipeline.Emitter{report},
 	})
@@ -85,9 +87,11 @@ func ExampleV1DryRun() {
 	// would fetch 03 (score 1.171)
 }
 
-func ExampleV2Sequential() {
+// The sequential preset skips what flat holds and fetches the rest one
+// after another.
+func ExampleNew_v2() {
 	idx, st, clock := exampleSetup()
-	p, err := presets.V2Sequential(presets.Options{
+	p, err := presets.New(presets.NameV2, presets.Options{
 		Index: idx, Store: st, TopK: 5, Namespace: "tp-default", Clock: clock,
 		Emitters: []pipeline.Emitter{report},
 	})
@@ -102,9 +106,11 @@ func ExampleV2Sequential() {
 	// scored=4 selected=4 skipped_already_flat=4 fetched=0 failed=0 bytes=0 failed_by=map[]
 }
 
-func ExampleV3Parallel() {
+// The parallel preset fetches at most Limit blocks at once, and reports
+// them in rank order.
+func ExampleNew_v3() {
 	idx, st, clock := exampleSetup()
-	p, err := presets.V3Parallel(presets.Options{
+	p, err := presets.New(presets.NameV3, presets.Options{
 		Index: idx, Store: st, TopK: 4, Limit: 2, Clock: clock,
 		Emitters: []pipeline.Emitter{report},
 	})
@@ -123,6 +129,30 @@ func ExampleV3Parallel() {
 	// 04 fetched=true bytes=1024
 }
 
+// ExampleConfig adjusts a preset before building it: here v3 with a GET
+// budget of one block per cycle after the already-flat filter, which the
+// preset has no option for.
+func ExampleConfig() {
+	idx, st, clock := exampleSetup()
+	cfg, err := presets.Config(presets.NameV3, presets.Options{
+		Index: idx, Store: st, TopK: 3, Clock: clock,
+		Emitters: []pipeline.Emitter{report},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cfg.Filters = append(cfg.Filters, filter.NewBudget(1, 0, 0))
+	p, err := pipeline.New(cfg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p.Run(context.Background())
+	// Output:
+	// scored=5 selected=3 skipped_already_flat=1 fetched=1 failed=0 bytes=1024 failed_by=map[]
+}
+
 func ExampleFromEnv() {
 	env := map[string]string{
 		presets.EnvDryRun:    "1", // forces v1 whatever the preset says
@@ -130,20 +160,26 @@ func ExampleFromEnv() {
 		presets.EnvNamespace: "tenant-7",
 	}
 	idx, st, clock := exampleSetup()
-	name, p, err := presets.FromEnv(func(k string) string { return env[k] },
+	name, w, err := presets.FromEnv(func(k string) string { return env[k] },
 		presets.Options{Index: idx, Store: st, Clock: clock})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(name, p.Config().Namespace)
+	fmt.Println(name, w.Pipeline().Config().Namespace) // w.Start(ctx) runs it
+
+	// The hints preset needs the intake the node feeds.
+	_, _, err = presets.FromEnv(func(k string) string { return map[string]string{presets.EnvPreset: "hints"}[k] },
+		presets.Options{Store: st})
+	fmt.Println(err)
 
 	_, _, err = presets.FromEnv(func(k string) string { return map[string]string{presets.EnvPreset: "v4"}[k] },
 		presets.Options{Index: idx, Store: st})
 	fmt.Println(err)
 	// Output:
 	// v1 tenant-7
-	// presets: unknown preset "v4", want one of v1, v2, v3, warmup (from the environment: WMBT_KV_PREFETCH_DRY_RUN="", WMBT_KV_PREFETCH_PRESET="v4", WMBT_KV_NAMESPACE="")
+	// presets: hints fetches the blocks of the requests the node announces, so Options.Hints must be set to the intake it feeds (snapshot.NewHints) (from the environment: WMBT_KV_PREFETCH_DRY_RUN="", WMBT_KV_PREFETCH_PRESET="hints", WMBT_KV_NAMESPACE="")
+	// presets: unknown preset "v4", want one of v1, v2, v3, warmup, hints (from the environment: WMBT_KV_PREFETCH_DRY_RUN="", WMBT_KV_PREFETCH_PRESET="v4", WMBT_KV_NAMESPACE="")
 }
 
 func ExampleDryRunEnabled() {

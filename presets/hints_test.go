@@ -86,9 +86,9 @@ func TestHintedRanking(t *testing.T) {
 	add(5, 1, 2*time.Second)
 	add(6, 0, time.Second)
 	st := newRoomStore(1 << 30)
-	p, err := presets.Hinted(presets.HintOptions{
-		Options: presets.Options{Store: st, TopK: 6, Clock: func() time.Time { return now }},
-		Hints:   hints, GetsPerSecond: 100, Burst: 6,
+	p, err := presets.New(presets.NameHints, presets.Options{
+		Store: st, TopK: 6, Clock: func() time.Time { return now },
+		Hints: hints, GetsPerSecond: 100, Burst: 6,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -109,9 +109,9 @@ func TestHintedBudget(t *testing.T) {
 	now := time.Unix(100, 0)
 	hints := snapshot.NewHints(snapshot.HintsConfig{})
 	st := newRoomStore(1 << 30)
-	p, err := presets.Hinted(presets.HintOptions{
-		Options: presets.Options{Store: st, Clock: func() time.Time { return now }},
-		Hints:   hints,
+	p, err := presets.New(presets.NameHints, presets.Options{
+		Store: st, Clock: func() time.Time { return now },
+		Hints: hints,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -129,8 +129,8 @@ func TestHintedBudget(t *testing.T) {
 }
 
 func TestHintsConfigErrors(t *testing.T) {
-	_, err := presets.HintsConfig(presets.HintOptions{GetsPerSecond: -1, Burst: -2, Options: presets.Options{Limit: -1}})
-	for _, want := range []string{"HintOptions.Hints is nil", "Options.Store must be set", "Limit = -1", "GetsPerSecond = -1", "Burst = -2"} {
+	_, err := presets.Config(presets.NameHints, presets.Options{GetsPerSecond: -1, Burst: -2, Limit: -1})
+	for _, want := range []string{"Options.Hints must be set", "Options.Store must be set", "Limit = -1", "GetsPerSecond = -1", "Burst = -2"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want it to mention %q", err, want)
 		}
@@ -138,13 +138,13 @@ func TestHintsConfigErrors(t *testing.T) {
 }
 
 func TestWarmupConfigErrors(t *testing.T) {
-	_, err := presets.WarmupConfig(presets.Options{})
+	_, err := presets.Config(presets.NameWarmup, presets.Options{})
 	for _, want := range []string{"Options.Index is nil", "Options.Store must be set"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want it to mention %q", err, want)
 		}
 	}
-	_, err = presets.WarmupConfig(presets.Options{Index: index.NewMemory(nil), Store: &memStore{}})
+	_, err = presets.Config(presets.NameWarmup, presets.Options{Index: index.NewMemory(nil), Store: &memStore{}})
 	if err == nil || !strings.Contains(err.Error(), "must implement filter.Room") {
 		t.Errorf("a store without FreeBytes: err = %v, want it named", err)
 	}
@@ -162,7 +162,7 @@ func TestWarmup(t *testing.T) {
 	}
 	st := newRoomStore(35)
 	var scored []int
-	p, err := presets.Warmup(presets.Options{Index: idx, Store: st, Clock: func() time.Time { return now },
+	p, err := presets.New(presets.NameWarmup, presets.Options{Index: idx, Store: st, Clock: func() time.Time { return now },
 		Emitters: []pipeline.Emitter{pipeline.EmitterFunc(func(_ context.Context, o *pipeline.Outcome) { scored = append(scored, o.Scored) })}})
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +188,7 @@ func TestWarmupUnknownSizes(t *testing.T) {
 		})
 	}
 	st := newRoomStore(1 << 30)
-	p, err := presets.Warmup(presets.Options{Index: idx, Store: st, Clock: func() time.Time { return now }})
+	p, err := presets.New(presets.NameWarmup, presets.Options{Index: idx, Store: st, Clock: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,18 +201,18 @@ func TestWarmupUnknownSizes(t *testing.T) {
 	}
 }
 
-func ExampleHintedWorker() {
+// The hints preset's worker wakes at each hint.
+func ExampleWorker() {
 	hints := snapshot.NewHints(snapshot.HintsConfig{})
 	st := newRoomStore(1 << 30)
 	fetched := make(chan struct{}, 1)
-	w, err := presets.HintedWorker(presets.HintOptions{
-		Options: presets.Options{Store: st, Interval: time.Hour,
-			Emitters: []pipeline.Emitter{pipeline.EmitterFunc(func(_ context.Context, o *pipeline.Outcome) {
-				if o.Fetched > 0 {
-					fetched <- struct{}{}
-				}
-			})}},
-		Hints: hints,
+	w, err := presets.Worker(presets.NameHints, presets.Options{
+		Store: st, Interval: time.Hour, Hints: hints,
+		Emitters: []pipeline.Emitter{pipeline.EmitterFunc(func(_ context.Context, o *pipeline.Outcome) {
+			if o.Fetched > 0 {
+				fetched <- struct{}{}
+			}
+		})},
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -232,7 +232,8 @@ func ExampleHintedWorker() {
 	// fetched [7]
 }
 
-func ExampleWarmup() {
+// The warm-up fetches the most recent blocks into free room only.
+func ExampleNew_warmup() {
 	now := time.Unix(1000, 0)
 	idx := index.NewMemory(func() time.Time { return now })
 	for i := byte(1); i <= 3; i++ {
@@ -241,7 +242,7 @@ func ExampleWarmup() {
 		})
 	}
 	st := newRoomStore(128 << 20) // an empty flat tier with room for two
-	p, err := presets.Warmup(presets.Options{Index: idx, Store: st, Clock: func() time.Time { return now }})
+	p, err := presets.New(presets.NameWarmup, presets.Options{Index: idx, Store: st, Clock: func() time.Time { return now }})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -54,7 +54,7 @@ func TestLoadWritersWhileCycling(t *testing.T) {
 	})
 
 	var cycles, badCycles atomic.Int64
-	p, err := presets.V1DryRun(presets.Options{
+	p, err := presets.New(presets.NameV1, presets.Options{
 		Index: idx, Interval: 10 * time.Millisecond,
 		Emitters: []pipeline.Emitter{emit.Func(func(o *pipeline.Outcome) {
 			if o.Err == nil && (o.Scored < int(n) || len(o.Selected) != pipeline.DefaultTopK) {

@@ -22,11 +22,8 @@ import (
 	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
-// nameHinted stands for presets.Hinted, which ByName does not build.
-const nameHinted = "hinted"
-
 // metricsPresets are every preset; all but v1 fetch.
-var metricsPresets = []string{presets.NameV1, presets.NameV2, presets.NameV3, presets.NameWarmup, nameHinted}
+var metricsPresets = presets.Names()
 
 // metricsConfig returns the config of preset name over o, with three
 // blocks of 10 B in the index and hinted, so that each fetching preset
@@ -41,10 +38,7 @@ func metricsConfig(name string, o presets.Options) (pipeline.Config, error) {
 		idx.BulkLoad(func(yield func(block.Hash, block.Meta) bool) { yield(hintHash(i), m) })
 		hints.Add(snapshot.Hint{Hash: hintHash(i), Meta: m, Due: now.Add(time.Hour)})
 	}
-	o.Index = idx
-	if name == nameHinted {
-		return presets.HintsConfig(presets.HintOptions{Options: o, Hints: hints})
-	}
+	o.Index, o.Hints = idx, hints
 	return presets.Config(name, o)
 }
 
@@ -170,7 +164,7 @@ func TestRegistererKeepsInFlight(t *testing.T) {
 // way leaves nothing registered.
 func TestRegistererShared(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	for _, name := range []string{presets.NameV3, nameHinted} {
+	for _, name := range []string{presets.NameV3, presets.NameHints} {
 		wrapped := prometheus.WrapRegistererWith(prometheus.Labels{"pipeline": name}, reg)
 		p, err := metricsPipeline(t, name, presets.Options{Store: newRoomStore(1 << 30), Registerer: wrapped})
 		if err != nil {
@@ -179,7 +173,7 @@ func TestRegistererShared(t *testing.T) {
 		p.Run(context.Background())
 	}
 	got := gathered(t, reg)
-	for _, name := range []string{presets.NameV3, nameHinted} {
+	for _, name := range []string{presets.NameV3, presets.NameHints} {
 		k := fmt.Sprintf(`kvprefetch_cycles_total{kv_namespace="tp-default",pipeline=%q}`, name)
 		if got[k] != 1 {
 			t.Errorf("%s = %v, want 1", k, got[k])
@@ -190,7 +184,7 @@ func TestRegistererShared(t *testing.T) {
 	if _, err := metricsPipeline(t, presets.NameV3, presets.Options{Store: newRoomStore(1 << 30), Registerer: same}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := metricsPipeline(t, nameHinted, presets.Options{Store: newRoomStore(1 << 30), Registerer: same})
+	_, err := metricsPipeline(t, presets.NameHints, presets.Options{Store: newRoomStore(1 << 30), Registerer: same})
 	if err == nil || !strings.HasPrefix(err.Error(), "presets: Options.Registerer: ") || !strings.Contains(err.Error(), "WrapRegistererWith") {
 		t.Errorf("second pipeline on one registry without a label: err = %v, want a presets: Options.Registerer error naming WrapRegistererWith", err)
 	}

@@ -1,30 +1,3 @@
-// Package presets wires the stages into the ready cycles a node embeds
-// (the seed's three, a warm-up and a hint-driven one), and is the one place
-// the module reads the environment.
-//
-//   - [V1DryRun] scores, selects and reports, and never fetches (the seed's
-//     v1 worker, kept for diagnostics and canaries).
-//   - [V2Sequential] skips blocks already in flat and fetches the rest one
-//     after another (the seed's v2 worker); a block whose fetch failed
-//     backs off ([filter.Backoff]) so that others get its slot.
-//   - [V3Parallel] does the same with at most Options.Limit fetches in
-//     flight (the seed's v3 TODO).
-//
-// Beside them, [Warmup] is the background policy the replay lab found to
-// never do harm (it fetches only into free room, e.g. after a restart), and
-// [Hinted] fetches the blocks of requests the node already knows about
-// (its scheduler queue, its router), woken at once by each hint: see
-// replay/RESULTS.md for what each recovers on real traces.
-//
-// The three seed presets snapshot the index, score with [score.RFC0008], select with
-// [topk.Heap] and write the seed's [MyelonInstr] lines (fn
-// "prefetch_cycle", "prefetch_cycle_v2" and "prefetch_cycle_v3") to
-// Options.InstrLog. Given Options.Registerer, every preset also counts its
-// cycles and fetches into Prometheus metrics. [Config]
-// returns a preset's pipeline.Config for callers that adjust it before
-// pipeline.New; [ByName] and [FromEnv] select a preset at run time.
-//
-// [MyelonInstr]: https://pkg.go.dev/github.com/wombatkv/prefetch/stages/emit#MyelonInstr
 package presets
 
 import (
@@ -49,50 +22,78 @@ import (
 	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
-// Preset names, for [ByName] and [FromEnv].
+// Preset names, for [Config], [New], [Worker] and [FromEnv].
 const (
-	NameV1 = "v1"
-	NameV2 = "v2"
-	NameV3 = "v3"
+	NameV1     = "v1"
+	NameV2     = "v2"
+	NameV3     = "v3"
+	NameWarmup = "warmup"
+	NameHints  = "hints"
 )
 
 // Names lists the valid preset names.
-func Names() []string { return []string{NameV1, NameV2, NameV3, NameWarmup} }
+func Names() []string { return []string{NameV1, NameV2, NameV3, NameWarmup, NameHints} }
 
-// Store is what the fetching presets need of the tiers: presence in flat
-// (for the already-flat filter) and materialization from cold. A store
-// that also implements [filter.InFlight] gets the in-flight filter.
-type Store interface {
+// Tiers is what the fetching presets need of a node's flat and cold tiers:
+// presence in flat (for the already-flat filter) and materialization from
+// cold. Tiers that also implement [filter.InFlight] get the in-flight
+// filter; *store.Store implements both.
+type Tiers interface {
 	filter.Flat
 	fetch.Materializer
 }
 
+// TiersWithRoom are [Tiers] that also report the flat tier's free room
+// ([filter.Room]), as the warm-up preset needs.
+type TiersWithRoom interface {
+	Tiers
+	filter.Room
+}
+
 // Options configure a preset. Zero fields mean the defaults of
-// [pipeline.Config] (500 ms, top 8, namespace "tp-default", 5 s per fetch).
+// [pipeline.Config] (500 ms, top 8, namespace "tp-default", 5 s per fetch),
+// or the preset's own where it says so.
 type Options struct {
-	// Index is the metadata index to rank. Required.
+	// Index is the metadata index to rank. Required by every preset but
+	// hints, which ranks what Hints holds (give the intake a Lookup over
+	// the index instead).
 	Index index.Reader
-	// Store is the flat and cold tiers. Required by v2 and v3; v1 ignores
-	// it.
-	Store Store
+	// Store is the flat and cold tiers. Required by every preset but v1,
+	// which ignores it; warmup needs [TiersWithRoom].
+	Store Tiers
 	// Model is the active model's digest for RFC 0008's affinity bonus;
 	// the zero digest disables the bonus.
 	Model block.ModelDigest
 	// Namespace, TopK, Interval, FetchTimeout, CycleFetchTimeout and
-	// CycleByteBudget set the same fields of pipeline.Config.
+	// CycleByteBudget set the same fields of pipeline.Config. The hints
+	// preset's Interval defaults to DefaultHintInterval.
 	Namespace         string
 	TopK              int
 	Interval          time.Duration
 	FetchTimeout      time.Duration
 	CycleFetchTimeout time.Duration
 	CycleByteBudget   int64
-	// Limit is the fan-out of v3, Warmup and Hinted: the most fetches in
+	// Limit is the fan-out of v3, warmup and hints: the most fetches in
 	// flight (default 8).
 	Limit int
 	// Backoff is v2's and v3's backoff for failing blocks, a pre-filter
 	// (nil means a new filter.Backoff with its defaults: 1 s doubling to
 	// 5 min). Pass one to tune it or to share it between pipelines.
 	Backoff *filter.Backoff
+	// Hints is the intake the node feeds with the blocks of the requests
+	// it knows about before serving them (snapshot.NewHints). Required by
+	// the hints preset; the others ignore it.
+	Hints *snapshot.Hints
+	// GetsPerSecond and Burst are the hints preset's GET budget, a token
+	// bucket (defaults DefaultHintGetsPerSecond and DefaultHintBurst); each
+	// cycle also fetches at most TopK. The other presets ignore them.
+	GetsPerSecond float64
+	Burst         int
+	// GetTime is how long the hints preset expects a GET of a block of the
+	// given payload size to take (nil means DefaultHintGetTime for any
+	// block). A hinted block due sooner than that cannot land before its
+	// request, so it ranks after every block that can.
+	GetTime func(payloadBytes uint64) time.Duration
 	// InstrLog is where the [MyelonInstr] lines go; nil writes none (the
 	// seed wrote them to stderr: pass os.Stderr for that). Logger, below,
 	// is for stage failures.
@@ -114,12 +115,52 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Config returns the pipeline.Config of the preset called name, or an error
-// naming the valid presets or a missing option.
+// Config returns the pipeline.Config of the preset called name (one of
+// [Names]), or an error naming the valid presets or every missing or bad
+// option at once.
 func Config(name string, o Options) (pipeline.Config, error) {
-	if name == NameWarmup {
-		return WarmupConfig(o)
+	switch name {
+	case NameV1, NameV2, NameV3:
+		return seedConfig(name, o)
+	case NameWarmup:
+		return warmupConfig(o)
+	case NameHints:
+		return hintsConfig(o)
 	}
+	return pipeline.Config{}, fmt.Errorf("presets: unknown preset %q, want one of %s", name, strings.Join(Names(), ", "))
+}
+
+// New returns the pipeline of the preset called name (see [Config]). Run
+// the hints preset with [Worker] instead, so that a hint wakes it.
+func New(name string, o Options) (*pipeline.Pipeline, error) {
+	cfg, err := Config(name, o)
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.New(cfg)
+}
+
+// Worker returns a stopped worker running the pipeline of the preset
+// called name (see [Config]). For the hints preset, which reads
+// Options.Hints, it also sets the intake's notify function to the
+// worker's Wake: a hint starts a cycle at once, and hints that arrive
+// while a cycle runs coalesce into one more.
+func Worker(name string, o Options) (*pipeline.Worker, error) {
+	p, err := New(name, o)
+	if err != nil {
+		return nil, err
+	}
+	w := pipeline.NewWorker(p)
+	if name == NameHints {
+		o.Hints.SetNotify(w.Wake)
+	}
+	return w, nil
+}
+
+// seedConfig returns the config of the seed's preset v1, v2 or v3: the
+// index scored by RFC 0008, the top K fetched by nothing, one after
+// another, or at most Limit at a time.
+func seedConfig(name string, o Options) (pipeline.Config, error) {
 	var errs []error
 	if o.Index == nil {
 		errs = append(errs, errors.New("presets: Options.Index is nil, want the metadata index to rank"))
@@ -141,8 +182,6 @@ func Config(name string, o Options) (pipeline.Config, error) {
 		if name == NameV3 {
 			format, fetcher = emit.V3, &fetch.Parallel{M: o.Store, Limit: o.Limit}
 		}
-	default:
-		errs = append(errs, fmt.Errorf("presets: unknown preset %q, want one of %s", name, strings.Join(Names(), ", ")))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return pipeline.Config{}, err
@@ -201,35 +240,13 @@ func (o Options) checkLimit() error {
 
 // needFetch returns the filters that drop blocks st need not fetch: those
 // already in flat and, when st tracks them, those being fetched.
-func needFetch(st Store) []pipeline.Filter {
+func needFetch(st Tiers) []pipeline.Filter {
 	fs := []pipeline.Filter{filter.NewAlreadyFlat(st)}
 	if inf, ok := st.(filter.InFlight); ok {
 		fs = append(fs, filter.NewNotInFlight(inf))
 	}
 	return fs
 }
-
-// ByName returns the pipeline of the preset called name: "v1", "v2", "v3"
-// or "warmup". The hint preset needs its own options: see [Hinted].
-func ByName(name string, o Options) (*pipeline.Pipeline, error) {
-	cfg, err := Config(name, o)
-	if err != nil {
-		return nil, err
-	}
-	return pipeline.New(cfg)
-}
-
-// V1DryRun returns the dry-run pipeline: it scores, selects and writes the
-// seed's v1 line, and never fetches.
-func V1DryRun(o Options) (*pipeline.Pipeline, error) { return ByName(NameV1, o) }
-
-// V2Sequential returns the sequential pipeline: top K, skip already-flat,
-// fetch one by one.
-func V2Sequential(o Options) (*pipeline.Pipeline, error) { return ByName(NameV2, o) }
-
-// V3Parallel returns the parallel pipeline: top K, skip already-flat (and
-// in-flight), fetch with at most Options.Limit in flight.
-func V3Parallel(o Options) (*pipeline.Pipeline, error) { return ByName(NameV3, o) }
 
 // Environment variables read by [FromEnv].
 const (
@@ -256,11 +273,14 @@ func DryRunEnabled(getenv func(string) string) bool {
 }
 
 // FromEnv picks the preset from the environment and returns its name and
-// pipeline: v1 when EnvDryRun is truthy, else EnvPreset (default v3); the
-// namespace from EnvNamespace when o.Namespace is empty. A nil getenv means
-// os.Getenv; tests pass a map lookup instead of touching the process
+// a stopped worker running it (see [Worker]): v1 when EnvDryRun is truthy,
+// else EnvPreset (default v3); the namespace from EnvNamespace when
+// o.Namespace is empty. Any preset may be named, hints among them, which
+// needs o.Hints: a node that can announce its requests sets it whatever
+// the environment names, and the other presets ignore it. A nil getenv
+// means os.Getenv; tests pass a map lookup instead of touching the process
 // environment.
-func FromEnv(getenv func(string) string, o Options) (string, *pipeline.Pipeline, error) {
+func FromEnv(getenv func(string) string, o Options) (string, *pipeline.Worker, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
@@ -274,10 +294,10 @@ func FromEnv(getenv func(string) string, o Options) (string, *pipeline.Pipeline,
 	if o.Namespace == "" {
 		o.Namespace = getenv(EnvNamespace)
 	}
-	p, err := ByName(name, o)
+	w, err := Worker(name, o)
 	if err != nil {
 		return "", nil, fmt.Errorf("%w (from the environment: %s=%q, %s=%q, %s=%q)", err,
 			EnvDryRun, getenv(EnvDryRun), EnvPreset, getenv(EnvPreset), EnvNamespace, getenv(EnvNamespace))
 	}
-	return name, p, nil
+	return name, w, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/wombatkv/prefetch/stages/filter"
 	"github.com/wombatkv/prefetch/stages/score"
 	topk "github.com/wombatkv/prefetch/stages/select"
+	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
 func envOf(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
@@ -46,10 +47,11 @@ func TestFromEnv(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			name, p, err := presets.FromEnv(envOf(tt.env), presets.Options{Index: index.NewMemory(nil), Store: NewMockStore(), Namespace: tt.optNS, InstrLog: &buf})
+			name, w, err := presets.FromEnv(envOf(tt.env), presets.Options{Index: index.NewMemory(nil), Store: NewMockStore(), Namespace: tt.optNS, InstrLog: &buf})
 			if err != nil {
 				t.Fatal(err)
 			}
+			p := w.Pipeline()
 			if name != tt.wantP {
 				t.Errorf("preset %q, want %q", name, tt.wantP)
 			}
@@ -68,9 +70,9 @@ func TestFromEnv(t *testing.T) {
 
 func TestFromEnvErrors(t *testing.T) {
 	o := presets.Options{Index: index.NewMemory(nil), Store: NewMockStore()}
-	_, p, err := presets.FromEnv(envOf(map[string]string{presets.EnvPreset: "v9"}), o)
-	if err == nil || p != nil {
-		t.Fatalf("FromEnv with preset v9 = %v, %v; want an error", p, err)
+	_, w, err := presets.FromEnv(envOf(map[string]string{presets.EnvPreset: "v9"}), o)
+	if err == nil || w != nil {
+		t.Fatalf("FromEnv with preset v9 = %v, %v; want an error", w, err)
 	}
 	wantList := `unknown preset "v9", want one of ` + strings.Join(presets.Names(), ", ")
 	for _, w := range []string{wantList, "v1", "v2", "v3", `WMBT_KV_PREFETCH_PRESET="v9"`} {
@@ -89,6 +91,43 @@ func TestFromEnvErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Options.Store must be set") {
 		t.Errorf("v2 without a store: %v", err)
 	}
+
+	// hints from the environment with no intake says what is missing.
+	_, _, err = presets.FromEnv(envOf(map[string]string{presets.EnvPreset: "hints"}), o)
+	if err == nil || !strings.Contains(err.Error(), "Options.Hints must be set") || !strings.Contains(err.Error(), `WMBT_KV_PREFETCH_PRESET="hints"`) {
+		t.Errorf("hints without an intake: %v; want Options.Hints named, and the variable", err)
+	}
+}
+
+// TestFromEnvHints: the hints preset from the environment is a worker a
+// hint wakes, whatever its tick.
+func TestFromEnvHints(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hints := snapshot.NewHints(snapshot.HintsConfig{})
+		st := newRoomStore(1 << 30)
+		c := &collected{}
+		name, w, err := presets.FromEnv(envOf(map[string]string{presets.EnvPreset: "hints"}), presets.Options{
+			Store: st, Hints: hints, Interval: time.Hour, Emitters: []pipeline.Emitter{c.Emitter()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name != presets.NameHints {
+			t.Errorf("preset %q, want hints", name)
+		}
+		if err := w.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait() // the cycle at start: no hints yet
+		hints.Add(snapshot.Hint{Hash: hintHash(4), Meta: block.Meta{PayloadBytes: 1}, Due: time.Now().Add(time.Minute)})
+		synctest.Wait() // woken at once, not in an hour
+		w.Stop()
+		if diff := cmp.Diff([]byte{4}, st.got()); diff != "" {
+			t.Errorf("GETs mismatch (-want +got):\n%s", diff)
+		}
+		if n := len(c.All()); n != 2 {
+			t.Errorf("%d cycles, want 2 (the start, the hint)", n)
+		}
+	})
 }
 
 // TestFromEnvNilGetenv: nil means the process environment.
@@ -98,16 +137,16 @@ func TestFromEnvNilGetenv(t *testing.T) {
 	if !presets.DryRunEnabled(nil) {
 		t.Error("DryRunEnabled(nil) did not read the process environment")
 	}
-	name, p, err := presets.FromEnv(nil, presets.Options{Index: index.NewMemory(nil)})
+	name, w, err := presets.FromEnv(nil, presets.Options{Index: index.NewMemory(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if name != presets.NameV1 || p.Config().Namespace != "ns-proc" {
-		t.Errorf("FromEnv(nil) = %q in %q, want v1 in ns-proc", name, p.Config().Namespace)
+	if ns := w.Pipeline().Config().Namespace; name != presets.NameV1 || ns != "ns-proc" {
+		t.Errorf("FromEnv(nil) = %q in %q, want v1 in ns-proc", name, ns)
 	}
 }
 
-func TestByNameErrors(t *testing.T) {
+func TestNewErrors(t *testing.T) {
 	idx := index.NewMemory(nil)
 	tests := []struct {
 		name   string
@@ -124,12 +163,13 @@ func TestByNameErrors(t *testing.T) {
 		{"negative limit", "v3", presets.Options{Index: idx, Store: NewMockStore(), Limit: -2}, []string{"presets: Limit = -2, want >= 1 (0 means the default, 8)"}},
 		{"everything at once", "v3", presets.Options{Limit: -1}, []string{"Options.Index is nil", "Limit = -1", "Options.Store must be set"}},
 		{"pipeline validation", "v2", presets.Options{Index: idx, Store: NewMockStore(), TopK: -1}, []string{"pipeline: TopK = -1, want >= 1 (0 means the default, 8)"}},
+		{"hints without intake", "hints", presets.Options{Store: NewMockStore()}, []string{"presets: hints fetches the blocks of the requests the node announces, so Options.Hints must be set to the intake it feeds (snapshot.NewHints)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := presets.ByName(tt.preset, tt.o)
+			p, err := presets.New(tt.preset, tt.o)
 			if err == nil || p != nil {
-				t.Fatalf("ByName = %v, %v; want an error", p, err)
+				t.Fatalf("New = %v, %v; want an error", p, err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
@@ -138,7 +178,7 @@ func TestByNameErrors(t *testing.T) {
 			}
 		})
 	}
-	for _, n := range []string{"v1", "v2", "v3"} {
+	for _, n := range []string{"v1", "v2", "v3", "warmup", "hints"} {
 		if !strings.Contains(strings.Join(presets.Names(), ","), n) {
 			t.Errorf("Names() = %v lacks %s", presets.Names(), n)
 		}
@@ -242,7 +282,7 @@ func TestEmittersFollowTheLine(t *testing.T) {
 	mk := func(n string) pipeline.Emitter {
 		return emit.Func(func(*pipeline.Outcome) { order = append(order, n) })
 	}
-	p, err := presets.V1DryRun(presets.Options{Index: index.NewMemory(nil), InstrLog: w, Emitters: []pipeline.Emitter{mk("a"), mk("b")}})
+	p, err := presets.New(presets.NameV1, presets.Options{Index: index.NewMemory(nil), InstrLog: w, Emitters: []pipeline.Emitter{mk("a"), mk("b")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func Example_embed() {
 	defer st.Close()
 
 	first := make(chan *pipeline.Outcome, 1)
-	p, err := presets.V3Parallel(presets.Options{
+	w, err := presets.Worker(presets.NameV3, presets.Options{
 		Index:    idx,
 		Store:    st,
 		Interval: time.Minute,
@@ -68,7 +68,6 @@ func Example_embed() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	w := pipeline.NewWorker(p)
 	if err := w.Start(ctx); err != nil {
 		log.Fatal(err)
 	}

@@ -31,7 +31,7 @@ import (
 	"github.com/wombatkv/prefetch/stages/emit"
 )
 
-// MockStore is the seed's MockFetcher as a presets.Store: hits stocked
+// MockStore is the seed's MockFetcher as presets.Tiers: hits stocked
 // with byte counts, canned errors consumed once, blocks pre-warmed in
 // flat, every fetch recorded with its namespace, and a hit populating flat
 // so a later cycle skips it. It is safe for concurrent use (v3).
@@ -105,7 +105,7 @@ func (s *MockStore) Materialize(_ context.Context, ns string, h block.Hash, _ bl
 	return 0, false, nil
 }
 
-var _ presets.Store = (*MockStore)(nil)
+var _ presets.Tiers = (*MockStore)(nil)
 
 // seedNow is the fixed clock reading of the non-worker scenarios.
 var seedNow = time.Unix(1_700_000_000, 0)
@@ -168,7 +168,7 @@ func (c *collected) All() []*pipeline.Outcome {
 
 func mustPreset(t *testing.T, name string, o presets.Options) *pipeline.Pipeline {
 	t.Helper()
-	p, err := presets.ByName(name, o)
+	p, err := presets.New(name, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -511,14 +511,17 @@ func TestV2HandlesGetKVErrorsGracefully(t *testing.T) {
 // dry-run environment gate, and must see no fetch while cycles run.
 func TestV2DryRunDoesNotFetch(t *testing.T) {
 	pick := map[string]func(presets.Options) (*pipeline.Pipeline, error){
-		"ByName": func(o presets.Options) (*pipeline.Pipeline, error) { return presets.V1DryRun(o) },
+		"New": func(o presets.Options) (*pipeline.Pipeline, error) { return presets.New(presets.NameV1, o) },
 		"FromEnv": func(o presets.Options) (*pipeline.Pipeline, error) {
 			env := map[string]string{presets.EnvDryRun: "1", presets.EnvPreset: presets.NameV2}
-			name, p, err := presets.FromEnv(func(k string) string { return env[k] }, o)
-			if err == nil && name != presets.NameV1 {
+			name, w, err := presets.FromEnv(func(k string) string { return env[k] }, o)
+			if err != nil {
+				return nil, err
+			}
+			if name != presets.NameV1 {
 				t.Errorf("FromEnv with the dry run on chose %q, want v1", name)
 			}
-			return p, err
+			return w.Pipeline(), nil
 		},
 	}
 	for how, newPipeline := range pick {

@@ -13,35 +13,9 @@ import (
 	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
-// NameWarmup names the warm-up preset.
-const NameWarmup = "warmup"
-
-// WarmupStore is what the warm-up preset needs of the tiers: a [Store]
-// that also reports its free room.
-type WarmupStore interface {
-	Store
-	filter.Room
-}
-
-// WarmupConfig returns the pipeline.Config of the warm-up preset, a
-// background prefetch that does no harm: the most recently read blocks
-// ([score.Recency], ties by the lower hash) among those neither in flat
-// nor in flight, fetched only into the flat tier's free room
-// ([filter.FreeRoom]) with at most Limit in flight. A fetch never evicts
-// anything, so a block of unknown size (see [block.Meta.Size]) is never
-// fetched: an index without sizes gets no warm-up. While flat has no room
-// for the largest block seen, a cycle does not even scan the index
-// ([snapshot.RoomGate]: a full LRU tier keeps a sliver free).
-//
-// It pays where flat has room and the index remembers what was there:
-// after a restart emptied flat, or on a node that joins with a restored
-// index. It is safe by construction when the store admits a prefetched
-// block at its LRU end (the store's admission knob, "lru"): such a block
-// is the first evicted unless a request reads it first, so the blocks
-// requests load themselves stay exactly where they would be without
-// prefetch. Options.Store must implement [filter.Room]. It writes the
-// MyelonInstr v3 line.
-func WarmupConfig(o Options) (pipeline.Config, error) {
+// warmupConfig returns the pipeline.Config of the warm-up preset (see the
+// package doc).
+func warmupConfig(o Options) (pipeline.Config, error) {
 	var errs []error
 	if o.Index == nil {
 		errs = append(errs, errors.New("presets: Options.Index is nil, want the metadata index to rank"))
@@ -51,7 +25,7 @@ func WarmupConfig(o Options) (pipeline.Config, error) {
 	case o.Store == nil:
 		errs = append(errs, fmt.Errorf("presets: %s fetches, so Options.Store must be set", NameWarmup))
 	case !ok:
-		errs = append(errs, fmt.Errorf("presets: %s fetches only into free room, so Options.Store (%T) must implement filter.Room", NameWarmup, o.Store))
+		errs = append(errs, fmt.Errorf("presets: %s fetches only into free room, so Options.Store (%T) must implement filter.Room (presets.TiersWithRoom)", NameWarmup, o.Store))
 	default:
 		room = r
 	}
@@ -69,13 +43,4 @@ func WarmupConfig(o Options) (pipeline.Config, error) {
 	cfg.Filters = []pipeline.Filter{filter.NewFreeRoom(room)}
 	cfg.Fetcher = fetch.NewParallel(o.Store, o.Limit)
 	return o.withMetrics(cfg)
-}
-
-// Warmup returns the warm-up pipeline (see [WarmupConfig]).
-func Warmup(o Options) (*pipeline.Pipeline, error) {
-	cfg, err := WarmupConfig(o)
-	if err != nil {
-		return nil, err
-	}
-	return pipeline.New(cfg)
 }

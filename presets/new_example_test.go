@@ -8,11 +8,11 @@ import (
 	"github.com/wombatkv/prefetch/presets"
 )
 
-// ExampleByName picks a preset by the name a flag or a config file gives.
-func ExampleByName() {
+// ExampleNew picks a preset by the name a flag or a config file gives.
+func ExampleNew() {
 	idx, st, clock := exampleSetup()
 	for _, name := range []string{"v3", "v4"} {
-		p, err := presets.ByName(name, presets.Options{
+		p, err := presets.New(name, presets.Options{
 			Index: idx, Store: st, TopK: 3, Clock: clock,
 			Emitters: []pipeline.Emitter{report},
 		})
@@ -24,5 +24,11 @@ func ExampleByName() {
 	}
 	// Output:
 	// scored=5 selected=3 skipped_already_flat=1 fetched=2 failed=0 bytes=2048 failed_by=map[]
-	// presets: unknown preset "v4", want one of v1, v2, v3, warmup
+	// presets: unknown preset "v4", want one of v1, v2, v3, warmup, hints
+}
+
+func ExampleNames() {
+	fmt.Println(presets.Names())
+	// Output:
+	// [v1 v2 v3 warmup hints]
 }
