@@ -17,7 +17,7 @@ func TestSeedCycleMatchesPresets(t *testing.T) {
 	for _, ages := range []Ages{Random, Ascending} {
 		for _, k := range []int{1, 8, 1024} {
 			x := NewIndex(20000, ages, fixedClock)
-			p, err := presets.V1DryRun(presets.Options{Index: x, Model: Model(0), TopK: k, InstrLog: io.Discard, Clock: fixedClock})
+			p, err := presets.New(presets.NameV1, presets.Options{Index: x, Model: Model(0), TopK: k, InstrLog: io.Discard, Clock: fixedClock})
 			if err != nil {
 				t.Fatal(err)
 			}

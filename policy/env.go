@@ -14,7 +14,7 @@ import (
 )
 
 // Store is what the module's fetching stages need of the tiers: presence
-// in flat and materialization from cold (the method set of presets.Store,
+// in flat and materialization from cold (the method set of presets.Tiers,
 // so a value of either type is the other). A store that also implements
 // [filter.InFlight] can back the "not-in-flight" filter, and one that
 // implements [filter.Room] the "free-room" filter and the "room-gate"

@@ -156,7 +156,7 @@ func ExampleLoad() {
 	// every 250ms, top 3, admission "probation:0.1"
 }
 
-// The shipped v3 preset as a spec: the same pipeline as presets.V3Parallel.
+// The shipped v3 preset as a spec: the same pipeline as presets.New("v3", o).
 func ExamplePreset() {
 	spec, err := policy.Preset("v3")
 	if err != nil {

@@ -41,11 +41,10 @@ func PresetFile(name string) ([]byte, error) {
 // Preset returns the shipped spec called name, parsed with [Builtin]'s
 // stages; errors name it as "presets/NAME.json". Built against an Env with
 // the same index, store, hints, model, InstrLog, Emitters, Clock and
-// Logger as presets.Options (or presets.HintOptions), it gives the
-// pipeline.Config of the preset of the same name:
+// Logger as presets.Options, it gives the pipeline.Config of the preset of
+// the same name:
 //
-//	policy "v1", "v2", "v3", "warmup"  ==  presets.Config(name, o)
-//	policy "hints"                     ==  presets.HintsConfig(presets.HintOptions{Options: o, Hints: h})
+//	policy.Preset(name) built over env  ==  presets.Config(name, o)
 //
 // for Options whose numbers (TopK, Interval, Limit, ...) are zero, that is,
 // the defaults. Its Admission is what the replay lab gives the preset

@@ -33,7 +33,7 @@ type deps struct {
 
 func (d deps) options() presets.Options {
 	return presets.Options{
-		Index: sharedIndex, Store: d.store, Model: activeModel,
+		Index: sharedIndex, Store: d.store, Hints: d.hints, Model: activeModel,
 		InstrLog: d.instrLog, Emitters: d.emitters, Clock: d.clock, Logger: d.logger,
 	}
 }
@@ -50,9 +50,6 @@ var sharedIndex = fixtureIndex()
 
 // presetConfig returns the Go preset's config of the given name.
 func presetConfig(name string, d deps) (pipeline.Config, error) {
-	if name == "hints" {
-		return presets.HintsConfig(presets.HintOptions{Options: d.options(), Hints: d.hints})
-	}
 	return presets.Config(name, d.options())
 }
 

@@ -306,7 +306,7 @@ func (s *Spec) Build(env Env) (pipeline.Config, error) {
 
 // Worker returns a stopped worker running the spec's pipeline over env.
 // When the spec uses hints and env.Hints is set, the intake's notify
-// function is set to the worker's Wake (as presets.HintedWorker does): a
+// function is set to the worker's Wake (as presets.Worker does): a
 // hint starts a cycle at once, and hints that arrive while a cycle runs
 // coalesce into one more. Errors from pipeline.New name the spec.
 func (s *Spec) Worker(env Env) (*pipeline.Worker, error) {

@@ -12,11 +12,12 @@ import (
 // The contracts a Store meets. They are checked here, not in the package,
 // so that the store itself imports nothing of the module but block.
 var (
-	_ presets.Store      = (*Store)(nil)
-	_ fetch.Materializer = (*Store)(nil)
-	_ filter.Flat        = (*Store)(nil)
-	_ filter.InFlight    = (*Store)(nil)
-	_ filter.Room        = (*Store)(nil)
+	_ presets.Tiers         = (*Store)(nil)
+	_ presets.TiersWithRoom = (*Store)(nil)
+	_ fetch.Materializer    = (*Store)(nil)
+	_ filter.Flat           = (*Store)(nil)
+	_ filter.InFlight       = (*Store)(nil)
+	_ filter.Room           = (*Store)(nil)
 )
 
 // TestReasonsAgreeWithThePipeline checks that the reasons the store names

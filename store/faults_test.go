@@ -1,6 +1,6 @@
 package store
 
-// The fault suite (issue 6, item 5): a v3 worker (presets.V3Parallel run
+// The fault suite (issue 6, item 5): a v3 worker (presets.New(NameV3) run
 // by a pipeline.Worker) against a real Store whose cold tier is the
 // in-process S3 server of helpers_test.go, with one fault injected per row
 // into the GETs of some blocks (the victims) while the others are served
@@ -293,7 +293,7 @@ func TestFaults(t *testing.T) {
 func TestFaultsFetchTimeoutOverCycleDeadline(t *testing.T) {
 	s := open(t, Config{})
 	for _, timeout := range []time.Duration{5 * time.Second, 30 * time.Second, time.Minute} {
-		p, err := presets.V3Parallel(presets.Options{Index: index.NewMemory(nil), Store: s, FetchTimeout: timeout, InstrLog: io.Discard})
+		p, err := presets.New(presets.NameV3, presets.Options{Index: index.NewMemory(nil), Store: s, FetchTimeout: timeout, InstrLog: io.Discard})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -389,7 +389,7 @@ func runFault(t *testing.T, tc faultCase) {
 	e.backoff = filter.NewBackoff(0, 0)
 	outs := make(chan *pipeline.Outcome, 4)
 	materialized := make(chan block.Hash, 4*faultBlocks)
-	p, err := presets.V3Parallel(presets.Options{
+	p, err := presets.New(presets.NameV3, presets.Options{
 		Index:        idx,
 		Store:        notifying{e.store, materialized},
 		Namespace:    testNS,

@@ -144,7 +144,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		middleware = append(middleware, withLatency(f.latency))
 	}
 	ds := &demoStore{}
-	p, err := presets.ByName(f.preset, presets.Options{
+	p, err := presets.New(f.preset, presets.Options{
 		Index:        node.index,
 		Store:        ds,
 		Model:        node.models[0],

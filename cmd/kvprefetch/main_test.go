@@ -23,7 +23,7 @@ func TestRunUsage(t *testing.T) {
 		{"help", []string{"help"}, 0, ""},
 		{"demo help", []string{"demo", "-h"}, 0, ""},
 		{"bad flag", []string{"demo", "--bogus"}, 2, "flag provided but not defined: -bogus"},
-		{"bad preset", []string{"demo", "--preset", "v9"}, 2, `unknown preset "v9", want one of v1, v2, v3, warmup`},
+		{"bad preset", []string{"demo", "--preset", "v9"}, 2, `unknown preset "v9", want one of v1, v2, v3, warmup, hints`},
 		{"bad top-k", []string{"demo", "--top-k", "-1"}, 2, "--top-k = -1, want >= 1"},
 		{"bad interval", []string{"demo", "--interval", "0s"}, 2, "--interval = 0s, want > 0"},
 		{"bad cycles", []string{"demo", "--cycles", "0"}, 2, "--cycles = 0, want >= 1"},
