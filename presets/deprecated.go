@@ -7,6 +7,9 @@ import (
 	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
+// The old names the replay lab (replay/policy.go) still calls, until it
+// moves to Config(name, o): nothing else in the module uses them.
+
 // Store is the old name of [Tiers].
 //
 // Deprecated: use Tiers.
@@ -46,38 +49,3 @@ func HintsConfig(o HintOptions) (pipeline.Config, error) { return Config(NameHin
 //
 // Deprecated: use Config(NameWarmup, o).
 func WarmupConfig(o Options) (pipeline.Config, error) { return Config(NameWarmup, o) }
-
-// Hinted returns the pipeline of the hints preset.
-//
-// Deprecated: use New(NameHints, o), or Worker(NameHints, o).
-func Hinted(o HintOptions) (*pipeline.Pipeline, error) { return New(NameHints, o.options()) }
-
-// HintedWorker returns a stopped worker running the hints preset.
-//
-// Deprecated: use Worker(NameHints, o).
-func HintedWorker(o HintOptions) (*pipeline.Worker, error) { return Worker(NameHints, o.options()) }
-
-// Warmup returns the pipeline of the warm-up preset.
-//
-// Deprecated: use New(NameWarmup, o).
-func Warmup(o Options) (*pipeline.Pipeline, error) { return New(NameWarmup, o) }
-
-// ByName returns the pipeline of the preset called name.
-//
-// Deprecated: use New(name, o).
-func ByName(name string, o Options) (*pipeline.Pipeline, error) { return New(name, o) }
-
-// V1DryRun returns the pipeline of the v1 preset.
-//
-// Deprecated: use New(NameV1, o).
-func V1DryRun(o Options) (*pipeline.Pipeline, error) { return New(NameV1, o) }
-
-// V2Sequential returns the pipeline of the v2 preset.
-//
-// Deprecated: use New(NameV2, o).
-func V2Sequential(o Options) (*pipeline.Pipeline, error) { return New(NameV2, o) }
-
-// V3Parallel returns the pipeline of the v3 preset.
-//
-// Deprecated: use New(NameV3, o).
-func V3Parallel(o Options) (*pipeline.Pipeline, error) { return New(NameV3, o) }
