@@ -1,0 +1,196 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/presets"
+	"github.com/wombatkv/prefetch/stages/fetch"
+	"github.com/wombatkv/prefetch/store"
+)
+
+// demoFlags are the demo's settings.
+type demoFlags struct {
+	preset       string
+	namespace    string
+	topK         int
+	limit        int
+	interval     time.Duration
+	fetchTimeout time.Duration
+	cycles       int
+	blocks       int
+	blockSize    sizeFlag
+	latency      time.Duration
+	seed         uint64
+	cold         string
+	flat         string
+	flatBudget   sizeFlag
+	admission    string
+	metricsAddr  string
+	keep         bool
+}
+
+const demoUsage = `Usage: kvprefetch demo [flags]
+
+Runs a preset against real tiers: a flat directory in front of a cold
+bucket. With no flags it creates a temporary cold bucket (file://) and flat
+directory, seeds the cold tier with the blocks of a generated node (an
+index of chained blocks from a few models, touched by simulated requests
+while the worker cycles), runs v3 (parallel fetch), prints each cycle's
+[MyelonInstr] line and a summary, and removes what it created.
+
+Point it at real storage with --cold and --flat, e.g. an S3-compatible
+server:
+
+  kvprefetch demo --cold 's3://bucket?endpoint=http://127.0.0.1:9000&use_path_style=true&region=us-east-1' --flat /var/cache/kv
+
+A --flat directory that already holds files (a stopped node's cache,
+say) is never shrunk: the demo refuses it unless --flat-budget has room
+for what is there and every block of the run, since the store evicts
+least recently used blocks past the budget. Blocks are at most %s.
+
+Ctrl-C stops it at once, mid-seeding or mid-fetch, with nothing partial
+in flat, and removes what the demo created.
+
+Flags:
+`
+
+// parseDemoFlags parses and validates the demo's command line.
+func parseDemoFlags(args []string, stderr io.Writer) (*demoFlags, error) {
+	f := &demoFlags{blockSize: 64 << 10}
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.preset, "preset", presets.NameV3, "preset to run: v1 (dry run), v2 (sequential fetch), v3 (parallel fetch) or warmup (only into free room)")
+	fs.StringVar(&f.namespace, "namespace", pipeline.DefaultNamespace, "namespace of the blocks")
+	fs.IntVar(&f.topK, "top-k", pipeline.DefaultTopK, "blocks selected per cycle")
+	fs.IntVar(&f.limit, "limit", fetch.DefaultLimit, "v3: most fetches in flight")
+	fs.DurationVar(&f.interval, "interval", pipeline.DefaultInterval, "time between cycles")
+	fs.DurationVar(&f.fetchTimeout, "fetch-timeout", pipeline.DefaultFetchTimeout, "deadline of one fetch")
+	fs.IntVar(&f.cycles, "cycles", 5, "cycles to run before stopping")
+	fs.IntVar(&f.blocks, "blocks", 1000, "blocks in the generated index, all seeded in the cold tier")
+	fs.Var(&f.blockSize, "block-size", "payload size of each block: bytes, or a number with a unit (64KiB, 2MiB, 1MB); at most "+sizeFlag(maxBlockSize).String()+", and no more than --flat-budget")
+	fs.DurationVar(&f.latency, "latency", 0, "latency added to each fetch, to mimic a distant cold tier")
+	fs.Uint64Var(&f.seed, "seed", 1, "seed of the generated node")
+	fs.StringVar(&f.cold, "cold", "", "cold tier bucket URL: file:///dir, s3://bucket?region=..., mem:// (default: a temporary file:// bucket, removed at the end)")
+	fs.StringVar(&f.flat, "flat", "", "flat tier directory, kept at the end (default: a temporary directory, removed at the end); one that holds files must have room in --flat-budget for them and every block of the run")
+	fs.Var(&f.flatBudget, "flat-budget", "flat tier byte budget, least recently used blocks evicted past it (default 1GiB)")
+	fs.StringVar(&f.admission, "admission", store.DefaultAdmission, `where a prefetched block enters flat's LRU order: "mru", "lru" or "probation:F"`)
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics while the demo runs (e.g. 127.0.0.1:9464)")
+	fs.BoolVar(&f.keep, "keep", false, "keep the temporary tiers, and the objects seeded in a --cold bucket")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), demoUsage, sizeFlag(maxBlockSize))
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *demoFlags) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("demo: "+format, args...)) }
+	if !slices.Contains(presets.Names(), f.preset) {
+		bad("--preset: unknown preset %q, want one of %s", f.preset, strings.Join(presets.Names(), ", "))
+	}
+	if err := block.ValidateNamespace(f.namespace); err != nil {
+		bad("--namespace: %v", err)
+	}
+	switch {
+	case f.topK < 1:
+		bad("--top-k = %d, want >= 1", f.topK)
+	case f.topK > pipeline.MaxTopK:
+		bad("--top-k = %d, want at most %d", f.topK, pipeline.MaxTopK)
+	}
+	if f.limit < 1 {
+		bad("--limit = %d, want >= 1", f.limit)
+	}
+	if f.interval <= 0 {
+		bad("--interval = %v, want > 0", f.interval)
+	}
+	if f.fetchTimeout <= 0 {
+		bad("--fetch-timeout = %v, want > 0", f.fetchTimeout)
+	}
+	if f.cycles < 1 {
+		bad("--cycles = %d, want >= 1", f.cycles)
+	}
+	if f.blocks < 1 {
+		bad("--blocks = %d, want >= 1", f.blocks)
+	}
+	switch room, segment := f.flatRoom(); {
+	case f.blockSize < 1:
+		bad("--block-size = %d, want >= 1 byte", f.blockSize)
+	case f.blockSize > maxBlockSize:
+		bad("--block-size = %s (%d bytes), want at most %s: the demo generates each block in memory", f.blockSize, int64(f.blockSize), sizeFlag(maxBlockSize))
+	case room > 0 && int64(f.blockSize) > room:
+		bad("--block-size = %s, more than %s: no block would fit in flat; want a smaller --block-size or a larger --flat-budget", f.blockSize, segment)
+	}
+	if f.latency < 0 {
+		bad("--latency = %v, want >= 0", f.latency)
+	}
+	cfg := store.Config{FlatDir: "flat", ColdURL: f.cold, FlatBudget: int64(f.flatBudget), Admission: f.admission}
+	if cfg.ColdURL == "" {
+		cfg.ColdURL = "file:///tmp"
+	}
+	if err := cfg.WithDefaults().Validate(); err != nil {
+		problems := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			problems = j.Unwrap()
+		}
+		for _, e := range problems {
+			if errors.Is(e, store.ErrUnsupportedScheme) {
+				continue // the demo opens it through store/gocloud
+			}
+			e := strings.TrimPrefix(e.Error(), "store: ")
+			e = strings.NewReplacer("ColdURL", "--cold", "FlatBudget", "--flat-budget", "Admission", "--admission").Replace(e)
+			bad("%s", e)
+		}
+	}
+	if len(errs) > 0 {
+		return usageError{errors.Join(errs...)}
+	}
+	return nil
+}
+
+// maxBlockSize is the largest --block-size: seeding generates each block
+// whole in memory before writing it.
+const maxBlockSize = 256 << 20
+
+// budget is the flat tier's byte budget, after the default.
+func (f *demoFlags) budget() int64 {
+	if f.flatBudget == 0 {
+		return store.DefaultFlatBudget
+	}
+	return int64(f.flatBudget)
+}
+
+// flatRoom is the most bytes a prefetched block may have to enter flat,
+// and what bounds it: the budget, or the probation segment's share of it
+// with --admission probation:F. It is 0 when the flags are invalid
+// (validate says why).
+func (f *demoFlags) flatRoom() (room int64, what string) {
+	budget := f.budget()
+	if budget <= 0 {
+		return 0, ""
+	}
+	if v, ok := strings.CutPrefix(f.admission, "probation:"); ok {
+		frac, err := strconv.ParseFloat(v, 64)
+		if err != nil || frac <= 0 || frac >= 1 {
+			return 0, ""
+		}
+		room = int64(frac * float64(budget))
+		return room, fmt.Sprintf("the %s probation segment (%s of --flat-budget %s)", sizeFlag(room), v, sizeFlag(budget))
+	}
+	return budget, fmt.Sprintf("--flat-budget (%s)", sizeFlag(budget))
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/wombatkv/prefetch/pipeline"
+)
+
+// demoSummary totals the cycles the demo saw.
+type demoSummary struct {
+	cycles, scored, selected, skipped, fetched, failed int
+	bytes                                              int64
+	failedBy                                           map[string]int
+	fetchTime                                          time.Duration
+}
+
+func (s *demoSummary) add(o *pipeline.Outcome) {
+	s.cycles++
+	s.scored += o.Scored
+	s.selected += len(o.Selected)
+	s.skipped += o.SkippedAlreadyFlat()
+	s.fetched += o.Fetched
+	s.failed += o.Failed
+	s.bytes += o.BytesMaterialized
+	s.fetchTime += o.Timings.Fetch
+	for r, n := range o.FailedBy {
+		if s.failedBy == nil {
+			s.failedBy = map[string]int{}
+		}
+		s.failedBy[r] += n
+	}
+}
+
+func (s *demoSummary) print(w io.Writer, preset string, t *tiers, took time.Duration) {
+	fmt.Fprintf(w, "\nsummary: preset %s, %d cycles in %v\n", preset, s.cycles, took.Round(time.Millisecond))
+	fmt.Fprintf(w, "  scored %d, selected %d, skipped already flat %d\n", s.scored, s.selected, s.skipped)
+	var reasons []string
+	for r, n := range s.failedBy {
+		reasons = append(reasons, fmt.Sprintf("%s %d", r, n))
+	}
+	sort.Strings(reasons)
+	failed := fmt.Sprint(s.failed)
+	if len(reasons) > 0 {
+		failed += " (" + strings.Join(reasons, ", ") + ")"
+	}
+	fmt.Fprintf(w, "  fetched %d blocks (%d bytes, %s) in %v of fetch stage, failed %s\n", s.fetched, s.bytes, sizeFlag(s.bytes), s.fetchTime.Round(time.Millisecond), failed)
+	st := t.store.Stats()
+	fmt.Fprintf(w, "  flat tier: %d blocks, %d bytes (%s) of a %s budget, %d evicted\n", st.FlatBlocks, st.FlatBytes, sizeFlag(st.FlatBytes), sizeFlag(st.FlatBudget), st.Evicted)
+	fmt.Fprintf(w, "  cold tier: %d blocks seeded (%s) in %v, %d GETs\n", t.seededN, sizeFlag(t.seededB), t.seedTook.Round(time.Millisecond), st.ColdGets)
+}
