@@ -35,18 +35,21 @@ func checkShards(t testing.TB, x *Memory) {
 			k := 0
 			for zi := range hc.zones {
 				z := &hc.zones[zi]
-				if zi < len(hc.zones)-1 && len(z.hashes) != zoneSize || len(z.hashes) == 0 || len(z.metas) != len(z.hashes) {
+				if zi < len(hc.zones)-1 && len(z.hashes) != zoneSize || len(z.hashes) == 0 || len(z.metas) != len(z.hashes) || len(hc.bounds) != len(hc.zones) {
 					t.Fatalf("shard %d chunk %d zone %d of %d: %d hashes, %d rows", si, hi, zi, len(hc.zones), len(z.hashes), len(z.metas))
 				}
 				last, seqs := hc.times(zi)
+				if len(last) != len(z.hashes) {
+					t.Fatalf("shard %d chunk %d zone %d: %d times, %d hashes", si, hi, zi, len(last), len(z.hashes))
+				}
 				for j, ts := range last {
 					m := &z.metas[j]
 					if m.LastAccessNs != ts || m.Seq != seqs[j] {
 						t.Fatalf("shard %d entry %d: row (%d, %d), hot columns (%d, %d)", si, seen, m.LastAccessNs, m.Seq, ts, seqs[j])
 					}
 					head := seqs[j] == 0
-					if ts > z.bound(head) {
-						t.Fatalf("shard %d zone %d: entry at %d above the zone's bound %d (head %v)", si, zi, ts, z.bound(head), head)
+					if zb := &hc.bounds[zi]; ts > zb.bound(head) {
+						t.Fatalf("shard %d zone %d: entry at %d above the zone's bound %d (head %v)", si, zi, ts, zb.bound(head), head)
 					}
 					if ts > s.bound(head) {
 						t.Fatalf("shard %d: entry at %d above the shard's bound %d (head %v)", si, ts, s.bound(head), head)

@@ -65,7 +65,7 @@ func (b Bounds) Max() int64 { return max(b.HeadMax, b.TailMax) }
 func (x *Memory) ScanColumns(f func(Columns) bool) {
 	for i := range x.shards {
 		s := &x.shards[i]
-		if s.n.Load() != 0 && !s.scan(f) {
+		if s.n.Load() != 0 && !s.scan(nil, f) {
 			return
 		}
 	}
@@ -75,44 +75,62 @@ func (x *Memory) ScanColumns(f func(Columns) bool) {
 // each shard that holds entries, before it locks the shard: skip gets the
 // number of entries n and the shard's [Bounds], and returning true passes
 // over the shard without locking it or calling f for it. skip is called
-// without any lock held.
+// without any lock held, between two shards.
 //
 // The bounds hold at the moment skip is called: they are at least the
 // last access of every entry of the shard, of its kind, as set by every
 // write that finished before the call (a write raises the bound before it
-// stores a time, both under the shard's write lock). So a skip that
-// rules a shard out from its bounds misses no entry that was present,
-// with its time, before the scan began; a write that runs during the scan
-// is seen or not, as by ScanColumns. n is the shard's entry count at some
-// moment during the call: the entries passed over, for a scan that
-// counts them.
+// stores a time, both under the shard's write lock). So a skip that rules
+// a shard out from its bounds misses no entry that was present, with its
+// time, before the scan began; a write that runs during the scan is seen
+// or not, as by ScanColumns. n is the shard's entry count at some moment
+// during the call: the entries passed over, for a scan that counts them.
 //
 // A scan ranking by recency passes over a shard whose bounds fall below
-// what it needs, and, within f, over a run whose Columns.Bounds do.
+// what it needs, and, within f, over a run whose Columns.Bounds do (or
+// see [Memory.ScanColumnsZoned]).
 func (x *Memory) ScanColumnsBounded(skip func(n int, b Bounds) bool, f func(Columns) bool) {
+	x.ScanColumnsZoned(skip, nil, f)
+}
+
+// ScanColumnsZoned is [Memory.ScanColumnsBounded] that also asks skipRun
+// about each run of a shard it scans, under the shard's read lock, before
+// it calls f with the run: skipRun gets the run's entry count and the
+// Bounds its Columns would carry, and returning true passes over the run
+// without calling f. The runs' bounds are kept in a dense array, 16 bytes
+// a run, so passing over a run costs about what reading one of its
+// entries does. Like f, skipRun must be short and must not call into the
+// index; nil means no run is passed over. The runs' bounds hold as the
+// shards' do, and exactly: no write runs while the shard is read-locked.
+func (x *Memory) ScanColumnsZoned(skip, skipRun func(n int, b Bounds) bool, f func(Columns) bool) {
 	for i := range x.shards {
 		s := &x.shards[i]
 		n := s.n.Load()
 		if n == 0 || skip(int(n), Bounds{HeadMax: s.headMax.Load(), TailMax: s.tailMax.Load()}) {
 			continue
 		}
-		if !s.scan(f) {
+		if !s.scan(skipRun, f) {
 			return
 		}
 	}
 }
 
-func (s *shard) scan(f func(Columns) bool) bool {
+// scan calls f with each of the shard's runs that skip, if not nil, does
+// not pass over, newest first, under the read lock.
+func (s *shard) scan(skip func(int, Bounds) bool, f func(Columns) bool) bool {
 	s.rlock()
 	defer s.mu.RUnlock()
 	s.tighten()
 	for hi := len(s.hot) - 1; hi >= 0; hi-- {
 		hc := s.hot[hi]
 		for zi := len(hc.zones) - 1; zi >= 0; zi-- {
-			z := &hc.zones[zi]
 			last, seqs := hc.times(zi)
 			n := len(last)
-			if !f(Columns{LastAccessNs: last, Seqs: seqs, Hashes: z.hashes[:n:n], Metas: z.metas[:n:n], Bounds: z.Bounds}) {
+			if skip != nil && skip(n, hc.bounds[zi]) {
+				continue
+			}
+			z := &hc.zones[zi]
+			if !f(Columns{LastAccessNs: last, Seqs: seqs, Hashes: z.hashes[:n:n], Metas: z.metas[:n:n], Bounds: hc.bounds[zi]}) {
 				return false
 			}
 		}

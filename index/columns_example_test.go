@@ -33,10 +33,10 @@ func ExampleMemory_ScanColumns() {
 	// Output: 2 30
 }
 
-// ScanColumnsBounded finds the K most recently used blocks without
-// reading most of the index: once it holds K, it passes over every shard,
-// and every run, whose bounds show no entry newer than its K-th.
-func ExampleMemory_ScanColumnsBounded() {
+// ScanColumnsZoned finds the K most recently used blocks without reading
+// most of the index: once it holds K, it passes over every shard, and
+// every run of a shard, whose bounds show no entry newer than its K-th.
+func ExampleMemory_ScanColumnsZoned() {
 	x := index.NewMemory(nil)
 	x.BulkLoad(func(yield func(block.Hash, block.Meta) bool) {
 		for i := range 100_000 {
@@ -60,10 +60,8 @@ func ExampleMemory_ScanColumnsBounded() {
 	}
 	cannotBeat := func(b index.Bounds) bool { return len(top) == k && b.Max() <= top[0] }
 	read := 0
-	x.ScanColumnsBounded(func(n int, b index.Bounds) bool { return cannotBeat(b) }, func(c index.Columns) bool {
-		if cannotBeat(c.Bounds) {
-			return true
-		}
+	skip := func(n int, b index.Bounds) bool { return cannotBeat(b) }
+	x.ScanColumnsZoned(skip, skip, func(c index.Columns) bool {
 		read += c.Len()
 		for _, t := range c.LastAccessNs {
 			offer(t)

@@ -2,6 +2,7 @@ package index_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -173,11 +174,18 @@ func TestScanColumnsPanicUnlocks(t *testing.T) {
 }
 
 // TestScanColumnsBounded: skip is asked about each shard that holds
-// entries, with its entry count and bounds at least every entry's time;
-// a skipped shard's runs are not seen; every run's Bounds hold its
-// entries' times. Skipping the shards whose bounds fall below a time finds
+// entries, with its entry count and bounds at least every entry's time,
+// and (ScanColumnsZoned) skipRun about each of its runs, with the count
+// and bounds the run's Columns carry; what they pass over is not seen.
+// Passing over the shards and runs whose bounds fall below a time finds
 // every entry at or after it.
 func TestScanColumnsBounded(t *testing.T) {
+	for _, zoned := range []bool{false, true} {
+		t.Run(fmt.Sprintf("zoned=%v", zoned), func(t *testing.T) { testScanColumnsBounded(t, zoned) })
+	}
+}
+
+func testScanColumnsBounded(t *testing.T, zoned bool) {
 	x := index.NewMemory(nil)
 	const n = 20000
 	x.BulkLoad(func(yield func(block.Hash, block.Meta) bool) {
@@ -192,51 +200,72 @@ func TestScanColumnsBounded(t *testing.T) {
 	}
 	for _, cut := range []int64{math.MinInt64, 0, n / 2, n - 100, n - 1, n} {
 		var (
-			cur      index.Bounds
-			left     int // entries of the current shard not yet seen
-			asked    int // entries in shards skip was asked about
-			passed   int // of those, in shards it passed over
-			got      = map[block.Hash]int64{}
-			shardCut = func(b index.Bounds) bool { return b.Max() < cut }
+			shard, run index.Bounds
+			left       int // entries of the current shard not yet seen or passed over
+			runN       int
+			asked      int // entries in shards skip was asked about
+			passed     int // of those, in shards or runs it passed over
+			got        = map[block.Hash]int64{}
 		)
-		x.ScanColumnsBounded(func(n int, b index.Bounds) bool {
-			if left != 0 {
-				t.Fatalf("cut %d: skip asked with %d entries of the last shard unseen", cut, left)
-			}
-			if n <= 0 {
-				t.Fatalf("cut %d: skip asked about a shard of %d entries", cut, n)
+		skip := func(n int, b index.Bounds) bool {
+			if n <= 0 || left != 0 {
+				t.Fatalf("cut %d: skip asked about %d entries, %d of the last shard unseen", cut, n, left)
 			}
 			asked += n
-			if shardCut(b) {
+			if b.Max() < cut {
 				passed += n
 				return true
 			}
-			cur, left = b, n
+			shard, left = b, n
 			return false
-		}, func(c index.Columns) bool {
+		}
+		skipRun := func(n int, b index.Bounds) bool {
+			if n <= 0 || n > left || b.HeadMax > shard.HeadMax || b.TailMax > shard.TailMax {
+				t.Fatalf("cut %d: run of %d entries, bounds %+v, in a shard of %d left, bounds %+v", cut, n, b, left, shard)
+			}
+			run, runN = b, n
+			if b.Max() < cut {
+				left -= n
+				passed += n
+				return true
+			}
+			return false
+		}
+		f := func(c index.Columns) bool {
+			if zoned && (c.Len() != runN || c.Bounds != run) {
+				t.Fatalf("cut %d: run of %d entries, bounds %+v; skipRun was told %d, %+v", cut, c.Len(), c.Bounds, runN, run)
+			}
 			for i, ts := range c.LastAccessNs {
-				b, cb := cur.TailMax, c.TailMax
+				b := c.TailMax
 				if c.Seqs[i] == 0 {
-					b, cb = cur.HeadMax, c.HeadMax
+					b = c.HeadMax
 				}
-				if ts > b || ts > cb {
-					t.Fatalf("cut %d: entry at %d (seq %d) above its shard's bound %d or its run's %d", cut, ts, c.Seqs[i], b, cb)
+				if ts > b {
+					t.Fatalf("cut %d: entry at %d (seq %d) above its run's bound %d", cut, ts, c.Seqs[i], b)
 				}
 				got[c.Hashes[i]] = ts
 			}
 			left -= c.Len()
 			return true
-		})
-		if asked != x.Len() {
-			t.Errorf("cut %d: skip asked about %d entries, Len %d", cut, asked, x.Len())
+		}
+		if zoned {
+			x.ScanColumnsZoned(skip, skipRun, f)
+		} else {
+			x.ScanColumnsBounded(skip, f)
+		}
+		if asked != x.Len() || left != 0 {
+			t.Errorf("cut %d: skip asked about %d entries, Len %d, %d left unseen", cut, asked, x.Len(), left)
 		}
 		for h, m := range x.All() {
 			if _, ok := got[h]; m.LastAccessNs >= cut && !ok {
-				t.Fatalf("cut %d: entry at %d in a shard passed over", cut, m.LastAccessNs)
+				t.Fatalf("cut %d: entry at %d passed over", cut, m.LastAccessNs)
 			}
 		}
 		if len(got)+passed != x.Len() {
 			t.Errorf("cut %d: saw %d entries and passed over %d, Len %d", cut, len(got), passed, x.Len())
+		}
+		if cut == n-100 && zoned && len(got) > 5000 {
+			t.Errorf("cut %d: read %d entries to find the newest 100", cut, len(got))
 		}
 	}
 	runs := 0
@@ -254,7 +283,8 @@ func TestScanColumnsBounded(t *testing.T) {
 // concurrent writers (run it with -race): a Touch that has returned before
 // a scan starts raises its shard's bound to at least its time, so a scan
 // that passes over every shard whose bounds fall below that time still
-// sees the touched entry, with that time or a later one. Meanwhile other
+// sees the touched entry, with that time or a later one; so does one that
+// also passes over every run whose bounds do. Meanwhile other
 // writers churn a crowded shard, and every run's bounds hold its entries.
 func TestScanColumnsBoundedWithWriters(t *testing.T) {
 	clock := &atomic.Int64{}
@@ -310,7 +340,8 @@ func TestScanColumnsBoundedWithWriters(t *testing.T) {
 			continue
 		}
 		seen := false
-		x.ScanColumnsBounded(func(_ int, b index.Bounds) bool { return b.Max() < tc.at }, func(c index.Columns) bool {
+		skip := func(_ int, b index.Bounds) bool { return b.Max() < tc.at }
+		x.ScanColumnsZoned(skip, skip, func(c index.Columns) bool {
 			for i, ts := range c.LastAccessNs {
 				if b := c.Bounds.TailMax; c.Seqs[i] == 0 && ts > c.HeadMax || c.Seqs[i] != 0 && ts > b {
 					t.Errorf("entry at %d above its run's bounds %+v", ts, c.Bounds)

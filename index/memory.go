@@ -84,19 +84,20 @@ const (
 // hotChunk holds up to hotSize entries' hot columns, and their zones:
 // entry k is last[k], seqs[k] and zones[k/zoneSize] at k%zoneSize, and
 // last[k] == its row's LastAccessNs, seqs[k] == its row's Seq always.
+// bounds[z] bounds the last accesses of zone z: kept apart from the zones,
+// 16 bytes each, so that a scan reads them densely.
 type hotChunk struct {
-	last  []int64
-	seqs  []uint32
-	zones []zone
+	last   []int64
+	seqs   []uint32
+	zones  []zone
+	bounds []Bounds
 }
 
 // zone holds up to zoneSize entries' hashes and rows; hashes and metas
-// share one length and one capacity. Bounds bound the entries' last
-// accesses.
+// share one length and one capacity.
 type zone struct {
 	hashes []block.Hash
 	metas  []block.Meta
-	Bounds
 }
 
 // The capacities a shard's last hot chunk and last zone grow through, by
@@ -137,7 +138,7 @@ func (b *Bounds) raise(head bool, t int64) {
 // times returns the hot columns of hc's zone zi.
 func (hc *hotChunk) times(zi int) ([]int64, []uint32) {
 	lo := zi << zoneBits
-	hi := lo + len(hc.zones[zi].hashes)
+	hi := min(lo+zoneSize, len(hc.last))
 	return hc.last[lo:hi:hi], hc.seqs[lo:hi:hi]
 }
 
@@ -148,7 +149,7 @@ func (hc *hotChunk) recompute(zi int) {
 	for j, t := range last {
 		b.raise(seqs[j] == 0, t)
 	}
-	hc.zones[zi].Bounds = b
+	hc.bounds[zi] = b
 }
 
 // raise lifts the shard's bound for head's kind to t. The caller holds
@@ -192,9 +193,9 @@ func (s *shard) tighten() {
 	}
 	b := noBounds
 	for _, hc := range s.hot {
-		for zi := range hc.zones {
-			b.HeadMax = max(b.HeadMax, hc.zones[zi].HeadMax)
-			b.TailMax = max(b.TailMax, hc.zones[zi].TailMax)
+		for _, zb := range hc.bounds {
+			b.HeadMax = max(b.HeadMax, zb.HeadMax)
+			b.TailMax = max(b.TailMax, zb.TailMax)
 		}
 	}
 	s.headMax.Store(b.HeadMax)
@@ -234,10 +235,10 @@ func (s *shard) appendEntry(n int32, h *block.Hash, m *block.Meta) {
 			z = zone{hashes: make([]block.Hash, 0, zoneCaps[0]), metas: make([]block.Meta, 0, zoneCaps[0])}
 		}
 		s.spare = zone{}
-		z.Bounds = noBounds
 		hc.zones = append(hc.zones, z)
+		hc.bounds = append(hc.bounds, noBounds)
 	}
-	z := &hc.zones[zi]
+	z, zb := &hc.zones[zi], &hc.bounds[zi]
 	if j := len(z.hashes); j == cap(z.hashes) {
 		c := nextCap(zoneCaps[:], j)
 		z.hashes = append(make([]block.Hash, 0, c), z.hashes...)
@@ -245,7 +246,7 @@ func (s *shard) appendEntry(n int32, h *block.Hash, m *block.Meta) {
 	}
 	t, head := m.LastAccessNs, m.Seq == 0
 	s.raise(head, t)
-	z.raise(head, t)
+	zb.raise(head, t)
 	hc.last = append(hc.last, t)
 	hc.seqs = append(hc.seqs, m.Seq)
 	z.hashes = append(z.hashes, *h)
@@ -259,6 +260,7 @@ func (s *shard) removeAt(x *Memory, i int32) {
 	hc, k, zi, j := s.loc(i)
 	lhc, lk, lzi, lj := s.loc(last)
 	z, lz := &hc.zones[zi], &lhc.zones[lzi]
+	zb, lzb := &hc.bounds[zi], &lhc.bounds[lzi]
 	gone, goneHead := hc.last[k], hc.seqs[k] == 0
 	lzLost := false
 	if i != last {
@@ -268,12 +270,12 @@ func (s *shard) removeAt(x *Memory, i int32) {
 		t, seq := lhc.last[lk], lhc.seqs[lk]
 		hc.last[k], hc.seqs[k] = t, seq
 		z.hashes[j], z.metas[j] = *moved, lz.metas[lj]
-		z.raise(seq == 0, t)
-		lzLost = z != lz && t >= lz.bound(seq == 0)
+		zb.raise(seq == 0, t)
+		lzLost = z != lz && t >= lzb.bound(seq == 0)
 	}
 	lhc.last, lhc.seqs = lhc.last[:lk], lhc.seqs[:lk]
 	lz.hashes, lz.metas = lz.hashes[:lj], lz.metas[:lj]
-	if gone >= z.bound(goneHead) {
+	if gone >= zb.bound(goneHead) {
 		hc.recompute(zi)
 	}
 	if lzLost { // it lost its highest time of that kind
@@ -283,7 +285,7 @@ func (s *shard) removeAt(x *Memory, i int32) {
 	if lj == 0 {
 		s.spare = *lz
 		lhc.zones[lzi] = zone{}
-		lhc.zones = lhc.zones[:lzi]
+		lhc.zones, lhc.bounds = lhc.zones[:lzi], lhc.bounds[:lzi]
 		if lk == 0 {
 			s.hot[len(s.hot)-1] = nil
 			s.hot = s.hot[:len(s.hot)-1]
@@ -394,13 +396,13 @@ func (x *Memory) put(h *block.Hash, m *block.Meta) {
 	s.lock()
 	if _, _, i := s.slots.find(s, h, fp); i >= 0 {
 		hc, k, zi, j := s.loc(i)
-		z := &hc.zones[zi]
+		zb := &hc.bounds[zi]
 		ot, oh := hc.last[k], hc.seqs[k] == 0
 		s.raise(head, t)
-		z.raise(head, t)
-		hc.last[k], hc.seqs[k], z.metas[j] = t, m.Seq, *m
+		zb.raise(head, t)
+		hc.last[k], hc.seqs[k], hc.zones[zi].metas[j] = t, m.Seq, *m
 		if oh != head || t < ot {
-			if ot >= z.bound(oh) {
+			if ot >= zb.bound(oh) {
 				hc.recompute(zi)
 			}
 			s.lowered(oh, ot)
@@ -425,14 +427,14 @@ func (x *Memory) Touch(h block.Hash) bool {
 	_, _, i := s.slots.find(s, &h, fp)
 	if i >= 0 {
 		hc, k, zi, j := s.loc(i)
-		z := &hc.zones[zi]
+		zb := &hc.bounds[zi]
 		head, ot := hc.seqs[k] == 0, hc.last[k]
 		s.raise(head, t)
-		z.raise(head, t)
+		zb.raise(head, t)
 		hc.last[k] = t
-		z.metas[j].LastAccessNs = t
+		hc.zones[zi].metas[j].LastAccessNs = t
 		if t < ot { // a clock that stepped back
-			if ot >= z.bound(head) {
+			if ot >= zb.bound(head) {
 				hc.recompute(zi)
 			}
 			s.lowered(head, ot)
