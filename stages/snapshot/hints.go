@@ -75,6 +75,11 @@ type HintsConfig struct {
 	// Grace (default 0: a hint is proposed only while it is still ahead of
 	// the cycle, Now < Due, and dropped once Due has passed).
 	Grace time.Duration
+	// Clock stamps each hint at Add and each fetch the intake observes,
+	// for the lag and slack of [Hints.Stats]: give it the pipeline's
+	// Config.Clock (the replay lab's virtual clock, say). Nil means
+	// time.Now, the pipeline's default.
+	Clock func() time.Time
 }
 
 type hintEntry struct {
@@ -82,6 +87,8 @@ type hintEntry struct {
 	meta    block.Meta
 	due     int64  // ns since the Unix epoch
 	arrival uint64 // Add order
+	added   int64  // Clock at Add, ns since the Unix epoch
+	served  bool   // a cycle fetched the block or found it in flat
 }
 
 // Hints is the hint intake and the [pipeline.Source] of hinted blocks. A
@@ -95,10 +102,16 @@ type hintEntry struct {
 //
 // Hints is safe for concurrent use. Its memory is bounded by Capacity:
 // when full, Add drops the oldest pending hint and counts it.
+//
+// Hints is also a [pipeline.Observer]: it reads each finished cycle's
+// fetches to count what became of its hints, as [Hints.Stats] reports
+// (added, dropped, expired unserved, served, and how long after Add and
+// how long before Due their blocks landed).
 type Hints struct {
 	capacity int
 	lookup   func(block.Hash) (block.Meta, bool)
 	grace    time.Duration
+	clock    func() time.Time
 	invalid  error // HintsConfig.Validate at NewHints
 
 	mu      sync.Mutex
@@ -109,6 +122,7 @@ type Hints struct {
 	arrived uint64
 	due     map[block.Hash]int64 // earliest pending Due, as of the last cycle
 	rank    map[block.Hash]int   // position in the last cycle's order
+	acct    hintAccount          // what became of the hints (hints_stats.go)
 }
 
 // Validate reports a negative Capacity or Grace.
@@ -133,14 +147,19 @@ func NewHints(cfg HintsConfig) *Hints {
 		lookup:   cfg.Lookup,
 		grace:    cfg.Grace,
 		notify:   cfg.Notify,
+		clock:    cfg.Clock,
 		invalid:  cfg.Validate(),
 		due:      make(map[block.Hash]int64),
 		rank:     make(map[block.Hash]int),
+		acct:     newHintAccount(),
 	}
 	if h.capacity <= 0 {
 		h.capacity = DefaultHintCapacity
 	}
 	h.grace = max(h.grace, 0)
+	if h.clock == nil {
+		h.clock = time.Now
+	}
 	return h
 }
 
@@ -170,10 +189,11 @@ func (h *Hints) Add(hints ...Hint) {
 	if len(hints) == 0 {
 		return
 	}
+	added := dueNanos(h.clock())
 	h.mu.Lock()
 	for _, x := range hints {
 		h.arrived++
-		e := hintEntry{hash: x.Hash, meta: x.Meta, due: dueNanos(x.Due), arrival: h.arrived}
+		e := hintEntry{hash: x.Hash, meta: x.Meta, due: dueNanos(x.Due), arrival: h.arrived, added: added}
 		if h.n == len(h.ring) && len(h.ring) < h.capacity {
 			h.grow()
 		}
@@ -256,6 +276,9 @@ func (h *Hints) Candidates(_ context.Context, cy *pipeline.Cycle) iter.Seq2[bloc
 	for i := range h.n {
 		e := h.ring[(h.head+i)%len(h.ring)]
 		if e.due <= math.MaxInt64-grace && now >= e.due+grace {
+			if !e.served {
+				h.acct.expired++
+			}
 			continue // served by now
 		}
 		h.ring[(h.head+kept)%len(h.ring)] = e
