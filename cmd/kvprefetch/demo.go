@@ -14,9 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wombatkv/prefetch/pipeline"
-	"github.com/wombatkv/prefetch/presets"
 	"github.com/wombatkv/prefetch/stages/emit"
 	"github.com/wombatkv/prefetch/stages/fetch"
+	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
@@ -53,21 +53,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		middleware = append(middleware, withLatency(f.latency))
 	}
 	ds := &demoStore{}
-	p, err := presets.New(f.preset, presets.Options{
-		Index:        node.index,
-		Store:        ds,
-		Model:        node.models[0],
-		Namespace:    f.namespace,
-		TopK:         f.topK,
-		Limit:        f.limit,
-		Interval:     f.interval,
-		FetchTimeout: f.fetchTimeout,
-		InstrLog:     stdout,
-		Emitters:     emitters,
-	})
-	if err != nil {
-		return usageError{fmt.Errorf("demo: preset %s: %w", f.preset, err)}
+	var hints *snapshot.Hints
+	if f.readsHints() {
+		hints = snapshot.NewHints(snapshot.HintsConfig{Lookup: node.index.Get})
 	}
+	w, err := f.worker(node, ds, hints, emitters, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	cfg := w.Pipeline().Config()
+	f.namespace = cfg.Namespace // the tiers' and the traffic's: the flag's, the policy's or the default
 	if reg != nil {
 		stopMetrics, err := serveMetrics(f.metricsAddr, reg, stderr)
 		if err != nil {
@@ -76,7 +71,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		defer stopMetrics()
 	}
 
-	if err := f.checkFlatRoom(ctx); err != nil {
+	if err := f.checkFlatRoom(ctx, cfg); err != nil {
 		return err
 	}
 	t, err := openTiers(ctx, f, stderr)
@@ -99,11 +94,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	}
 
 	var sum demoSummary
-	if f.preset == presets.NameV1 {
-		fmt.Fprintln(stderr, "v1 is a dry run, it fetches nothing: the cold tier is not seeded")
+	if dryRun(cfg) {
+		name := f.preset
+		if f.spec != nil {
+			name = f.policy
+		}
+		fmt.Fprintf(stderr, "%s is a dry run, it fetches nothing: the cold tier is not seeded\n", name)
 	} else if err := t.seed(ctx, node, int64(f.blockSize), stderr); err != nil {
 		if ctx.Err() != nil {
-			sum.print(stdout, f.preset, t, time.Since(start))
+			sum.print(stdout, f.running(), t, time.Since(start))
 			return ctx.Err()
 		}
 		return err
@@ -113,8 +112,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	var wg sync.WaitGroup
 	wg.Go(func() { node.traffic(ctx, f.seed) })
 	defer func() { cancel(); wg.Wait() }()
+	// With hints, requests are also announced ahead and read.
+	stopAnnouncing, hintsRead := make(chan struct{}), make(chan struct{})
+	if hints != nil {
+		sum.hinted = &hintedTraffic{node: node, hints: hints, store: ds, ns: f.namespace, lead: f.lead}
+		wg.Go(func() {
+			defer close(hintsRead)
+			sum.hinted.run(ctx, stopAnnouncing, f.seed)
+		})
+	}
 
-	w := pipeline.NewWorker(p)
 	if err := w.Start(ctx); err != nil {
 		return err
 	}
@@ -128,6 +135,22 @@ wait:
 			interrupted = true
 			break wait
 		}
+	}
+	if sum.hinted != nil {
+		// The requests announced by now are still read, and the worker
+		// still fetches for them: its cycles count too.
+		close(stopAnnouncing)
+		for reading := !interrupted; reading; {
+			select {
+			case o := <-outcomes:
+				sum.add(o)
+			case <-hintsRead:
+				reading = false
+			case <-ctx.Done():
+				interrupted, reading = true, false
+			}
+		}
+		<-hintsRead // at once when interrupted: the summary reads its counts
 	}
 	// Stop cancels the cycle in flight, which still emits: drain it, and
 	// count it only when the user interrupted (it is then part of the run).
@@ -143,7 +166,7 @@ wait:
 			done = true
 		}
 	}
-	sum.print(stdout, f.preset, t, time.Since(start))
+	sum.print(stdout, f.running(), t, time.Since(start))
 	if interrupted {
 		return ctx.Err()
 	}

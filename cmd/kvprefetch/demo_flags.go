@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/policy"
 	"github.com/wombatkv/prefetch/presets"
 	"github.com/wombatkv/prefetch/stages/fetch"
 	"github.com/wombatkv/prefetch/store"
@@ -20,6 +22,8 @@ import (
 // demoFlags are the demo's settings.
 type demoFlags struct {
 	preset       string
+	policy       string
+	lead         time.Duration
 	namespace    string
 	topK         int
 	limit        int
@@ -36,16 +40,34 @@ type demoFlags struct {
 	admission    string
 	metricsAddr  string
 	keep         bool
+
+	given         map[string]bool // the flags the command line set
+	spec          *policy.Spec    // the --policy file, parsed
+	admissionFrom string          // what set admission: the flag, or the policy
 }
 
 const demoUsage = `Usage: kvprefetch demo [flags]
 
-Runs a preset against real tiers: a flat directory in front of a cold
-bucket. With no flags it creates a temporary cold bucket (file://) and flat
-directory, seeds the cold tier with the blocks of a generated node (an
-index of chained blocks from a few models, touched by simulated requests
-while the worker cycles), runs v3 (parallel fetch), prints each cycle's
-[MyelonInstr] line and a summary, and removes what it created.
+Runs a preset, or a policy of one's own, against real tiers: a flat
+directory in front of a cold bucket. With no flags it creates a temporary
+cold bucket (file://) and flat directory, seeds the cold tier with the
+blocks of a generated node (an index of chained blocks from a few models,
+touched by simulated requests while the worker cycles), runs v3 (parallel
+fetch), prints each cycle's [MyelonInstr] line and a summary, and removes
+what it created.
+
+--policy FILE runs a policy spec file instead of a preset (the JSON format
+of package policy; the presets' own specs, in the module's policy/presets,
+make a start). Its settings apply unless a flag given on the command line
+says otherwise (--top-k, --interval, --fetch-timeout, --namespace,
+--admission); its admission, when it has one, is the flat tier's. So too
+for a preset: a flag left out leaves the setting to it.
+
+--preset hints, or a policy that reads hints, fetches the blocks of the
+requests the node knows about ahead: the simulated traffic then also sends
+a request every %v (a block and the chain before it), announced as hints
+--lead before it reads its blocks, and the summary says how many of those
+reads flat served.
 
 Point it at real storage with --cold and --flat, e.g. an S3-compatible
 server:
@@ -68,13 +90,15 @@ func parseDemoFlags(args []string, stderr io.Writer) (*demoFlags, error) {
 	f := &demoFlags{blockSize: 64 << 10}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.preset, "preset", presets.NameV3, "preset to run: v1 (dry run), v2 (sequential fetch), v3 (parallel fetch) or warmup (only into free room)")
+	fs.StringVar(&f.preset, "preset", presets.NameV3, "preset to run: v1 (dry run), v2 (sequential fetch), v3 (parallel fetch), warmup (only into free room) or hints (the blocks the traffic announces)")
+	fs.StringVar(&f.policy, "policy", "", "policy spec file to run instead of a preset (JSON, see package policy)")
+	fs.DurationVar(&f.lead, "lead", time.Second, "with a pipeline that reads hints: how long before reading its blocks the traffic announces a request")
 	fs.StringVar(&f.namespace, "namespace", pipeline.DefaultNamespace, "namespace of the blocks")
 	fs.IntVar(&f.topK, "top-k", pipeline.DefaultTopK, "blocks selected per cycle")
-	fs.IntVar(&f.limit, "limit", fetch.DefaultLimit, "v3: most fetches in flight")
-	fs.DurationVar(&f.interval, "interval", pipeline.DefaultInterval, "time between cycles")
+	fs.IntVar(&f.limit, "limit", fetch.DefaultLimit, "v3, warmup, hints: most fetches in flight (a policy sets its own)")
+	fs.DurationVar(&f.interval, "interval", 0, fmt.Sprintf("time between cycles (default: the preset's or the policy's; %v, and %v for hints)", pipeline.DefaultInterval, presets.DefaultHintInterval))
 	fs.DurationVar(&f.fetchTimeout, "fetch-timeout", pipeline.DefaultFetchTimeout, "deadline of one fetch")
-	fs.IntVar(&f.cycles, "cycles", 5, "cycles to run before stopping")
+	fs.IntVar(&f.cycles, "cycles", 5, "cycles to run before stopping; with hints, the worker then runs on while the requests announced are read")
 	fs.IntVar(&f.blocks, "blocks", 1000, "blocks in the generated index, all seeded in the cold tier")
 	fs.Var(&f.blockSize, "block-size", "payload size of each block: bytes, or a number with a unit (64KiB, 2MiB, 1MB); at most "+sizeFlag(maxBlockSize).String()+", and no more than --flat-budget")
 	fs.DurationVar(&f.latency, "latency", 0, "latency added to each fetch, to mimic a distant cold tier")
@@ -86,11 +110,27 @@ func parseDemoFlags(args []string, stderr io.Writer) (*demoFlags, error) {
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics while the demo runs (e.g. 127.0.0.1:9464)")
 	fs.BoolVar(&f.keep, "keep", false, "keep the temporary tiers, and the objects seeded in a --cold bucket")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), demoUsage, sizeFlag(maxBlockSize))
+		fmt.Fprintf(fs.Output(), demoUsage, hintRequestEvery, sizeFlag(maxBlockSize))
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
+	}
+	f.given = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.given[fl.Name] = true })
+	f.admissionFrom = "--admission"
+	if f.given["policy"] && f.policy != "" && !f.given["preset"] {
+		spec, err := policy.Load(f.policy, policy.Builtin())
+		switch {
+		case errors.Is(err, iofs.ErrNotExist):
+			return nil, usageError{fmt.Errorf("demo: --policy %s: no such file, want a policy spec file (JSON, see package policy; the presets' specs are in policy/presets)", f.policy)}
+		case err != nil:
+			return nil, usageError{fmt.Errorf("demo: --policy: %w", err)}
+		}
+		f.spec = spec
+		if a := spec.Admission(); a != "" && !f.given["admission"] {
+			f.admission, f.admissionFrom = a, fmt.Sprintf("the admission of --policy %s", f.policy)
+		}
 	}
 	if err := f.validate(); err != nil {
 		return nil, err
@@ -98,11 +138,42 @@ func parseDemoFlags(args []string, stderr io.Writer) (*demoFlags, error) {
 	return f, nil
 }
 
+// running names what the demo runs: "preset v3", "policy FILE".
+func (f *demoFlags) running() string {
+	if f.spec != nil {
+		return "policy " + f.policy
+	}
+	return "preset " + f.preset
+}
+
+// readsHints reports whether the pipeline reads hints, which the traffic
+// then announces.
+func (f *demoFlags) readsHints() bool {
+	if f.spec != nil {
+		return f.spec.UsesHints()
+	}
+	return f.preset == presets.NameHints
+}
+
 func (f *demoFlags) validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("demo: "+format, args...)) }
-	if !slices.Contains(presets.Names(), f.preset) {
+	switch {
+	case f.given["preset"] && f.given["policy"]:
+		bad("--preset and --policy both given, want one: --preset NAME runs a shipped preset, --policy FILE a policy spec file")
+	case f.given["policy"] && f.policy == "":
+		bad("--policy is empty, want the name of a policy spec file")
+	case f.spec == nil && !slices.Contains(presets.Names(), f.preset):
 		bad("--preset: unknown preset %q, want one of %s", f.preset, strings.Join(presets.Names(), ", "))
+	}
+	if f.spec != nil && f.given["limit"] {
+		bad("--limit sets a preset's fetches in flight, and %s sets its own (its fetcher's params.limit)", f.policy)
+	}
+	switch {
+	case f.lead <= 0:
+		bad("--lead = %v, want > 0", f.lead)
+	case f.given["lead"] && !f.readsHints() && (f.spec != nil || slices.Contains(presets.Names(), f.preset)):
+		bad("--lead: %s reads no hints, so the traffic announces nothing; want --preset hints or a --policy that uses hints", f.running())
 	}
 	if err := block.ValidateNamespace(f.namespace); err != nil {
 		bad("--namespace: %v", err)
@@ -116,7 +187,7 @@ func (f *demoFlags) validate() error {
 	if f.limit < 1 {
 		bad("--limit = %d, want >= 1", f.limit)
 	}
-	if f.interval <= 0 {
+	if f.given["interval"] && f.interval <= 0 {
 		bad("--interval = %v, want > 0", f.interval)
 	}
 	if f.fetchTimeout <= 0 {
@@ -153,7 +224,7 @@ func (f *demoFlags) validate() error {
 				continue // the demo opens it through store/gocloud
 			}
 			e := strings.TrimPrefix(e.Error(), "store: ")
-			e = strings.NewReplacer("ColdURL", "--cold", "FlatBudget", "--flat-budget", "Admission", "--admission").Replace(e)
+			e = strings.NewReplacer("ColdURL", "--cold", "FlatBudget", "--flat-budget", "Admission", f.admissionFrom).Replace(e)
 			bad("%s", e)
 		}
 	}

@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/wombatkv/prefetch/presets"
+	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/stages/fetch"
+	"github.com/wombatkv/prefetch/stages/filter"
 )
 
 // checkFlatRoom refuses a --flat directory whose files the run could
@@ -18,10 +20,11 @@ import (
 // demo fetches; in a directory the demo did not create (a stopped node's
 // cache, say) those blocks are not the demo's to drop. So a directory that
 // holds files must have room in the budget for them and for every block
-// the run may fetch: all of the node's, for v2 and v3; none for warmup,
-// which fetches only into free room, and v1, the dry run. Every plain file
-// counts, which is at least what the store counts.
-func (f *demoFlags) checkFlatRoom(ctx context.Context) error {
+// the run may fetch: all of the node's, for v2, v3 and hints; none for
+// warmup, which fetches only into free room, and v1, the dry run (and so
+// for a policy, by its fetcher and filters). Every plain file counts, which
+// is at least what the store counts.
+func (f *demoFlags) checkFlatRoom(ctx context.Context, cfg pipeline.Config) error {
 	if f.flat == "" {
 		return nil
 	}
@@ -39,7 +42,7 @@ func (f *demoFlags) checkFlatRoom(ctx context.Context) error {
 		return fmt.Errorf("demo: --flat %s already holds %s (%d bytes), more than the flat budget of %s: opening it would evict blocks the demo did not write; pass --flat-budget %s or more, or an empty --flat directory",
 			f.flat, sizeFlag(held), held, sizeFlag(budget), ceilSize(held))
 	}
-	if add := f.mayFetch(); add > budget-held {
+	if add := f.mayFetch(cfg); add > budget-held {
 		need := int64(math.MaxInt64)
 		if add <= math.MaxInt64-held {
 			need = held + add
@@ -50,9 +53,10 @@ func (f *demoFlags) checkFlatRoom(ctx context.Context) error {
 	return nil
 }
 
-// mayFetch is the most payload bytes the run may fetch into flat.
-func (f *demoFlags) mayFetch() int64 {
-	if f.preset == presets.NameV1 || f.preset == presets.NameWarmup {
+// mayFetch is the most payload bytes the run of cfg may fetch into flat:
+// none for a dry run or a pipeline that fetches only into free room.
+func (f *demoFlags) mayFetch(cfg pipeline.Config) int64 {
+	if dryRun(cfg) || onlyIntoFreeRoom(cfg) {
 		return 0
 	}
 	n, size := int64(f.blocks), int64(f.blockSize)
@@ -60,6 +64,23 @@ func (f *demoFlags) mayFetch() int64 {
 		return math.MaxInt64
 	}
 	return n * size
+}
+
+// dryRun reports whether cfg fetches nothing.
+func dryRun(cfg pipeline.Config) bool {
+	_, ok := cfg.Fetcher.(fetch.DryRun)
+	return cfg.Fetcher == nil || ok
+}
+
+// onlyIntoFreeRoom reports whether cfg fetches only what fits in flat's
+// free room, evicting nothing.
+func onlyIntoFreeRoom(cfg pipeline.Config) bool {
+	for _, fl := range cfg.Filters {
+		if _, ok := fl.(*filter.FreeRoom); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // dirBytes returns the bytes in the plain files under dir: 0 when dir

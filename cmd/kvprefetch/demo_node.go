@@ -1,14 +1,17 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/index"
+	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
 // demoNode is a generated node's index.
@@ -85,5 +88,127 @@ func (n *demoNode) traffic(ctx context.Context, seed uint64) {
 		case <-t.C:
 			n.index.Touch(n.hashes[rng.IntN(len(n.hashes))])
 		}
+	}
+}
+
+// hintRequestEvery is how often the hinted traffic sends a request.
+const hintRequestEvery = 100 * time.Millisecond
+
+// chain returns block h and the blocks before it in its chain, the head
+// first: what a request that reads h reads.
+func (n *demoNode) chain(h block.Hash) []block.Hash {
+	var c []block.Hash
+	for {
+		m, ok := n.index.Get(h)
+		if !ok {
+			break
+		}
+		c = append(c, h)
+		if m.IsChainHead() {
+			break
+		}
+		h = m.Parent
+	}
+	slices.Reverse(c)
+	return c
+}
+
+// hintedTraffic is the traffic of a node that knows its requests ahead
+// (from its scheduler queue or its router), for a pipeline that reads
+// hints: every hintRequestEvery it picks a request (a random block and the
+// chain before it), announces the request's blocks to hints, due lead from
+// then, and at that time reads them as the node serving the request would:
+// it touches each in the index and gets it from the store, from flat when
+// the prefetch (or an earlier read) put it there.
+type hintedTraffic struct {
+	node  *demoNode
+	hints *snapshot.Hints
+	store *demoStore
+	ns    string
+	lead  time.Duration
+
+	// What happened, for the summary: read them once run has returned.
+	requests   int   // announced
+	reads      int   // blocks read, by the requests whose time came
+	fromFlat   int   // reads flat served
+	prefetched int   // of those, blocks the pipeline had fetched
+	fromCold   int   // reads the cold tier served
+	failed     int   // reads that failed
+	firstErr   error // the first failure
+}
+
+// hintedRequest is a request announced and not yet read.
+type hintedRequest struct {
+	due    time.Time
+	blocks []block.Hash
+}
+
+// run sends requests until stop closes, then reads the requests it
+// announced as their time comes, and returns once it has read them all or
+// ctx ends.
+func (t *hintedTraffic) run(ctx context.Context, stop <-chan struct{}, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 2))
+	var pending []hintedRequest // in due order: each is due lead after its announcement
+	announce := func() {
+		r := hintedRequest{due: time.Now().Add(t.lead), blocks: t.node.chain(t.node.hashes[rng.IntN(len(t.node.hashes))])}
+		hs := make([]snapshot.Hint, len(r.blocks))
+		for i, h := range r.blocks {
+			m, _ := t.node.index.Get(h)
+			hs[i] = snapshot.Hint{Hash: h, Meta: m, Due: r.due}
+		}
+		t.hints.Add(hs...)
+		pending = append(pending, r)
+		t.requests++
+	}
+	tick := time.NewTicker(hintRequestEvery)
+	defer tick.Stop()
+	next := time.NewTimer(t.lead)
+	defer next.Stop()
+	ticks := tick.C
+	announce()
+	for {
+		var due <-chan time.Time
+		switch {
+		case len(pending) > 0:
+			next.Reset(time.Until(pending[0].due))
+			due = next.C
+		case ticks == nil:
+			return // stopped, and every request read
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-stop:
+			stop, ticks = nil, nil
+		case <-ticks:
+			announce()
+		case <-due:
+			t.read(ctx, pending[0].blocks)
+			pending = pending[1:]
+		}
+	}
+}
+
+// read reads the blocks of a request, in order, until ctx ends.
+func (t *hintedTraffic) read(ctx context.Context, blocks []block.Hash) {
+	for _, h := range blocks {
+		t.node.index.Touch(h)
+		inFlat := t.store.ContainsFlat(ctx, t.ns, h)
+		_, err := t.store.Get(ctx, t.ns, block.Key(h))
+		switch {
+		case ctx.Err() != nil:
+			return // cut short: not a read
+		case err != nil:
+			t.failed++
+			t.firstErr = cmp.Or(t.firstErr, err)
+		case inFlat:
+			t.fromFlat++
+			if t.store.prefetched(h) {
+				t.prefetched++
+			}
+		default:
+			t.fromCold++
+		}
+		t.reads++
 	}
 }

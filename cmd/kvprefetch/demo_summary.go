@@ -10,12 +10,14 @@ import (
 	"github.com/wombatkv/prefetch/pipeline"
 )
 
-// demoSummary totals the cycles the demo saw.
+// demoSummary totals the cycles the demo saw, and what the hinted
+// traffic read when it ran.
 type demoSummary struct {
 	cycles, scored, selected, skipped, fetched, failed int
 	bytes                                              int64
 	failedBy                                           map[string]int
 	fetchTime                                          time.Duration
+	hinted                                             *hintedTraffic // nil: none ran
 }
 
 func (s *demoSummary) add(o *pipeline.Outcome) {
@@ -35,8 +37,9 @@ func (s *demoSummary) add(o *pipeline.Outcome) {
 	}
 }
 
-func (s *demoSummary) print(w io.Writer, preset string, t *tiers, took time.Duration) {
-	fmt.Fprintf(w, "\nsummary: preset %s, %d cycles in %v\n", preset, s.cycles, took.Round(time.Millisecond))
+// print writes the summary of the run of what ("preset v3") over t.
+func (s *demoSummary) print(w io.Writer, what string, t *tiers, took time.Duration) {
+	fmt.Fprintf(w, "\nsummary: %s, %d cycles in %v\n", what, s.cycles, took.Round(time.Millisecond))
 	fmt.Fprintf(w, "  scored %d, selected %d, skipped already flat %d\n", s.scored, s.selected, s.skipped)
 	var reasons []string
 	for r, n := range s.failedBy {
@@ -51,4 +54,12 @@ func (s *demoSummary) print(w io.Writer, preset string, t *tiers, took time.Dura
 	st := t.store.Stats()
 	fmt.Fprintf(w, "  flat tier: %d blocks, %d bytes (%s) of a %s budget, %d evicted\n", st.FlatBlocks, st.FlatBytes, sizeFlag(st.FlatBytes), sizeFlag(st.FlatBudget), st.Evicted)
 	fmt.Fprintf(w, "  cold tier: %d blocks seeded (%s) in %v, %d GETs\n", t.seededN, sizeFlag(t.seededB), t.seedTook.Round(time.Millisecond), st.ColdGets)
+	if h := s.hinted; h != nil {
+		failed := fmt.Sprint(h.failed)
+		if h.firstErr != nil {
+			failed += fmt.Sprintf(" (first: %v)", h.firstErr)
+		}
+		fmt.Fprintf(w, "  hinted traffic: %d requests announced %v ahead; of their %d block reads, %d from flat (%d prefetched), %d from cold, failed %s\n",
+			h.requests, h.lead, h.reads, h.fromFlat, h.prefetched, h.fromCold, failed)
+	}
 }

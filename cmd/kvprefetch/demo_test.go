@@ -104,9 +104,15 @@ func payloadOf(h block.Hash, size int64) []byte {
 }
 
 // checkFlat opens the flat dir and checks that it holds exactly want
-// blocks of the demo's generated node, each byte for byte, and no
-// temporary file.
+// blocks of the demo's generated node in the default namespace, each byte
+// for byte, and no temporary file.
 func checkFlat(t *testing.T, flat string, seed uint64, blocks int, size int64, want int) {
+	t.Helper()
+	checkFlatNS(t, flat, "tp-default", seed, blocks, size, want)
+}
+
+// checkFlatNS is checkFlat in namespace ns.
+func checkFlatNS(t *testing.T, flat, ns string, seed uint64, blocks int, size int64, want int) {
 	t.Helper()
 	filepath.WalkDir(flat, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && strings.HasPrefix(d.Name(), ".tmp-") {
@@ -124,7 +130,7 @@ func checkFlat(t *testing.T, flat string, seed uint64, blocks int, size int64, w
 	found := 0
 	for _, h := range node.hashes {
 		key := "wombatkv/v1/block/b3=" + h.String()
-		got, err := s.Get(ctx, "tp-default", key)
+		got, err := s.Get(ctx, ns, key)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}

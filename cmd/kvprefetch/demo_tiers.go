@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,15 +26,35 @@ import (
 
 // demoStore is the store with its Materialize wrapped in the demo's
 // middlewares; presence and in-flight questions go to the store itself.
-// runDemo hands the preset an empty one and fills it in once the tiers
-// are open, before the first cycle.
+// runDemo hands the pipeline an empty one and fills it in once the tiers
+// are open, before the first cycle. It remembers which blocks the
+// pipeline fetched, for the summary of the hinted traffic.
 type demoStore struct {
 	*store.Store
 	m fetch.Materializer
+
+	mu      sync.Mutex
+	fetched map[block.Hash]bool
 }
 
-func (d demoStore) Materialize(ctx context.Context, ns string, h block.Hash, meta block.Meta) (int64, bool, error) {
-	return d.m.Materialize(ctx, ns, h, meta)
+func (d *demoStore) Materialize(ctx context.Context, ns string, h block.Hash, meta block.Meta) (int64, bool, error) {
+	n, found, err := d.m.Materialize(ctx, ns, h, meta)
+	if found && err == nil {
+		d.mu.Lock()
+		if d.fetched == nil {
+			d.fetched = map[block.Hash]bool{}
+		}
+		d.fetched[h] = true
+		d.mu.Unlock()
+	}
+	return n, found, err
+}
+
+// prefetched reports whether the pipeline fetched block h into flat.
+func (d *demoStore) prefetched(h block.Hash) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fetched[h]
 }
 
 // withLatency delays each fetch by d, or until its context ends.
