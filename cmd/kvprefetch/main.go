@@ -1,6 +1,6 @@
 // Command kvprefetch runs the prefetch module from a shell.
 //
-//	kvprefetch demo     run a preset on a generated node (no setup needed)
+//	kvprefetch demo     run a preset or a policy file on a generated node (no setup needed)
 //	kvprefetch help     show this help
 //
 // Run "kvprefetch COMMAND -h" for a command's flags. Data goes to stdout,
@@ -31,7 +31,7 @@ func main() {
 const usage = `kvprefetch: warm a KV-cache flat tier from its cold tier, as a node would.
 
 Usage:
-  kvprefetch demo [flags]     run a preset on a generated node (no setup needed)
+  kvprefetch demo [flags]     run a preset or a policy file on a generated node (no setup needed)
   kvprefetch replay [flags]   compare prefetch policies on a request trace (the policy lab)
   kvprefetch help             show this help
 
