@@ -2,12 +2,15 @@ package presets
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/stages/emit"
 	"github.com/wombatkv/prefetch/stages/fetch"
+	"github.com/wombatkv/prefetch/stages/filter"
+	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
 // withMetrics returns cfg, a preset's finished config, with the metrics of
@@ -15,8 +18,11 @@ import (
 // MyelonInstr line, and [fetch.Instrument] around the Materializer of a
 // fetcher that has one. Only the fetcher goes through the middleware: the
 // filters keep the store itself, with its optional interfaces
-// ([filter.InFlight], [filter.Room]). A nil Registerer returns cfg as is;
-// a failure registers nothing.
+// ([filter.InFlight], [filter.Room]). When the pipeline reads o.Hints,
+// [emit.NewHintMetrics] too, and its already-flat filters tell the intake
+// what they find in flat ([snapshot.Hints.WatchFlat]), so a hint whose
+// block was in flat counts as served, not expired. A nil Registerer
+// returns cfg as is; a failure registers nothing.
 func (o Options) withMetrics(cfg pipeline.Config) (pipeline.Config, error) {
 	if o.Registerer == nil {
 		return cfg, nil
@@ -41,12 +47,22 @@ func (o Options) withMetrics(cfg pipeline.Config) (pipeline.Config, error) {
 	if err != nil {
 		return fail(err)
 	}
+	hints := o.Hints != nil && slices.Contains(cfg.Sources, pipeline.Source(o.Hints))
+	if hints {
+		if _, err := emit.NewHintMetrics(reg, o.Hints, emit.HintMetricsOptions{}); err != nil {
+			return fail(err)
+		}
+	}
 	if m != nil {
 		instrument, err := fetch.Instrument(reg, fetch.InstrumentOptions{})
 		if err != nil {
 			return fail(err)
 		}
 		*m = instrument(*m)
+	}
+	if hints {
+		watchFlat(o.Hints, cfg.PreFilters)
+		watchFlat(o.Hints, cfg.Filters)
 	}
 	switch e := cfg.Emitter.(type) {
 	case nil:
@@ -57,6 +73,16 @@ func (o Options) withMetrics(cfg pipeline.Config) (pipeline.Config, error) {
 		cfg.Emitter = emit.Multi{pe, e}
 	}
 	return cfg, nil
+}
+
+// watchFlat has the already-flat filters among fs tell hints what they
+// find in flat.
+func watchFlat(hints *snapshot.Hints, fs []pipeline.Filter) {
+	for _, f := range fs {
+		if af, ok := f.(*filter.AlreadyFlat); ok {
+			af.Flat = hints.WatchFlat(af.Flat)
+		}
+	}
 }
 
 // undoRegisterer remembers what it registered, so that a failure part way
