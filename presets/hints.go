@@ -65,6 +65,9 @@ func hintsConfig(o Options) (pipeline.Config, error) {
 	cfg.Scorer = score.NewDeadline(o.Hints, o.GetTime)
 	cfg.Selector = topk.Heap{}
 	cfg.PreFilters = needFetch(o.Store)
+	// The intake learns which hinted blocks were found in flat (served,
+	// not expired), with or without metrics.
+	watchFlat(o.Hints, cfg.PreFilters)
 	cfg.Filters = []pipeline.Filter{filter.NewBudget(0, o.GetsPerSecond, o.Burst)} // TopK is the per-cycle cap
 	cfg.Fetcher = fetch.NewParallel(o.Store, o.Limit)
 	return o.withMetrics(cfg)

@@ -19,9 +19,9 @@ import (
 // fetcher that has one. Only the fetcher goes through the middleware: the
 // filters keep the store itself, with its optional interfaces
 // ([filter.InFlight], [filter.Room]). When the pipeline reads o.Hints,
-// [emit.NewHintMetrics] too, and its already-flat filters tell the intake
-// what they find in flat ([snapshot.Hints.WatchFlat]), so a hint whose
-// block was in flat counts as served, not expired. A nil Registerer
+// [emit.NewHintMetrics] too (the hint preset's already-flat filter tells
+// the intake what it finds in flat, [snapshot.Hints.WatchFlat], so a hint
+// whose block was in flat counts as served, not expired). A nil Registerer
 // returns cfg as is; a failure registers nothing.
 func (o Options) withMetrics(cfg pipeline.Config) (pipeline.Config, error) {
 	if o.Registerer == nil {
@@ -59,10 +59,6 @@ func (o Options) withMetrics(cfg pipeline.Config) (pipeline.Config, error) {
 			return fail(err)
 		}
 		*m = instrument(*m)
-	}
-	if hints {
-		watchFlat(o.Hints, cfg.PreFilters)
-		watchFlat(o.Hints, cfg.Filters)
 	}
 	switch e := cfg.Emitter.(type) {
 	case nil:
