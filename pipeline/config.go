@@ -66,7 +66,10 @@ type Config struct {
 
 	// Sources supply the candidates; a cycle draws on all of them. When
 	// there are several, a block proposed twice is taken once (the first
-	// source wins).
+	// source wins). Beside an index (a snapshot.Index over an
+	// index.Memory), other sources cost in proportion to their own size:
+	// their blocks are looked up in the index; with no such index the
+	// cycle remembers every candidate's hash.
 	Sources []Source
 	// Scorer scores each candidate.
 	Scorer Scorer

@@ -38,12 +38,17 @@
 // through the scorer into the selector one at a time, and nothing holds the
 // whole index), so the Outcome times them as one step, Timings.Scan.
 //
-// That step has a fast path (fastpath.go), taken when every stage offers
-// it through an optional interface, the way io.Copy discovers io.WriterTo:
-// an index that exposes its columns ([ColumnScanner]), a scorer that
-// bounds its score ([ScoreBounder]), a selector that publishes its K-th
-// best ([ThresholdSelector]) and pre-filters that are [InlineFilter]s. It
-// skips most entries with one integer comparison and returns exactly what
-// the general path returns; any custom stage still works, on the general
-// path.
+// That step takes the fastest of three paths its stages allow, each
+// discovered through optional interfaces the way io.Copy discovers
+// io.WriterTo (see fastpath.go), and each returning exactly what the
+// others return. The pruned path needs an index that exposes its columns
+// ([ColumnScanner]), a scorer that bounds its score ([ScoreBounder]), a
+// selector that publishes its K-th best ([ThresholdSelector]) and
+// pre-filters that are [InlineFilter]s: it skips most entries with one
+// integer comparison. With any scorer (a plain [ScorerFunc], say) and such
+// a selector, the scored path scores every entry, outside the index's
+// locks, and builds a candidate only for those that beat the K-th. Any
+// other selector takes the general path. [Outcome.Path] says which ran
+// and [Outcome.PathReason] why not a faster one; the pipeline logs both
+// once.
 package pipeline

@@ -10,50 +10,76 @@ import (
 	"github.com/wombatkv/prefetch/index"
 )
 
-// The scan's fast path. A cycle's scan streams every candidate through the
+// The scan's paths. A cycle's scan streams every candidate through the
 // scorer into the selector; at a million entries almost all of that work
 // is spent on entries that cannot reach the top K. The optional interfaces
 // below let stages that can do better say so, the way io.Copy discovers
-// io.WriterTo, and [Pipeline.Run] takes the fast path when all of them are
-// present:
+// io.WriterTo, and [Pipeline.Run] takes the fastest path they allow
+// ([Outcome.Path] says which, [Outcome.PathReason] why not a faster one):
 //
-//   - the only source is a [ReaderSource] whose index is a
-//     [ColumnScanner] (snapshot.Index over an *index.Memory): the scan reads
-//     the index's last-access column in place instead of copying entries;
-//   - the scorer is a [ScoreBounder] (score.RFC0008, score.Recency): from
-//     the K-th best score so far it names a last-access time before which
-//     no entry can rank in the top K whatever its bonuses, so most entries
+//   - PathPruned, when one source is a [ReaderSource] whose index is a
+//     [ColumnScanner] (snapshot.Index over an *index.Memory), the scorer
+//     a [ScoreBounder] (score.RFC0008, score.Recency, a score.Weighted of
+//     them), the selector a [ThresholdSelector] (topk.Heap,
+//     topk.Quickselect) and every pre-filter an [InlineFilter]. The scan
+//     reads the index's last-access column in place: from the K-th best
+//     score so far the scorer names a last-access time before which no
+//     entry can rank in the top K whatever its bonuses, so most entries
 //     are skipped with one integer comparison, without reading the rest of
 //     their row; of the others, most are ruled out by a tighter time for
 //     their kind (chain head or not, read from the dense Seqs column), and
-//     of the rest those whose own bonus cannot lift them to the K-th; exp
-//     runs only for the few left;
-//   - the selector is a [ThresholdSelector] (topk.Heap, topk.Quickselect):
-//     it publishes its current K-th best while it selects;
-//   - every pre-filter is an [InlineFilter] (cheap, in memory, never calls
-//     into the index), since the fast path consults pre-filters while it
-//     reads an index shard in place, under that shard's read lock; as on
-//     the general path, only about candidates that beat the K-th so far.
+//     of the rest those whose own bonus cannot lift them to the K-th; the
+//     scorer runs only for the few left. Pre-filters are asked, as on
+//     every path, only about candidates that beat the K-th so far.
+//   - PathScored, when the selector is a ThresholdSelector but another
+//     stage lacks its interface (a plain ScorerFunc, say): every entry is
+//     scored, and only those that beat the K-th so far become candidates
+//     for the pre-filters and the selector. An index that is a
+//     [ShardScanner] has each shard's rows copied out under its lock and
+//     scored once the lock is released; any other source is scored a
+//     batch of entries at a time as it streams them.
+//   - PathGeneral otherwise: every entry is scored and handed to the
+//     selector, in the same way.
 //
-// Otherwise the general path runs, unchanged: any custom source, scorer or
-// selector works through the stage interfaces alone.
+// When the sources are several and one is a ReaderSource whose index is a
+// [Getter], the others are read first, each of their blocks looked up in
+// the index, and the index is then scanned on whichever path applies,
+// passing over the blocks they proposed: they cost in proportion to their
+// own size. Without such an index, the scan remembers every candidate's
+// hash (the first source wins, see Config.Sources) on the scored or
+// general path.
 //
-// On the fast path the scorer and the selector run while the index holds
-// one shard's read lock (a few hundred entries), so they must not call
-// into the index; no stage of this module does. Writers to that shard wait
-// for at most that shard's scan.
+// On the pruned path the scorer, the selector and the pre-filters run
+// while the index holds one shard's read lock (a few hundred entries), so
+// they must not call into the index or block: a scorer, selector or filter
+// opts into that by implementing ScoreBounder, ThresholdSelector or
+// InlineFilter. No other path has the index hold a lock while a stage
+// runs (a custom index streamed through its All must yield outside its
+// locks for that, as index.Memory's does).
 //
-// Both paths return the same Outcome.Selected (the same candidates, scores
-// and order, ties by the lower hash) and the same Outcome.Scored (every
-// entry the scan passed over, pruned ones included: they were ranked, by
-// their bound). Only a canceled cycle may differ: both stop early with
-// Outcome.Err set to the context's error, at different points.
+// Every path returns the same Outcome.Selected (the same candidates,
+// scores and order, ties by the lower hash) and the same Outcome.Scored
+// (every distinct entry the scan passed over, pruned ones included: they
+// were ranked, by their bound). Only a canceled cycle may differ: each
+// stops early with Outcome.Err set to the context's error, at different
+// points; and so may a cycle that runs while the index changes, as the
+// index changes under it.
+//
+// Wrappers. A wrapper hides the optional interfaces of what it wraps, and
+// only a scorer's are found through it: a scorer wrapper with a method
+// Unwrap() Scorer promises to return exactly the wrapped scorer's score,
+// so the wrapped scorer's bound holds for it (see [AsScoreBounder]).
+// A source, selector or filter wrapper keeps the pruned path only by
+// implementing the interface itself: the pipeline would otherwise call
+// the wrapped stage and bypass the wrapper's own code (a source's gate, a
+// selector's metrics), or, for a filter, run code under a lock that never
+// promised to be cheap.
 
 // InlineFilter is an optional interface for a [Filter] that is cheap (an
 // in-memory lookup), never blocks and never calls into the index: the
-// fast path may then consult it while it holds an index shard's read lock.
-// filter.Backoff and filter.NotInFlight implement it. Inline does nothing;
-// it only marks the type.
+// pruned path may then consult it while it holds an index shard's read
+// lock. filter.Backoff and filter.NotInFlight implement it. Inline does
+// nothing; it only marks the type.
 type InlineFilter interface {
 	Filter
 	Inline()
@@ -79,6 +105,30 @@ type ColumnScanner interface {
 	ScanColumns(f func(index.Columns) bool)
 }
 
+// ShardScanner is an optional interface for a [ColumnScanner] that scans
+// shard by shard and asks, between two shards and without holding any
+// lock, whether to pass over the next (index.Memory implements it). The
+// scored and general paths copy a shard's rows out under its lock and
+// score them from skip, where no lock is held, so that no stage runs under
+// the lock.
+type ShardScanner interface {
+	ColumnScanner
+	// ScanColumnsBounded is ScanColumns that first calls skip, without
+	// any lock held, for each shard it is about to scan, with the shard's
+	// entry count and last-access bounds; skip returning true passes over
+	// the shard.
+	ScanColumnsBounded(skip func(n int, b index.Bounds) bool, f func(index.Columns) bool)
+}
+
+// Getter is an optional interface for an [index.Reader] that can look one
+// entry up (index.Memory implements it). It lets a cycle take the blocks
+// of its other sources (hints, say) once each in time proportional to
+// their number, however large the index.
+type Getter interface {
+	index.Reader
+	Get(h block.Hash) (block.Meta, bool)
+}
+
 // ScoreBounder is an optional interface for a [Scorer] whose score splits
 // into a part that grows with the block's last access and a bonus that
 // does not depend on it:
@@ -90,6 +140,13 @@ type ColumnScanner interface {
 // from its last-access time alone, using MaxBonus; then from its
 // last-access time and whether it heads its chain, again with MaxBonus;
 // then from its own bonus; all without computing its score.
+//
+// A ScoreBounder's methods, Score included, run on the pruned path under
+// an index shard's read lock: they must not call into the index or block.
+// A ScoreBounder that can bound nothing in its current settings (a
+// score.Weighted with a term that offers no bound) says so with a MaxBonus
+// of +Inf for both kinds of block: the cycle then treats it as a plain
+// Scorer, and never calls it under a lock.
 type ScoreBounder interface {
 	Scorer
 	// Bonus returns the part of m's score that does not depend on
@@ -107,6 +164,48 @@ type ScoreBounder interface {
 	// the rounding of the scorer's float arithmetic: rounding may only
 	// make t earlier.
 	MinLastAccess(now time.Time, bar, bonus float64) int64
+}
+
+// AsScoreBounder returns the score bound that holds for s: s itself if it
+// is a [ScoreBounder], else the first ScoreBounder found by following
+// Unwrap() Scorer methods from s, as http.ResponseController finds a
+// wrapped ResponseWriter's optional methods. It reports false when there
+// is none, or when the one found bounds nothing (MaxBonus is +Inf for
+// both kinds).
+//
+// A scorer's Unwrap method promises that its Score returns exactly what
+// the scorer it wraps returns, bit for bit, and that it may run wherever
+// that one may (under an index lock, when that one is a ScoreBounder): a
+// metrics, tracing or panic-isolating wrapper. The cycle then prunes with
+// the wrapped scorer's bound and calls the wrapper's Score for the blocks
+// it does not prune. A wrapper that changes the score must not have an
+// Unwrap method; it may implement ScoreBounder for its own score.
+func AsScoreBounder(s Scorer) (ScoreBounder, bool) {
+	sb := findBounder(s)
+	if sb == nil || boundsNothing(sb) {
+		return nil, false
+	}
+	return sb, true
+}
+
+// findBounder returns the first ScoreBounder on s's Unwrap chain, or nil.
+func findBounder(s Scorer) ScoreBounder {
+	for s != nil {
+		if sb, ok := s.(ScoreBounder); ok {
+			return sb
+		}
+		u, ok := s.(interface{ Unwrap() Scorer })
+		if !ok {
+			return nil
+		}
+		s = u.Unwrap()
+	}
+	return nil
+}
+
+// boundsNothing reports whether sb says it offers no bound.
+func boundsNothing(sb ScoreBounder) bool {
+	return math.IsInf(sb.MaxBonus(true), 1) && math.IsInf(sb.MaxBonus(false), 1)
 }
 
 // Threshold is the bar a candidate must clear to enter a full selection:
@@ -134,7 +233,8 @@ func (th *Threshold) Beats(s float64, h block.Hash) bool {
 
 // ThresholdSelector is an optional interface for a [Selector] that can
 // tell, while it ranges over its input, which candidates it would still
-// keep.
+// keep. On the pruned path its code runs under an index shard's read lock
+// (see [ScoreBounder]).
 type ThresholdSelector interface {
 	Selector
 	// SelectThreshold is Select that keeps *th current: whenever it asks
@@ -146,41 +246,21 @@ type ThresholdSelector interface {
 	SelectThreshold(dst []Candidate, k int, th *Threshold, seq iter.Seq[Candidate]) []Candidate
 }
 
-// ctxCheckShards is how many column runs (index shards) the fast path scans
-// between checks of ctx: about as often as the general path's check every
-// ctxCheckEvery candidates at a million entries.
+// ctxCheckShards is how many column runs the pruned path scans between
+// checks of ctx, a few hundred entries.
 const ctxCheckShards = 8
 
-// scanColumns is the scan's fast path (see above). It reports false, having
-// done nothing, when the cycle's stages do not all support it.
-func (p *Pipeline) scanColumns(ctx context.Context, cy *Cycle, o *Outcome) bool {
+// scanPruned is the pruned path (see above), for a plan that allows it.
+// The candidates gathered from the other sources (p.extras) come first;
+// the index's entries they hold are passed over, found of them in all.
+func (p *Pipeline) scanPruned(ctx context.Context, cy *Cycle, o *Outcome, pl *scanPlan, found int) {
 	cfg := &p.cfg
-	if len(cfg.Sources) != 1 {
-		return false
-	}
-	for _, f := range cfg.PreFilters {
-		if _, ok := f.(InlineFilter); !ok {
-			return false
-		}
-	}
+	sc, sb, cs := cfg.Scorer, pl.sb, pl.cs
 	pre := len(cfg.PreFilters) > 0
-	rs, ok := cfg.Sources[0].(ReaderSource)
-	if !ok {
-		return false
+	var skip map[block.Hash]struct{}
+	if len(p.extras.hashes) > 0 {
+		skip = p.extraSet
 	}
-	cs, ok := rs.Reader().(ColumnScanner)
-	if !ok {
-		return false
-	}
-	sb, ok := cfg.Scorer.(ScoreBounder)
-	if !ok {
-		return false
-	}
-	ts, ok := cfg.Selector.(ThresholdSelector)
-	if !ok {
-		return false
-	}
-
 	now := cy.Now
 	headBonus, tailBonus := sb.MaxBonus(true), sb.MaxBonus(false)
 	var (
@@ -196,11 +276,55 @@ func (p *Pipeline) scanColumns(ctx context.Context, cy *Cycle, o *Outcome) bool 
 		cut, cutHead, cutTail = int64(math.MinInt64), int64(math.MinInt64), int64(math.MinInt64)
 		cuts                  bonusCuts
 	)
-	// stage names the stage whose code runs, for a PanicError, as in the
-	// general path: the index's scan is the source, the bound and the
+	// stage names the stage whose code runs, for a PanicError, as on the
+	// other paths: the index's scan is the source, the bound and the
 	// score are the scorer's, yield runs the selector.
 	stage := StageSelector
-	cands := func(yield func(Candidate) bool) {
+	var yield func(Candidate) bool
+	// offer scores c, a candidate the cuts left, and hands it to the
+	// selector unless it cannot be kept; it reports false to stop.
+	offer := func(c *Candidate) bool {
+		stage = StageScorer
+		c.Score = sc.Score(now, c.Hash, c.Meta)
+		if pre && th.Full && !th.Beats(c.Score, c.Hash) {
+			stage = StageSource
+			return true
+		}
+		if pre {
+			stage = StageFilter
+			if p.preFiltered(ctx, cy, o, *c) {
+				scored--
+				stage = StageSource
+				return true
+			}
+		}
+		stage = StageSelector
+		if !yield(*c) {
+			return false
+		}
+		if th.Full && (th.Score != bar || !barSet) {
+			stage = StageScorer
+			bar, barSet = th.Score, true
+			cutHead = sb.MinLastAccess(now, bar, headBonus)
+			cutTail = sb.MinLastAccess(now, bar, tailBonus)
+			cut = min(cutHead, cutTail)
+			cuts.reset()
+		}
+		stage = StageSource
+		return true
+	}
+	cands := func(y func(Candidate) bool) {
+		yield = y
+		for i, h := range p.extras.hashes {
+			if i%ctxCheckEvery == ctxCheckEvery-1 && ctx.Err() != nil {
+				seqErr = ctx.Err()
+				return
+			}
+			scored++
+			if !offer(&Candidate{Hash: h, Meta: p.extras.metas[i]}) {
+				return
+			}
+		}
 		stage = StageSource
 		cs.ScanColumns(func(c index.Columns) bool {
 			if runs++; runs%ctxCheckShards == 0 && ctx.Err() != nil {
@@ -229,53 +353,30 @@ func (p *Pipeline) scanColumns(ctx context.Context, cy *Cycle, o *Outcome) bool 
 						continue
 					}
 				}
-				cand := Candidate{Hash: c.Hashes[i], Meta: *m}
-				stage = StageScorer
-				cand.Score = sb.Score(now, cand.Hash, cand.Meta)
-				if pre && th.Full {
-					if !th.Beats(cand.Score, cand.Hash) {
-						stage = StageSource
+				if skip != nil {
+					if _, dup := skip[c.Hashes[i]]; dup { // another source's, counted in found
 						continue
 					}
 				}
-				if pre {
-					stage = StageFilter
-					if p.preFiltered(ctx, cy, o, cand) {
-						scored--
-						stage = StageSource
-						continue
-					}
-				}
-				stage = StageSelector
-				if !yield(cand) {
+				if !offer(&Candidate{Hash: c.Hashes[i], Meta: *m}) {
 					return false
 				}
-				if th.Full && (th.Score != bar || !barSet) {
-					stage = StageScorer
-					bar, barSet = th.Score, true
-					cutHead = sb.MinLastAccess(now, bar, headBonus)
-					cutTail = sb.MinLastAccess(now, bar, tailBonus)
-					cut = min(cutHead, cutTail)
-					cuts.reset()
-				}
-				stage = StageSource
 			}
 			return true
 		})
 		stage = StageSelector
 	}
 	var sel []Candidate
-	if p.guardAt(o, &stage, func() { sel = ts.SelectThreshold(nil, cy.TopK, &th, iter.Seq[Candidate](cands)) }) {
+	if p.guardAt(o, &stage, func() { sel = pl.ts.SelectThreshold(nil, cy.TopK, &th, iter.Seq[Candidate](cands)) }) {
 		if len(sel) > cy.TopK {
 			sel = sel[:cy.TopK]
 		}
 		o.Selected = sel
 	}
-	o.Scored = scored
+	o.Scored = max(scored-found, 0)
 	if seqErr != nil && o.Err == nil {
 		o.Err = seqErr
 	}
-	return true
 }
 
 // bonusCuts caches ScoreBounder.MinLastAccess for the few distinct bonuses

@@ -113,6 +113,15 @@ type Outcome struct {
 	Namespace string
 	// Scored is the number of candidates scored (after pre-filters).
 	Scored int
+	// Path is the way the scan step ran: PathPruned, PathScored or
+	// PathGeneral (see [ScanPath]).
+	Path ScanPath
+	// PathReason says why the scan did not take the next faster path:
+	// the first stage that lacks the optional interface it needs, as in
+	// "Scorer pipeline.ScorerFunc is not a pipeline.ScoreBounder". It is
+	// empty on the pruned path. The pipeline also logs it, at its first
+	// cycle (Info level; Debug on the pruned path) and whenever it changes.
+	PathReason string
 	// Selected are the top-K candidates with their scores, best first,
 	// before the post-selection filters.
 	Selected []Candidate

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"iter"
 	"log/slog"
 	"reflect"
 	"runtime/debug"
@@ -23,6 +22,18 @@ type Pipeline struct {
 	mu   sync.Mutex // serializes cycles; guards the fields below
 	seq  uint64
 	seen map[block.Hash]struct{} // dedup across several sources, reused
+	// extras are the candidates of the sources other than the index
+	// source, extraSet their hashes, after whether each one's source
+	// comes after the index source (see gather); batch holds the rows a
+	// scan scores next. All are reused from cycle to cycle.
+	extras   rows
+	extraSet map[block.Hash]struct{}
+	after    []bool
+	batch    rows
+	// The last cycle's scan path and why, as logged.
+	lastPath   ScanPath
+	lastWhy    pathWhy
+	lastReason string
 }
 
 // New returns a pipeline for cfg, with defaults filled in, or the error
@@ -150,101 +161,6 @@ func (p *Pipeline) guardAt(o *Outcome, stage *Stage, f func()) (ok bool) {
 	}()
 	f()
 	return true
-}
-
-// ctxCheckEvery is how many candidates the scan streams between checks of
-// ctx, so a stop interrupts a scan of millions of entries promptly.
-const ctxCheckEvery = 1024
-
-// scan streams the sources through the pre-filters and the scorer into the
-// selector, and records the selection in o. When the stages allow it, the
-// fast path in fastpath.go runs instead, with the same result.
-func (p *Pipeline) scan(ctx context.Context, cy *Cycle, o *Outcome) {
-	if p.scanColumns(ctx, cy, o) {
-		return
-	}
-	cfg := &p.cfg
-	dedup := len(cfg.Sources) > 1
-	if dedup {
-		if p.seen == nil {
-			p.seen = make(map[block.Hash]struct{})
-		}
-		clear(p.seen)
-	}
-	scored := 0
-	var seqErr error
-	// With a selector that publishes its K-th (a ThresholdSelector), the
-	// pre-filters are asked only about candidates that beat it: the others
-	// cannot be selected whatever the filters say (see Config.PreFilters).
-	ts, lazy := cfg.Selector.(ThresholdSelector)
-	lazy = lazy && len(cfg.PreFilters) > 0
-	var th Threshold
-	// stage names the stage whose code runs, for a PanicError: the source
-	// runs between two loop bodies, so every path out of a body leaves
-	// StageSource behind it.
-	stage := StageSelector
-	cands := func(yield func(Candidate) bool) {
-		n := 0
-		for _, src := range cfg.Sources {
-			stage = StageSource
-			for h, m := range src.Candidates(ctx, cy) {
-				if n++; n%ctxCheckEvery == 0 && ctx.Err() != nil {
-					seqErr = ctx.Err()
-					stage = StageSelector
-					return
-				}
-				if dedup {
-					if _, dup := p.seen[h]; dup {
-						continue
-					}
-					p.seen[h] = struct{}{}
-				}
-				c := Candidate{Hash: h, Meta: m}
-				if lazy {
-					stage = StageScorer
-					c.Score = cfg.Scorer.Score(cy.Now, h, m)
-					if !th.Beats(c.Score, h) {
-						scored++ // ranked, and out of the running
-						stage = StageSource
-						continue
-					}
-				}
-				stage = StageFilter
-				if p.preFiltered(ctx, cy, o, c) {
-					stage = StageSource
-					continue
-				}
-				if !lazy {
-					stage = StageScorer
-					c.Score = cfg.Scorer.Score(cy.Now, h, m)
-				}
-				scored++
-				stage = StageSelector
-				if !yield(c) {
-					return
-				}
-				stage = StageSource
-			}
-		}
-		stage = StageSelector
-	}
-	var sel []Candidate
-	if p.guardAt(o, &stage, func() {
-		if lazy {
-			sel = ts.SelectThreshold(nil, cy.TopK, &th, iter.Seq[Candidate](cands))
-		} else {
-			sel = cfg.Selector.Select(nil, cy.TopK, iter.Seq[Candidate](cands))
-		}
-	}) {
-		if len(sel) > cy.TopK {
-			sel = sel[:cy.TopK]
-		}
-		o.Selected = sel
-	}
-	o.Scored = scored
-	if seqErr != nil && o.Err == nil {
-		o.Err = seqErr
-	}
 }
 
 // preFiltered runs the pre-filters on c and reports whether one dropped

@@ -36,10 +36,11 @@ type inlineThirds struct{ dropThirds }
 func (*inlineThirds) Inline() {}
 
 // TestPreFiltersLazy: pre-filters choose the top K among the blocks they
-// keep, on the fast path (an InlineFilter), on the general path (any other
-// filter), and with a selector that cannot publish its K-th (every
-// candidate asked) — the same K in the same order — while a
-// threshold-publishing selector asks the filter about few candidates.
+// keep, on the pruned path (an InlineFilter), on the scored path (any
+// other filter), and with a selector that cannot publish its K-th (every
+// candidate asked, on the general path) — the same K in the same order —
+// while a threshold-publishing selector asks the filter about few
+// candidates.
 func TestPreFiltersLazy(t *testing.T) {
 	const n = 20000
 	data := make([]byte, 4*n)
@@ -75,13 +76,13 @@ func TestPreFiltersLazy(t *testing.T) {
 		name     string
 		inline   bool
 		selector pipeline.Selector
-		fast     bool
+		path     pipeline.ScanPath
 		lazy     bool
 	}{
-		{"fast path, inline filter", true, topk.Heap{}, true, true},
-		{"general path, plain filter", false, topk.Heap{}, false, true},
-		{"general path, quickselect", false, topk.Quickselect{}, false, true},
-		{"full sort: every candidate asked", false, topk.FullSort{}, false, false},
+		{"pruned path, inline filter", true, topk.Heap{}, pipeline.PathPruned, true},
+		{"scored path, plain filter", false, topk.Heap{}, pipeline.PathScored, true},
+		{"scored path, quickselect", false, topk.Quickselect{}, pipeline.PathScored, true},
+		{"full sort: every candidate asked", false, topk.FullSort{}, pipeline.PathGeneral, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var f pipeline.Filter
@@ -95,10 +96,9 @@ func TestPreFiltersLazy(t *testing.T) {
 			}
 			cfg := fpConfig(snapshot.NewIndex(x), s, tc.selector, 8)
 			cfg.PreFilters = []pipeline.Filter{f}
-			before := x.alls.Load()
 			o := fpRun(t, cfg)
-			if fast := x.alls.Load() == before; fast != tc.fast {
-				t.Errorf("fast path taken = %v, want %v", fast, tc.fast)
+			if o.Path != tc.path {
+				t.Errorf("path %q (%s), want %q", o.Path, o.PathReason, tc.path)
 			}
 			if diff := cmp.Diff(ref, o.Selected, cmpopts.EquateNaNs()); diff != "" {
 				t.Errorf("Selected mismatch (-reference +got):\n%s", diff)

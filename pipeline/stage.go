@@ -83,6 +83,13 @@ func (f SourceFunc) Candidates(ctx context.Context, cy *Cycle) iter.Seq2[block.H
 // time only from now (the cycle's clock), never from the wall clock, so the
 // same scorer runs on virtual time in replay. It is called once per
 // candidate and must not allocate.
+//
+// The pipeline never has the index hold a lock while it calls a Scorer,
+// so a scorer may read the index (look a block's parent up, say), unless
+// it offers a score bound ([ScoreBounder], itself or through a wrapper's
+// Unwrap, see [AsScoreBounder]): such a scorer runs on the pruned path,
+// under an index shard's read lock, and must then never call into the
+// index (a writer queued on the shard would deadlock it) nor block.
 type Scorer interface {
 	Score(now time.Time, h block.Hash, m block.Meta) float64
 }
