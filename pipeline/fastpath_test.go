@@ -35,6 +35,7 @@ var (
 	_ pipeline.Getter            = (*index.Memory)(nil)
 	_ pipeline.ScoreBounder      = (*score.RFC0008)(nil)
 	_ pipeline.ScoreBounder      = (*score.Recency)(nil)
+	_ pipeline.ScoreBounder      = score.Weighted(nil)
 	_ pipeline.ThresholdSelector = topk.Heap{}
 	_ pipeline.ThresholdSelector = topk.Quickselect{}
 )
@@ -415,6 +416,10 @@ func TestScanPathReasons(t *testing.T) {
 		{"custom scorer", func(c *pipeline.Config) { c.Scorer = pipeline.ScorerFunc(s.Score) },
 			pipeline.PathScored, "Scorer pipeline.ScorerFunc is not a pipeline.ScoreBounder"},
 		{"wrapped scorer", func(c *pipeline.Config) { c.Scorer = sameScore{s, new(atomic.Int64)} }, pipeline.PathPruned, ""},
+		{"weighted", func(c *pipeline.Config) { c.Scorer = score.Weighted{{Weight: 1, Scorer: s}} }, pipeline.PathPruned, ""},
+		{"weighted, unbounded term", func(c *pipeline.Config) {
+			c.Scorer = score.Weighted{{Weight: 1, Scorer: s}, {Weight: 0, Scorer: pipeline.ScorerFunc(s.Score)}}
+		}, pipeline.PathScored, "Scorer score.Weighted offers no bound (its MaxBonus is +Inf)"},
 		{"custom selector", func(c *pipeline.Config) { c.Selector = topk.FullSort{} },
 			pipeline.PathGeneral, "Selector topk.FullSort is not a pipeline.ThresholdSelector"},
 		{"custom selector and scorer", func(c *pipeline.Config) { c.Selector, c.Scorer = topk.FullSort{}, pipeline.ScorerFunc(s.Score) },

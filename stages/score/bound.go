@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/pipeline"
 )
 
 // The score bounds below implement pipeline.ScoreBounder, which lets a
@@ -103,3 +104,149 @@ func minLastAccess(nowNs int64, bar, bonus, w, mag float64, halfLife time.Durati
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// Weighted's bound. A Weighted is a pipeline.ScoreBounder when its bound
+// exists (see bounded): every term's scorer offers one (through
+// pipeline.AsScoreBounder, so a scorer wrapper with Unwrap counts) and
+// every weight is finite and nonnegative. Then each term's score is at
+// most its recency part plus its bonus, and so is their weighted sum:
+//
+//	sum w_i s_i <= sum w_i f_i(t) + sum w_i Bonus_i
+//
+// with sum w_i f_i non-decreasing in the last access t, as w_i >= 0.
+// Otherwise MaxBonus is +Inf: the cycle treats the Weighted as a plain
+// scorer and never calls it under an index lock (a term that offers no
+// bound never promised it could run there).
+
+// maxWeightedTerms bounds the terms whose rounding MinLastAccess's margin
+// covers (about 1e-16 per term against a margin of 1e-9).
+const maxWeightedTerms = 1 << 16
+
+// bounded reports whether w's bound exists.
+func (w Weighted) bounded() bool {
+	if len(w) > maxWeightedTerms {
+		return false
+	}
+	for _, t := range w {
+		if !finite(t.Weight) || t.Weight < 0 {
+			return false
+		}
+		if _, ok := pipeline.AsScoreBounder(t.Scorer); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// bounder returns the bound of a term that offers one (bounded checked
+// it), or nil.
+func bounder(s pipeline.Scorer) pipeline.ScoreBounder {
+	sb, _ := pipeline.AsScoreBounder(s)
+	return sb
+}
+
+// Bonus returns the weighted sum of the terms' bonuses for m (the terms
+// of weight 0 add nothing), or +Inf if a term offers no bound.
+func (w Weighted) Bonus(m *block.Meta) float64 {
+	var b float64
+	for _, t := range w {
+		if t.Weight == 0 {
+			continue
+		}
+		sb, ok := t.Scorer.(pipeline.ScoreBounder)
+		if !ok {
+			if sb = bounder(t.Scorer); sb == nil {
+				return math.Inf(1)
+			}
+		}
+		b += t.Weight * sb.Bonus(m)
+	}
+	return b
+}
+
+// MaxBonus returns the weighted sum of the terms' MaxBonus, or +Inf when
+// w's bound does not exist.
+func (w Weighted) MaxBonus(head bool) float64 {
+	if !w.bounded() {
+		return math.Inf(1)
+	}
+	var b float64
+	for _, t := range w {
+		if t.Weight != 0 {
+			b += t.Weight * bounder(t.Scorer).MaxBonus(head)
+		}
+	}
+	return b
+}
+
+// MinLastAccess returns a time before which every block whose bonus is at
+// most bonus scores below bar at now, or math.MinInt64 when w's bound does
+// not exist.
+//
+// With one term of positive weight w (the others weigh 0 and add
+// nothing), the sum is w times that term's score, and its bound is the
+// term's for bar/w and bonus/w: as tight as the term's own. With several,
+// a block is ruled out when each such term scores below its share of the
+// bar: the term's largest bonus plus an equal share of what the bar asks
+// beyond the sum of the largest bonuses. That is sound for any terms but
+// prunes less than a bound of the sum would when the terms decay
+// differently, and it makes no use of bonus (nor of a block's kind).
+// Either way a relative margin of 1e-9 on bar covers the rounding of the
+// weighted sum.
+func (w Weighted) MinLastAccess(now time.Time, bar, bonus float64) int64 {
+	if !w.bounded() || math.IsNaN(bar) || math.IsNaN(bonus) || math.Abs(bar) > 1e300 {
+		return math.MinInt64
+	}
+	var (
+		k    int     // terms of positive weight
+		one  int     // the last of them
+		sumB float64 // sum of w_i * (term i's largest bonus)
+		magB float64 // the same of absolute values
+	)
+	for i, t := range w {
+		if t.Weight == 0 {
+			continue
+		}
+		k, one = k+1, i
+		sb := bounder(t.Scorer)
+		bm := max(sb.MaxBonus(true), sb.MaxBonus(false))
+		sumB += t.Weight * bm
+		magB += t.Weight * math.Abs(bm)
+	}
+	switch k {
+	case 0: // every score is 0 (or NaN)
+		if bar > 0 {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	case 1:
+		// score = fl(w * s): s < (bar - slack)/w keeps it below bar,
+		// and a bonus fl(w * b) <= bonus has b below the bonus/w
+		// passed on, with margins far above the rounding of either.
+		wt := w[one].Weight
+		slack := 1e-9*math.Abs(bar) + 1e-290
+		b := (bonus + 1e-12*math.Abs(bonus) + 1e-290) / wt
+		b += 1e-12 * math.Abs(b)
+		return bounder(w[one].Scorer).MinLastAccess(now, (bar-slack)/wt, b)
+	}
+	if !finite(sumB) || !finite(magB) {
+		return math.MinInt64
+	}
+	// Term i gets the bar x_i = bm_i + e/(k w_i), so that the x_i weigh
+	// bar - slack in all; a block below every x_i scores below bar.
+	slack := 1e-9*(math.Abs(bar)+magB) + 1e-290
+	e := bar - sumB - slack
+	cut := int64(math.MaxInt64)
+	for _, t := range w {
+		if t.Weight == 0 {
+			continue
+		}
+		sb := bounder(t.Scorer)
+		bm := max(sb.MaxBonus(true), sb.MaxBonus(false))
+		cut = min(cut, sb.MinLastAccess(now, bm+e/(float64(k)*t.Weight), bm))
+		if cut == math.MinInt64 {
+			break
+		}
+	}
+	return cut
+}

@@ -14,6 +14,7 @@ import (
 var (
 	_ pipeline.ScoreBounder = (*score.RFC0008)(nil)
 	_ pipeline.ScoreBounder = (*score.Recency)(nil)
+	_ pipeline.ScoreBounder = score.Weighted(nil)
 )
 
 var boundNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -72,11 +73,27 @@ func boundScorers() []pipeline.ScoreBounder {
 	flat.HalfLife = 1 << 62
 	bonusOnly := score.NewRFC0008(boundActive)
 	bonusOnly.Recency = 0
+	def := score.NewRFC0008(boundActive)
 	return []pipeline.ScoreBounder{
-		score.NewRFC0008(boundActive), zero, neg, steep, flat, bonusOnly,
+		def, zero, neg, steep, flat, bonusOnly,
 		score.NewRecency(0), score.NewRecency(time.Second),
+		// One term of positive weight: that term's bound, scaled.
+		score.Weighted{{Weight: 1, Scorer: def}},
+		score.Weighted{{Weight: 0.37, Scorer: steep}},
+		score.Weighted{{Weight: 0, Scorer: flat}, {Weight: 3e5, Scorer: neg}, {Weight: 0, Scorer: zero}},
+		// Several: equal shares of the bar.
+		score.Weighted{{Weight: 1, Scorer: def}, {Weight: 0.5, Scorer: score.NewRecency(time.Second)}},
+		score.Weighted{{Weight: 2, Scorer: neg}, {Weight: 1e-3, Scorer: flat}, {Weight: 0.7, Scorer: bonusOnly}},
+		score.Weighted{{Weight: 1, Scorer: score.Weighted{{Weight: 1, Scorer: def}, {Weight: 1, Scorer: steep}}}, {Weight: 0.25, Scorer: zero}},
+		// A wrapper that keeps the term's score, and says so.
+		score.Weighted{{Weight: 1.5, Scorer: unwrapper{def}}, {Weight: 1, Scorer: zero}},
 	}
 }
+
+// unwrapper wraps a scorer without changing its score (Unwrap).
+type unwrapper struct{ pipeline.Scorer }
+
+func (u unwrapper) Unwrap() pipeline.Scorer { return u.Scorer }
 
 // TestBoundNeverPrunesABlockThatReachesTheBar checks the contract over
 // ages from the future to a hundred half-lives, densely near the ages a
@@ -181,12 +198,13 @@ func TestBoundEdges(t *testing.T) {
 }
 
 // FuzzBound checks the contract for arbitrary weights, half-lives, blocks
-// and bars.
+// and bars, of RFC0008 and of a Weighted of it with weight w1, alone and
+// beside a Recency of weight w2.
 func FuzzBound(f *testing.F) {
-	f.Add(1.0, 0.3, 0.2, int64(600e9), uint8(0), uint8(1), int64(5e9), 0.0)
-	f.Add(1.0, 0.3, 0.2, int64(600e9), uint8(1), uint8(2), int64(-5e9), -1e-9)
-	f.Add(2.5, -0.4, 0.7, int64(1), uint8(0), uint8(0), int64(1e18), 0.1)
-	f.Fuzz(func(t *testing.T, recency, chain, model float64, halfLife int64, seq, modelSel uint8, age int64, barOffset float64) {
+	f.Add(1.0, 0.3, 0.2, int64(600e9), uint8(0), uint8(1), int64(5e9), 0.0, 1.0, 0.0)
+	f.Add(1.0, 0.3, 0.2, int64(600e9), uint8(1), uint8(2), int64(-5e9), -1e-9, 0.5, 2.0)
+	f.Add(2.5, -0.4, 0.7, int64(1), uint8(0), uint8(0), int64(1e18), 0.1, 3.0, 1e-9)
+	f.Fuzz(func(t *testing.T, recency, chain, model float64, halfLife int64, seq, modelSel uint8, age int64, barOffset, w1, w2 float64) {
 		s := score.NewRFC0008(boundActive)
 		if modelSel >= 128 {
 			s.Active = block.ModelDigest{}
@@ -197,7 +215,85 @@ func FuzzBound(f *testing.F) {
 			t.Skip("age overflows")
 		}
 		m := boundMeta(uint32(seq%3), modelSel, last)
-		checkAtOwnScore(t, s, m)
-		checkBound(t, s, m, s.Score(boundNow, block.Hash{}, m)+barOffset)
+		for _, sb := range []pipeline.ScoreBounder{
+			s,
+			score.Weighted{{Weight: w1, Scorer: s}},
+			score.Weighted{{Weight: w1, Scorer: s}, {Weight: w2, Scorer: score.NewRecency(time.Duration(halfLife / 3))}},
+		} {
+			checkAtOwnScore(t, sb, m)
+			checkBound(t, sb, m, sb.Score(boundNow, block.Hash{}, m)+barOffset)
+		}
 	})
+}
+
+// TestWeightedBoundEdges: a Weighted whose bound does not exist (a term
+// that offers none, a negative or non-finite weight) says so with a
+// MaxBonus of +Inf and prunes nothing; one whose weights are all 0 scores
+// 0 everywhere.
+func TestWeightedBoundEdges(t *testing.T) {
+	def := score.NewRFC0008(boundActive)
+	plain := pipeline.ScorerFunc(def.Score)
+	for _, tc := range []struct {
+		name string
+		w    score.Weighted
+	}{
+		{"a term that offers no bound", score.Weighted{{Weight: 1, Scorer: def}, {Weight: 1, Scorer: plain}}},
+		{"such a term of weight 0", score.Weighted{{Weight: 1, Scorer: def}, {Weight: 0, Scorer: plain}}},
+		{"a Weighted term that offers none", score.Weighted{{Weight: 1, Scorer: score.Weighted{{Weight: 1, Scorer: plain}}}}},
+		{"a negative weight", score.Weighted{{Weight: -0.5, Scorer: def}}},
+		{"a NaN weight", score.Weighted{{Weight: math.NaN(), Scorer: def}}},
+		{"an infinite weight", score.Weighted{{Weight: math.Inf(1), Scorer: def}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, ok := pipeline.AsScoreBounder(tc.w); ok {
+				t.Error("AsScoreBounder found a bound")
+			}
+			for _, head := range []bool{true, false} {
+				if got := tc.w.MaxBonus(head); !math.IsInf(got, 1) {
+					t.Errorf("MaxBonus(%v) = %v, want +Inf", head, got)
+				}
+			}
+			if got := tc.w.MinLastAccess(boundNow, 10, 0); got != math.MinInt64 {
+				t.Errorf("MinLastAccess = %d, want math.MinInt64 (no pruning)", got)
+			}
+		})
+	}
+	zero := score.Weighted{{Weight: 0, Scorer: def}}
+	for _, tc := range []struct {
+		bar  float64
+		want int64
+	}{{1e-300, math.MaxInt64}, {0, math.MinInt64}, {-1, math.MinInt64}} {
+		if got := zero.MinLastAccess(boundNow, tc.bar, 0); got != tc.want {
+			t.Errorf("all weights 0: MinLastAccess(bar %v) = %d, want %d", tc.bar, got, tc.want)
+		}
+	}
+	if got := (score.Weighted{}).MaxBonus(true); got != 0 {
+		t.Errorf("empty Weighted: MaxBonus = %v, want 0", got)
+	}
+}
+
+// TestWeightedBoundIsTight: with one term of positive weight the bound is
+// as tight as the term's own (within a millisecond of the exact cut), and
+// per kind of block; with two alike terms, equal shares are exact too.
+func TestWeightedBoundIsTight(t *testing.T) {
+	def := score.NewRFC0008(boundActive)
+	nowNs := boundNow.UnixNano()
+	for _, w := range []score.Weighted{
+		{{Weight: 2.5, Scorer: def}},
+		{{Weight: 0, Scorer: score.NewRecency(0)}, {Weight: 0.3, Scorer: def}},
+		{{Weight: 1, Scorer: score.NewRecency(0)}, {Weight: 1, Scorer: score.NewRecency(0)}},
+	} {
+		for _, age := range []time.Duration{time.Second, time.Minute, 10 * time.Minute, time.Hour} {
+			for seq := range uint32(2) {
+				m := boundMeta(seq, 1, nowNs-int64(age))
+				bar := w.Score(boundNow, block.Hash{}, m)
+				for _, bonus := range []float64{w.Bonus(&m), w.MaxBonus(seq == 0)} {
+					cut := w.MinLastAccess(boundNow, bar, bonus)
+					if slack := time.Duration(m.LastAccessNs - cut); slack < 0 || slack > time.Millisecond {
+						t.Errorf("%v, age %v seq %d bonus %v: cut %v before the block that scores the bar, want within [0, 1ms]", w, age, seq, bonus, slack)
+					}
+				}
+			}
+		}
+	}
 }

@@ -7,6 +7,10 @@
 // when their requests are due (the hint preset's scorer). Every scorer
 // reads time only from the cycle's clock reading it is handed, so it runs
 // unchanged on the replay lab's virtual clock.
+//
+// RFC0008, Recency and a Weighted of them bound their scores
+// ([pipeline.ScoreBounder]), which lets a cycle over an index.Memory pass
+// over the blocks that cannot reach its top K without scoring them.
 package score
 
 import (
@@ -107,6 +111,16 @@ type Term struct {
 
 // Weighted sums its terms: score = sum of Weight * Scorer.Score. It lets an
 // experiment mix signals without writing a scorer.
+//
+// When every term's scorer offers a score bound (RFC0008, Recency, another
+// Weighted of them, or a wrapper of one, see pipeline.AsScoreBounder) and
+// every weight is finite and at least 0, Weighted offers the weighted sum
+// of their bounds (it is a pipeline.ScoreBounder), so a cycle over an
+// index.Memory keeps the pruned path. With one term of positive weight
+// that bound is exactly as tight as the term's; with several it is looser
+// (see [Weighted.MinLastAccess]). Otherwise its MaxBonus is +Inf: it
+// offers no bound, and a cycle scores every block, outside the index's
+// locks, as it does a plain pipeline.ScorerFunc.
 type Weighted []Term
 
 // Score returns the weighted sum of the terms' scores.
