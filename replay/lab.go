@@ -152,6 +152,7 @@ func Run(ctx context.Context, tr *Trace, cfg Config) ([]Result, error) {
 			errs = append(errs, fmt.Errorf("replay: lead %v, want >= 0", l))
 		}
 	}
+	errs = append(errs, checkTimes(tr))
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -255,6 +256,26 @@ feed:
 		out[i] = r
 	}
 	return out, nil
+}
+
+// checkTimes reports a trace that ReadTrace would not have returned: a
+// timestamp out of 0..MaxTimestamp, one that goes back in time, or more
+// block references than the lab numbers (2^31 - 1).
+func checkTimes(tr *Trace) error {
+	last, refs := int64(0), 0
+	for i, rq := range tr.Requests {
+		switch {
+		case rq.Timestamp < 0 || rq.Timestamp > MaxTimestamp:
+			return fmt.Errorf("replay: trace %s, request %d: timestamp = %d ms, want 0..%d (MaxTimestamp)", tr.Name, i, rq.Timestamp, MaxTimestamp)
+		case rq.Timestamp < last:
+			return fmt.Errorf("replay: trace %s, request %d: timestamp %d ms goes back in time (the previous request was at %d); a trace must be in timestamp order", tr.Name, i, rq.Timestamp, last)
+		}
+		last = rq.Timestamp
+		if refs += len(rq.HashIDs); refs > math.MaxInt32 {
+			return fmt.Errorf("replay: trace %s, request %d: more than %d block references, the most the lab replays", tr.Name, i, math.MaxInt32)
+		}
+	}
+	return nil
 }
 
 func weight(d *policyDef) int {

@@ -154,13 +154,23 @@ func (s Settings) Validate() error {
 }
 
 // GetCost returns the time one GET of n bytes takes: GetLatency +
-// n / GetBandwidth seconds, truncated to whole nanoseconds.
+// n / GetBandwidth seconds, truncated to whole nanoseconds, or the
+// largest Duration if that is longer (such a GET never lands).
 func (s Settings) GetCost(n int64) time.Duration {
-	return s.GetLatency + time.Duration(transferNs(uint64(n), s.GetBandwidth))
+	return time.Duration(addSat(int64(s.GetLatency), transferNs(uint64(n), s.GetBandwidth)))
+}
+
+// addSat returns a + b for b >= 0, or the largest int64 if that
+// overflows: an instant past every other.
+func addSat(a, b int64) int64 {
+	if a > 1<<63-1-b {
+		return 1<<63 - 1
+	}
+	return a + b
 }
 
 // transferNs returns floor(n * 1e9 / bw), exactly when bw is a whole
-// number.
+// number, or the largest int64 if that is larger.
 func transferNs(n uint64, bw float64) int64 {
 	if bw == math.Trunc(bw) && bw >= 1 && bw < 1<<63 {
 		hi, lo := bits.Mul64(n, 1e9)
@@ -172,7 +182,10 @@ func transferNs(n uint64, bw float64) int64 {
 			}
 		}
 	}
-	return int64(math.Floor(float64(n) * 1e9 / bw))
+	if ns := math.Floor(float64(n) * 1e9 / bw); ns < 1<<63 {
+		return int64(ns)
+	}
+	return math.MaxInt64
 }
 
 // Admission modes: where a prefetched block enters the flat LRU.

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 
@@ -373,5 +374,16 @@ func TestSummarize(t *testing.T) {
 	want := Stall{TotalS: 0.1, MeanMs: 20, P50Ms: 10, P99Ms: 70, TotalNs: 100 * ms}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("summarize mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// A GET too slow for an int64 of nanoseconds takes for ever: it never
+// lands, rather than landing before it started.
+func TestGetCostSaturates(t *testing.T) {
+	s := Settings{GetBandwidth: 1e-300, GetLatency: time.Duration(math.MaxInt64 - 5)}.WithDefaults()
+	for _, n := range []int64{1, 1 << 30} {
+		if got := s.GetCost(n); got != math.MaxInt64 {
+			t.Errorf("GetCost(%d) at 1e-300 B/s = %v, want the largest Duration", n, got)
+		}
 	}
 }

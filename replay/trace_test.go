@@ -372,3 +372,29 @@ func TestReadTraceCanceled(t *testing.T) {
 		}
 	})
 }
+
+// A trace built by hand, not read, is checked as ReadTrace checks one's
+// times: nothing wraps when converted to nanoseconds.
+func TestRunRejectsBadTimes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ts   []int64
+		want string
+	}{
+		{"too large", []int64{0, MaxTimestamp + 1}, "request 1: timestamp = 4611686018428 ms, want 0..4611686018427"},
+		{"wraps as ns", []int64{0, 9_300_000_000_000}, "request 1: timestamp = 9300000000000 ms"},
+		{"negative", []int64{-5, 0}, "request 0: timestamp = -5 ms"},
+		{"backwards", []int64{10, 5}, "request 1: timestamp 5 ms goes back in time (the previous request was at 10)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := &Trace{Name: "hand"}
+			for i, ts := range tc.ts {
+				tr.Requests = append(tr.Requests, req(ts, uint64(i)))
+			}
+			_, err := Run(context.Background(), tr, Config{Policies: []string{PolicyNone, PolicyOracleV3}})
+			if err == nil || !strings.Contains(err.Error(), "replay: trace hand, "+tc.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
