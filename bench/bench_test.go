@@ -17,7 +17,9 @@ import (
 	"github.com/wombatkv/prefetch/index"
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/presets"
+	"github.com/wombatkv/prefetch/stages/score"
 	topk "github.com/wombatkv/prefetch/stages/select"
+	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
 // Fixtures are built once per process and shared by every sub-benchmark
@@ -141,21 +143,94 @@ func floorScan(x *index.Memory) int64 {
 	return sum
 }
 
+// rowFloorScan reads every entry's hash and metadata row (a few bytes of
+// each of their cache lines) and nothing else: the least a cycle must
+// read to hand every entry to a Scorer.
+func rowFloorScan(x *index.Memory) int64 {
+	var sum int64
+	x.ScanColumns(func(c index.Columns) bool {
+		for i := range c.Hashes {
+			h, m := &c.Hashes[i], &c.Metas[i]
+			sum += int64(h[0]) + int64(h[31]) + int64(m.Parent[0]) + int64(m.Seq) + m.LastAccessNs + int64(m.Layout[15])
+		}
+		return true
+	})
+	return sum
+}
+
 var sink int64
+
+// readmeScorer is the README's custom scorer in ten lines, a
+// pipeline.ScorerFunc over score.Recency: recently used chain heads of
+// the active model first, everything else by recency.
+func readmeScorer() pipeline.Scorer {
+	recency := score.NewRecency(10 * time.Minute)
+	activeModel := Model(0)
+	return pipeline.ScorerFunc(func(now time.Time, h block.Hash, m block.Meta) float64 {
+		s := recency.Score(now, h, m)
+		if m.IsChainHead() && m.Model == activeModel {
+			s += 1
+		}
+		return s
+	})
+}
+
+// extraSource is a 10-block source to put after the index: five blocks
+// the index holds too, proposed as just-touched chain heads of the active
+// model (the index's entries win: it comes first), and five blocks only
+// it proposes, as fresh as that, which enter the top K.
+func extraSource(x index.Reader) pipeline.Source {
+	var es []entry
+	fresh := block.Meta{Seq: 0, Model: Model(0), PayloadBytes: 1 << 20, LastAccessNs: Now.UnixNano()}
+	for h := range x.All() {
+		if es = append(es, entry{h, fresh}); len(es) == 5 {
+			break
+		}
+	}
+	for i := range 5 {
+		es = append(es, entry{block.Hash{0: 0xee, 31: byte(i)}, fresh})
+	}
+	return pipeline.SourceFunc(func(context.Context, *pipeline.Cycle) iter.Seq2[block.Hash, block.Meta] {
+		return func(yield func(block.Hash, block.Meta) bool) {
+			for _, e := range es {
+				if !yield(e.h, e.m) {
+					return
+				}
+			}
+		}
+	})
+}
+
+type entry struct {
+	h block.Hash
+	m block.Meta
+}
 
 // BenchmarkCycle is the front half of a cycle (snapshot, score, select)
 // over an index.Memory of N entries:
 //
 //   - path=seed: the seed's run_cycle ([SeedCycle]);
 //   - path=general: the v1 preset with its source hidden behind a
-//     pipeline.SourceFunc, so the pipeline takes the general path (copy
-//     each shard, score every entry, topk.Heap);
+//     pipeline.SourceFunc, which is no pipeline.ReaderSource: the cycle
+//     scores every entry as the index streams them (index.Memory.All, a
+//     shard copied at a time), pipeline.PathScored;
 //   - path=default: the v1 preset itself, as a node runs it
-//     (pipeline.Run on the fast path);
-//   - path=floor: a loop reading only each entry's last-access time.
+//     (pipeline.PathPruned);
+//   - path=func-scorer: the v1 preset with the README's custom scorer, a
+//     pipeline.ScorerFunc, which offers no score bound
+//     (pipeline.PathScored);
+//   - path=weighted: the v1 preset with its scorer in a score.Weighted of
+//     one term, which bounds its score as that term does
+//     (pipeline.PathPruned);
+//   - path=extra-source: the v1 preset with a 10-block source after the
+//     index ([extraSource]; pipeline.PathPruned);
+//   - path=floor: a loop reading only each entry's last-access time;
+//   - path=row-floor: a loop reading every entry's hash and metadata row
+//     ([rowFloorScan]): the least any scorer's cycle must read.
 //
-// Before timing, the default and general paths are checked to select
-// exactly what the seed's approach selects.
+// Before timing, each cycle is checked to take its path and to select
+// exactly what the seed's approach selects (for func-scorer and
+// extra-source, the seed's approach with their scorer and sources).
 func BenchmarkCycle(b *testing.B) {
 	for _, n := range []int{1e4, 1e5, 1e6} {
 		for _, k := range []int{8, 1024} {
@@ -178,7 +253,8 @@ func BenchmarkCycle(b *testing.B) {
 					cfg.Sources = []pipeline.Source{pipeline.SourceFunc(
 						func(context.Context, *pipeline.Cycle) iter.Seq2[block.Hash, block.Meta] { return x.All() })}
 					p := newPipeline(b, cfg)
-					checkCycle(b, p, x, k)
+					want, scored := SeedCycle(x, Now, Model(0), k)
+					checkCycleAgainst(b, p, pipeline.PathScored, want, scored)
 					ctx := context.Background()
 					b.ReportAllocs()
 					for b.Loop() {
@@ -195,6 +271,45 @@ func BenchmarkCycle(b *testing.B) {
 						p.Run(ctx)
 					}
 				})
+				b.Run(prefix+"/path=func-scorer", func(b *testing.B) {
+					x := fixtureIndex(n, ages)
+					cfg := cycleConfig(b, x, k)
+					cfg.Scorer = readmeScorer()
+					p := newPipeline(b, cfg)
+					want, scored := referenceCycle(cfg, k)
+					checkCycleAgainst(b, p, pipeline.PathScored, want, scored)
+					ctx := context.Background()
+					b.ReportAllocs()
+					for b.Loop() {
+						p.Run(ctx)
+					}
+				})
+				b.Run(prefix+"/path=weighted", func(b *testing.B) {
+					x := fixtureIndex(n, ages)
+					cfg := cycleConfig(b, x, k)
+					cfg.Scorer = score.Weighted{{Weight: 1, Scorer: cfg.Scorer}}
+					p := newPipeline(b, cfg)
+					want, scored := SeedCycle(x, Now, Model(0), k)
+					checkCycleAgainst(b, p, pipeline.PathPruned, want, scored)
+					ctx := context.Background()
+					b.ReportAllocs()
+					for b.Loop() {
+						p.Run(ctx)
+					}
+				})
+				b.Run(prefix+"/path=extra-source", func(b *testing.B) {
+					x := fixtureIndex(n, ages)
+					cfg := cycleConfig(b, x, k)
+					cfg.Sources = append(cfg.Sources, extraSource(x))
+					p := newPipeline(b, cfg)
+					want, scored := referenceCycle(cfg, k)
+					checkCycleAgainst(b, p, pipeline.PathPruned, want, scored)
+					ctx := context.Background()
+					b.ReportAllocs()
+					for b.Loop() {
+						p.Run(ctx)
+					}
+				})
 				b.Run(prefix+"/path=floor", func(b *testing.B) {
 					x := fixtureIndex(n, ages)
 					b.ReportAllocs()
@@ -202,22 +317,119 @@ func BenchmarkCycle(b *testing.B) {
 						sink += floorScan(x)
 					}
 				})
+				b.Run(prefix+"/path=row-floor", func(b *testing.B) {
+					x := fixtureIndex(n, ages)
+					b.ReportAllocs()
+					for b.Loop() {
+						sink += rowFloorScan(x)
+					}
+				})
 			}
 		}
 	}
 }
 
-// checkCycle fails b unless a cycle of p selects what the seed's approach
-// selects over x, and scores every entry.
+// BenchmarkScoredPath measures the choice behind the scored path (a
+// scorer that offers no bound) at N = 1e6, K = 8, random ages, with the
+// README's scorer ([readmeScorer]):
+//
+//   - where=copy: the cycle as it runs (pipeline.PathScored on an
+//     index.Memory): each shard's rows copied out under the shard's lock
+//     and scored once the lock is released;
+//   - where=stream: the same cycle over the index's All (the index
+//     behind a plain index.Reader), which copies a shard at a time and
+//     yields outside the lock, taken 256 entries at a time;
+//   - where=in-place: the design not taken, scoring each row in place
+//     under the shard's read lock ([inPlaceCycle]), which deadlocks a
+//     scorer that reads the index once a writer queues on the shard;
+//   - where=row-floor: [rowFloorScan].
+func BenchmarkScoredPath(b *testing.B) {
+	const n, k = 1_000_000, 8
+	prefix := fmt.Sprintf("n=%d/k=%d/ages=%s", n, k, Random)
+	x := fixtureIndex(n, Random)
+	for _, where := range []string{"copy", "stream"} {
+		b.Run(prefix+"/where="+where, func(b *testing.B) {
+			cfg := cycleConfig(b, x, k)
+			cfg.Scorer = readmeScorer()
+			if where == "stream" {
+				cfg.Sources = []pipeline.Source{snapshot.NewIndex(plainReader{x})}
+			}
+			p := newPipeline(b, cfg)
+			want, scored := referenceCycle(cfg, k)
+			checkCycleAgainst(b, p, pipeline.PathScored, want, scored)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				p.Run(ctx)
+			}
+		})
+	}
+	b.Run(prefix+"/where=in-place", func(b *testing.B) {
+		cfg := cycleConfig(b, x, k)
+		cfg.Scorer = readmeScorer()
+		sc := cfg.Scorer
+		want, _ := referenceCycle(cfg, k)
+		got := inPlaceCycle(x, sc, k, nil)
+		if !slices.Equal(got, want) {
+			b.Fatal("the in-place scan selects other blocks than the reference")
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			got = inPlaceCycle(x, sc, k, got)
+		}
+	})
+	b.Run(prefix+"/where=row-floor", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sink += rowFloorScan(x)
+		}
+	})
+}
+
+// plainReader hides every method of an index but index.Reader's.
+type plainReader struct{ index.Reader }
+
+// inPlaceCycle selects the k best entries of x by sc as the scored path
+// does, but scoring each row in place, under its shard's read lock.
+func inPlaceCycle(x *index.Memory, sc pipeline.Scorer, k int, dst []pipeline.Candidate) []pipeline.Candidate {
+	var th pipeline.Threshold
+	return topk.Heap{}.SelectThreshold(dst, k, &th, func(yield func(pipeline.Candidate) bool) {
+		x.ScanColumns(func(c index.Columns) bool {
+			for i := range c.Hashes {
+				s := sc.Score(Now, c.Hashes[i], c.Metas[i])
+				if th.Full && (s < th.Score || !th.Beats(s, c.Hashes[i])) {
+					continue
+				}
+				if !yield(pipeline.Candidate{Hash: c.Hashes[i], Meta: c.Metas[i], Score: s}) {
+					return false
+				}
+			}
+			return true
+		})
+	})
+}
+
+// checkCycle fails b unless a cycle of p takes the pruned path and selects
+// what the seed's approach selects over x, and scores every entry.
 func checkCycle(b *testing.B, p *pipeline.Pipeline, x index.Reader, k int) {
+	b.Helper()
+	want, scored := SeedCycle(x, Now, Model(0), k)
+	checkCycleAgainst(b, p, pipeline.PathPruned, want, scored)
+}
+
+// checkCycleAgainst fails b unless a cycle of p takes path and selects the
+// blocks of want, in order, having scored scored entries.
+func checkCycleAgainst(b *testing.B, p *pipeline.Pipeline, path pipeline.ScanPath, want []pipeline.Candidate, scored int) {
 	b.Helper()
 	o := p.Run(context.Background())
 	if o.Err != nil {
 		b.Fatal(o.Err)
 	}
-	want, scored := SeedCycle(x, Now, Model(0), k)
+	if o.Path != path {
+		b.Fatalf("cycle took path %q (%s), want %q", o.Path, o.PathReason, path)
+	}
 	if o.Scored != scored {
-		b.Fatalf("cycle scored %d, seed approach %d", o.Scored, scored)
+		b.Fatalf("cycle scored %d, the reference %d", o.Scored, scored)
 	}
 	hashes := func(cs []pipeline.Candidate) []block.Hash {
 		var hs []block.Hash
@@ -227,8 +439,28 @@ func checkCycle(b *testing.B, p *pipeline.Pipeline, x index.Reader, k int) {
 		return hs
 	}
 	if got, want := hashes(o.Selected), hashes(want); !slices.Equal(got, want) {
-		b.Fatalf("cycle selected %d blocks that differ from the seed approach's %d", len(got), len(want))
+		b.Fatalf("cycle selected %d blocks that differ from the reference's %d", len(got), len(want))
 	}
+}
+
+// referenceCycle is the seed's approach with cfg's sources and scorer:
+// collect every candidate (a block proposed twice is taken from the first
+// source), score them all, sort them (pipeline.Compare) and keep k. It
+// returns the selection and the number scored.
+func referenceCycle(cfg pipeline.Config, k int) ([]pipeline.Candidate, int) {
+	seen := map[block.Hash]bool{}
+	var all []pipeline.Candidate
+	cy := &pipeline.Cycle{Now: Now, TopK: k}
+	for _, src := range cfg.Sources {
+		for h, m := range src.Candidates(context.Background(), cy) {
+			if !seen[h] {
+				seen[h] = true
+				all = append(all, pipeline.Candidate{Hash: h, Meta: m, Score: cfg.Scorer.Score(Now, h, m)})
+			}
+		}
+	}
+	slices.SortFunc(all, func(a, b pipeline.Candidate) int { return pipeline.Compare(&a, &b) })
+	return all[:min(k, len(all))], len(all)
 }
 
 // slowStore answers every fetch after a fixed delay, and never holds a
@@ -275,7 +507,7 @@ func BenchmarkFetch(b *testing.B) {
 			if c.preset == presets.NameV3 {
 				o.Limit = c.limit
 			}
-			p, err := presets.ByName(c.preset, o)
+			p, err := presets.New(c.preset, o)
 			if err != nil {
 				b.Fatal(err)
 			}
