@@ -109,7 +109,7 @@ func plotCycle(set *resultSet, path string) error {
 		ages string
 	}{{8, "random"}, {1024, "random"}, {1024, "asc"}} {
 		var ss []series
-		for _, path := range []string{"seed", "general", "default", "floor"} {
+		for _, path := range []string{"seed", "general", "func-scorer", "row-floor", "default", "floor"} {
 			ss = append(ss, series{path, func(n int) string {
 				return fmt.Sprintf("Cycle/n=%d/k=%d/ages=%s/path=%s", n, c.k, c.ages, path)
 			}})

@@ -31,13 +31,13 @@ func writeReport(w io.Writer, o options, set *resultSet, stats map[string]string
 	}
 	pf("| samples | %d per benchmark (`-count`); medians below, benchstat's 95%% intervals in the tables at the end |\n\n", maxSamples(set))
 	pf("Regenerate everything in this section, and both plots, with:\n\n")
-	pf("```\ngo run ./bench/cmd/results\n```\n\n")
+	pf("```\ngo run ./bench/cmd/results%s\n```\n\n", o.flags())
 	if o.interleave {
-		pf("which runs `go test ./bench -run '^$' -bench . -count 1 -timeout 0` %d times (%d samples of each\n", o.count, o.count)
+		pf("which runs `go test ./bench -run '^$' -bench '%s' -count 1 -timeout 0` %d times (%d samples of each\n", o.bench, o.count, o.count)
 		pf("benchmark, as `-count %d` takes, but interleaved over the whole run so that load from other jobs\n", o.count)
 		pf("on this shared machine falls on every benchmark alike; `-interleave=false` runs `-count %d` once),\n", o.count)
 	} else {
-		pf("which runs `go test ./bench -run '^$' -bench . -count %d -timeout 0`,\n", o.count)
+		pf("which runs `go test ./bench -run '^$' -bench '%s' -count %d -timeout 0`,\n", o.bench, o.count)
 	}
 	pf("keeps its output in `bench/results/raw.txt` (`-rerun=false` rewrites this section from it without\n")
 	pf("rerunning), then runs `go run %s` over it, once per benchmark family.\n", benchstatPkg)
@@ -55,7 +55,7 @@ func writeReport(w io.Writer, o options, set *resultSet, stats map[string]string
 	}
 
 	// Targets.
-	pf("## Targets (issue 4)\n\n")
+	pf("## Targets (issue 4: the fast path)\n\n")
 	pf("| target | measured | met |\n| --- | --- | --- |\n")
 	verdict := func(ok bool) string {
 		if ok {
@@ -74,7 +74,7 @@ func writeReport(w io.Writer, o options, set *resultSet, stats map[string]string
 	def = med(cyc(1e6, 1024, "asc", "default"), "ns/op")
 	pf("| N = 1e6, K = 1024, ascending ages: default path >= 20x faster than the seed's | %.0fx (%s vs %s) | %s |\n",
 		seed/def, dur(seed), dur(def), verdict(seed/def >= 20))
-	allocsFlat, allocsNote := allocsIndependent(set, cyc)
+	allocsFlat, allocsNote := allocsIndependentOf(set, cyc, "default")
 	pf("| allocations per cycle independent of N (zero per entry) | %s | %s |\n", allocsNote, verdict(allocsFlat))
 	v2 := med(fetchName("v2", 1), "ns/op")
 	v38 := med(fetchName("v3", 8), "ns/op")
@@ -83,6 +83,26 @@ func writeReport(w io.Writer, o options, set *resultSet, stats map[string]string
 	pf("| same: v3 limit 8 >= 6x faster than v2 | %.1fx (%s vs %s) | %s |\n", v2/v38, dur(v2), dur(v38), verdict(v2/v38 >= 6))
 	p99 := med("RequestPath/n=1000000/op=touch/cycles=on", "p99-ns")
 	pf("| Touch p99 < 10 us while cycles scan 1e6 entries back to back | %s | %s |\n\n", dur(p99), verdict(p99 < 10e3))
+
+	pf("## Targets (no composition cliff)\n\n")
+	pf("| target | measured | met |\n| --- | --- | --- |\n")
+	seed = med(cyc(1e6, 8, "random", "seed"), "ns/op")
+	def = med(cyc(1e6, 8, "random", "default"), "ns/op")
+	floor = med(cyc(1e6, 8, "random", "floor"), "ns/op")
+	rowFloor := med(cyc(1e6, 8, "random", "row-floor"), "ns/op")
+	fn := med(cyc(1e6, 8, "random", "func-scorer"), "ns/op")
+	wt := med(cyc(1e6, 8, "random", "weighted"), "ns/op")
+	ex := med(cyc(1e6, 8, "random", "extra-source"), "ns/op")
+	pf("| N = 1e6, K = 8, random ages: a ScorerFunc cycle (the README's) within 2x of the row floor | %.2fx (%s vs %s) | %s |\n",
+		fn/rowFloor, dur(fn), dur(rowFloor), verdict(fn/rowFloor <= 2))
+	pf("| same: the ScorerFunc cycle >= 40x faster than the seed's approach | %.0fx (%s vs %s) | %s |\n",
+		seed/fn, dur(seed), dur(fn), verdict(seed/fn >= 40))
+	pf("| same: score.Weighted of one RFC0008 keeps the pruned path, within 3x of the floor | %.2fx (%s vs %s) | %s |\n",
+		wt/floor, dur(wt), dur(floor), verdict(wt/floor <= 3))
+	pf("| same: a 10-block source beside the index costs its own size: within 1.5x of default | %.2fx (%s vs %s) | %s |\n",
+		ex/def, dur(ex), dur(def), verdict(ex/def <= 1.5))
+	fnFlat, fnNote := allocsIndependentOf(set, cyc, "func-scorer")
+	pf("| ScorerFunc cycle's allocations independent of N | %s | %s |\n\n", fnNote, verdict(fnFlat))
 
 	// Cycle ratios.
 	pf("## Cycle: scan + score + select, as ratios\n\n")
@@ -101,6 +121,39 @@ func writeReport(w io.Writer, o options, set *resultSet, stats map[string]string
 					med(cyc(n, k, ages, "default"), "allocs/op"), med(cyc(n, k, ages, "default"), "B/op"))
 			}
 		}
+	}
+	pf("\n")
+
+	pf("## Cycle: compositions (a custom scorer, a weighted scorer, a source beside the index)\n\n")
+	pf("Medians per cycle. *func-scorer*: the v1 preset with the README's custom scorer, a `pipeline.ScorerFunc` that offers no score bound\n")
+	pf("(`pipeline.PathScored`: every entry scored, outside the index's locks). *weighted*: its scorer in a `score.Weighted` of one term\n")
+	pf("(`pipeline.PathPruned`). *extra-source*: a 10-block source after the index (`pipeline.PathPruned`).\n")
+	pf("*row-floor*: a loop reading every entry's hash and metadata row, the least a cycle that scores every entry must read.\n\n")
+	pf("| N | K | ages | row-floor | func-scorer | func / row-floor | seed / func | default | weighted | weighted / default | extra-source | extra-source / default |\n")
+	pf("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, n := range cycleNs {
+		for _, k := range []int{8, 1024} {
+			for _, ages := range []string{"random", "asc"} {
+				s, d := med(cyc(n, k, ages, "seed"), "ns/op"), med(cyc(n, k, ages, "default"), "ns/op")
+				rf, fn := med(cyc(n, k, ages, "row-floor"), "ns/op"), med(cyc(n, k, ages, "func-scorer"), "ns/op")
+				wt, ex := med(cyc(n, k, ages, "weighted"), "ns/op"), med(cyc(n, k, ages, "extra-source"), "ns/op")
+				pf("| %s | %d | %s | %s | %s | %.2fx | %.0fx | %s | %s | %.2fx | %s | %.2fx |\n", sci(n), k, ages,
+					dur(rf), dur(fn), fn/rf, s/fn, dur(d), dur(wt), wt/d, dur(ex), ex/d)
+			}
+		}
+	}
+	pf("\n")
+
+	pf("## The scored path: where a scorer without a bound runs\n\n")
+	pf("N = 1e6, K = 8, random ages, the README's scorer. *copy*: the cycle as it runs, each shard's rows copied out under its lock and\n")
+	pf("scored once it is released. *stream*: the same cycle over the index's `All`. *in-place*: scoring each row under the shard's read\n")
+	pf("lock, the design not taken (a scorer that reads the index deadlocks with a writer queued on its shard). *row-floor* as above.\n\n")
+	pf("| where | cycle | / row-floor |\n| --- | ---: | ---: |\n")
+	sp := func(where string) string { return "ScoredPath/n=1000000/k=8/ages=random/where=" + where }
+	spFloor := med(sp("row-floor"), "ns/op")
+	for _, where := range []string{"copy", "stream", "in-place", "row-floor"} {
+		v := med(sp(where), "ns/op")
+		pf("| %s | %s | %.2fx |\n", where, dur(v), v/spFloor)
 	}
 	pf("\n")
 
@@ -137,21 +190,21 @@ func writeReport(w io.Writer, o options, set *resultSet, stats map[string]string
 	pf("![front half of a cycle: ns/op against N per path, log axes](results/cycle.png)\n\n")
 
 	pf("## benchstat tables\n\n")
-	for _, name := range []string{"Select", "Cycle", "Fetch", "RequestPath"} {
+	for _, name := range []string{"Select", "Cycle", "ScoredPath", "Fetch", "RequestPath"} {
 		pf("### %s\n\n```\n%s\n```\n\n", name, stats[name])
 	}
 }
 
-// allocsIndependent reports whether the default path's allocs/op are the
-// same at every N, for each K and age layout.
-func allocsIndependent(set *resultSet, cyc func(n, k int, ages, path string) string) (bool, string) {
+// allocsIndependentOf reports whether path's allocs/op are the same at
+// every N, for each K (random ages).
+func allocsIndependentOf(set *resultSet, cyc func(n, k int, ages, path string) string, path string) (bool, string) {
 	ok := true
 	var parts []string
 	for _, k := range []int{8, 1024} {
 		var vs []string
 		var first float64
 		for i, n := range cycleNs {
-			v, have := set.median(cyc(n, k, "random", "default"), "allocs/op")
+			v, have := set.median(cyc(n, k, "random", path), "allocs/op")
 			if !have {
 				return false, "not measured"
 			}
