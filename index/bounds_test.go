@@ -217,9 +217,9 @@ func TestBoundsTighten(t *testing.T) {
 	if got, want := bounds(), (Bounds{HeadMax: 96, TailMax: 97}); got != want {
 		t.Errorf("after a scan: shard bounds %+v, want %+v", got, want)
 	}
-	// Zones, newest first: 96-97 in the fourth zone (entries 96, 97), then
-	// the full zones of 0-31, 32-63, 64-95, each exact.
-	want := []Bounds{{96, 97}, {94, 95}, {62, 63}, {30, 31}}
+	// Zones in insertion order: the full zones of 0-31, 32-63, 64-95, then
+	// the fourth (entries 96, 97), each exact.
+	want := []Bounds{{30, 31}, {62, 63}, {94, 95}, {96, 97}}
 	if len(zones) != len(want) {
 		t.Fatalf("scan saw %d zones, want %d", len(zones), len(want))
 	}

@@ -53,8 +53,8 @@ func (b Bounds) Max() int64 { return max(b.HeadMax, b.TailMax) }
 // false: the column-wise counterpart of [Memory.All], for a scan that must
 // not copy the index (the pipeline's fast path, see
 // pipeline.ColumnScanner). A run holds at most 32 entries, of one shard;
-// f sees a shard's runs one after another, newest inserted first, all
-// under that shard's read lock, so the columns of one shard are mutually
+// f sees a shard's runs one after another, all under that shard's read
+// lock, so the columns of one shard are mutually
 // consistent. Each call sees each entry at most once, with the value it
 // had at some moment during the call.
 //
@@ -116,14 +116,13 @@ func (x *Memory) ScanColumnsZoned(skip, skipRun func(n int, b Bounds) bool, f fu
 }
 
 // scan calls f with each of the shard's runs that skip, if not nil, does
-// not pass over, newest first, under the read lock.
+// not pass over, in insertion order, under the read lock.
 func (s *shard) scan(skip func(int, Bounds) bool, f func(Columns) bool) bool {
 	s.rlock()
 	defer s.mu.RUnlock()
 	s.tighten()
-	for hi := len(s.hot) - 1; hi >= 0; hi-- {
-		hc := s.hot[hi]
-		for zi := len(hc.zones) - 1; zi >= 0; zi-- {
+	for _, hc := range s.hot {
+		for zi := range hc.zones {
 			last, seqs := hc.times(zi)
 			n := len(last)
 			if skip != nil && skip(n, hc.bounds[zi]) {

@@ -62,9 +62,8 @@ type shard struct {
 	// that chunk's zone k/zoneSize at k%zoneSize. Every chunk and zone but
 	// the last is full.
 	hot   []*hotChunk
-	spare zone // the last zone to empty, kept for the next insert
 	slots slotTable
-	_     [32]byte // to 192 bytes: mu and the atomics share a cache line
+	_     [40]byte // to 192 bytes, 3 cache lines: mu and the atomics share one
 }
 
 // A shard's hot columns, the last-access times and chain positions a scan
@@ -230,12 +229,7 @@ func (s *shard) appendEntry(n int32, h *block.Hash, m *block.Meta) {
 	}
 	zi := int(n&hotMask) >> zoneBits
 	if zi == len(hc.zones) {
-		z := s.spare
-		if z.hashes == nil {
-			z = zone{hashes: make([]block.Hash, 0, zoneCaps[0]), metas: make([]block.Meta, 0, zoneCaps[0])}
-		}
-		s.spare = zone{}
-		hc.zones = append(hc.zones, z)
+		hc.zones = append(hc.zones, zone{hashes: make([]block.Hash, 0, zoneCaps[0]), metas: make([]block.Meta, 0, zoneCaps[0])})
 		hc.bounds = append(hc.bounds, noBounds)
 	}
 	z, zb := &hc.zones[zi], &hc.bounds[zi]
@@ -283,7 +277,6 @@ func (s *shard) removeAt(x *Memory, i int32) {
 	}
 	s.lowered(goneHead, gone)
 	if lj == 0 {
-		s.spare = *lz
 		lhc.zones[lzi] = zone{}
 		lhc.zones, lhc.bounds = lhc.zones[:lzi], lhc.bounds[:lzi]
 		if lk == 0 {
