@@ -20,4 +20,11 @@
 // cycles skip them as in flight. Requests become hints (snapshot.Hints)
 // Settings.Lead before they are served; an event-driven policy's intake
 // wakes a cycle at that instant, as it wakes a node's worker.
+//
+// The cost of a replay follows its work, not its span of time: in an idle
+// stretch (no request, no hint, no GET in flight), cycles that provably
+// repeat the last one are counted without being run, and every figure is
+// that of a full replay (see idle.go for what each policy promises).
+// Reading is linear in the trace, stops with its context, and bounds the
+// memory of one line (ReadOptions); timestamps are at most MaxTimestamp.
 package replay

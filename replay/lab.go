@@ -35,6 +35,10 @@ type Config struct {
 	// Progress, when set, is called after each replay with the number
 	// done and the total, from one goroutine at a time.
 	Progress func(done, total int)
+
+	// runIdle runs every cycle, idle ones too (tests check that skipping
+	// them changes no figure).
+	runIdle bool
 }
 
 // DefaultPolicies are the reference's policies.
@@ -102,6 +106,10 @@ type Result struct {
 	Settings           RunSettings    `json:"settings"`
 	// Elapsed is the wall time of the replay.
 	Elapsed time.Duration `json:"-"`
+
+	// ran is the cycles the pipeline ran: Cycles less those skipped as
+	// idle (tests check the saving).
+	ran int
 }
 
 // job is one replay to run.
@@ -217,7 +225,7 @@ func Run(ctx context.Context, tr *Trace, cfg Config) ([]Result, error) {
 		go func() {
 			defer wg.Done()
 			for j := range next {
-				err := replayOne(ctx, m, s, j)
+				err := replayOne(ctx, m, s, j, cfg.runIdle)
 				mu.Lock()
 				if err != nil && firstEr == nil {
 					firstEr = err
@@ -299,8 +307,9 @@ func share(none, policy, oracle int64) float64 {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// replayOne runs one job into j.out.
-func replayOne(ctx context.Context, m *model, s Settings, j *job) error {
+// replayOne runs one job into j.out (every cycle, idle ones too, with
+// runIdle).
+func replayOne(ctx context.Context, m *model, s Settings, j *job, runIdle bool) error {
 	start := time.Now()
 	capacity := j.sc.Capacity(m.uniqueBytes)
 	adm := s.Admission
@@ -314,7 +323,7 @@ func replayOne(ctx context.Context, m *model, s Settings, j *job) error {
 		r.setAdmission(adm)
 	}
 	r.timing = b.timing
-	if err := r.play(ctx, b, j.lead, j.sc.Restart); err != nil {
+	if err := r.play(ctx, b, j.lead, j.sc.Restart, runIdle); err != nil {
 		return fmt.Errorf("replay: %s, %s, policy %s: %w", m.name, j.sc.Name(), j.policy.name, err)
 	}
 	interval := s.Interval
@@ -339,6 +348,7 @@ func replayOne(ctx context.Context, m *model, s Settings, j *job) error {
 		Stall:              summarize(r.stalls),
 		PrefixStall:        summarize(r.prefix),
 		Cycles:             r.cycles,
+		ran:                r.ran,
 		SkippedAlreadyFlat: r.skipped[pipeline.SkipAlreadyFlat],
 		SkippedInFlight:    r.skipped[pipeline.SkipInFlight],
 		PrefetchGets:       r.gets,

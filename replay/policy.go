@@ -38,6 +38,9 @@ type built struct {
 	// maxGetsPerSec is the policy's GET rate cap, for the record.
 	maxGetsPerSec float64
 	timing        timing
+	// quiet says until when the cycles of an idle stretch repeat the
+	// last (see idle.go); nil: they all run.
+	quiet quietFunc
 }
 
 type policyDef struct {
@@ -81,6 +84,17 @@ func fromConfig(cfg pipeline.Config, t timing, rate float64) (*built, error) {
 	return &built{p: p, timing: t, maxGetsPerSec: rate}, nil
 }
 
+// ranked is fromConfig for a policy that fetches the top K of the whole
+// index not in flat, with the idle certificate of its scorer.
+func ranked(cfg pipeline.Config, t timing, rate float64) (*built, error) {
+	b, err := fromConfig(cfg, t, rate)
+	if err != nil {
+		return nil, err
+	}
+	b.quiet = rankedQuiet(cfg.Scorer, int64(b.p.Config().Interval))
+	return b, nil
+}
+
 // policyDefs returns the lab's policies, the reference's first.
 func policyDefs() []policyDef {
 	return []policyDef{
@@ -98,7 +112,7 @@ func policyDefs() []policyDef {
 					return nil, err
 				}
 				cfg.Scorer = rfc0008(s)
-				return fromConfig(cfg, timing{sequential: true}, gridRate(s))
+				return ranked(cfg, timing{sequential: true}, gridRate(s))
 			},
 		},
 		{
@@ -110,7 +124,7 @@ func policyDefs() []policyDef {
 					return nil, err
 				}
 				cfg.Scorer = rfc0008(s)
-				return fromConfig(cfg, timing{limit: s.Limit}, gridRate(s))
+				return ranked(cfg, timing{limit: s.Limit}, gridRate(s))
 			},
 		},
 		{
@@ -122,7 +136,7 @@ func policyDefs() []policyDef {
 					return nil, err
 				}
 				cfg.Scorer = score.NewRecency(s.HalfLife)
-				return fromConfig(cfg, timing{limit: s.Limit}, gridRate(s))
+				return ranked(cfg, timing{limit: s.Limit}, gridRate(s))
 			},
 		},
 		{
@@ -136,7 +150,12 @@ func policyDefs() []policyDef {
 				}
 				cfg.Sources = []pipeline.Source{o}
 				cfg.Scorer = pipeline.ScorerFunc(o.score)
-				return fromConfig(cfg, timing{limit: s.Limit}, gridRate(s))
+				b, err := fromConfig(cfg, timing{limit: s.Limit}, gridRate(s))
+				if err != nil {
+					return nil, err
+				}
+				b.quiet = quietAlways // next use does not depend on the time
+				return b, nil
 			},
 		},
 		{
@@ -161,6 +180,10 @@ func policyDefs() []policyDef {
 					return nil, err
 				}
 				b.hints = h
+				// Hint rank does not depend on the time, and the pending
+				// hints stay as they are until the next event: none is
+				// due before it.
+				b.quiet = quietAlways
 				return b, nil
 			},
 		},
@@ -185,6 +208,7 @@ func policyDefs() []policyDef {
 					return nil, err
 				}
 				b.hints = h
+				b.quiet = quietWhenNoneSelected // deadlines and tokens move with time
 				return b, nil
 			},
 		},
@@ -201,7 +225,7 @@ func policyDefs() []policyDef {
 					return nil, err
 				}
 				b.admission = Admission{Mode: AdmitLRU}
-
+				b.quiet = quietWarmup
 				return b, nil
 			},
 		},

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"time"
 
@@ -54,6 +55,7 @@ type run struct {
 	idx       *index.Memory
 	ptr       int // the next request to serve
 	seen      []bool
+	lastRead  []int64 // the index's last access of each block seen
 	where     []uint8
 	prev      []int32
 	next      []int32
@@ -78,7 +80,8 @@ type run struct {
 	gets             int
 	getBytes         int64
 	useful           int
-	cycles           int
+	cycles           int // the model's cycles, those skipped as idle included
+	ran              int // the cycles the pipeline ran
 	skipped          map[string]int
 	failed           int
 	evictedUnread    int
@@ -101,6 +104,7 @@ func newRun(m *model, capacity int64, adm Admission) *run {
 		capacity: capacity,
 		adm:      adm,
 		seen:     make([]bool, u),
+		lastRead: make([]int64, u),
 		where:    make([]uint8, u),
 		prev:     make([]int32, u),
 		next:     make([]int32, u),
@@ -348,7 +352,7 @@ func (r *run) schedule(o *pipeline.Outcome) {
 		}
 		var done int64
 		if r.timing.sequential {
-			cum += r.m.cost[b]
+			cum = addSat(cum, r.m.cost[b])
 			done = cum
 		} else {
 			start := t0
@@ -357,7 +361,7 @@ func (r *run) schedule(o *pipeline.Outcome) {
 				start = window[i]
 				window = slices.Delete(window, i, i+1)
 			}
-			done = start + r.m.cost[b]
+			done = addSat(start, r.m.cost[b])
 			window = append(window, done)
 		}
 		r.pend[b] = true
@@ -372,8 +376,9 @@ func (r *run) schedule(o *pipeline.Outcome) {
 }
 
 // complete lands the GETs that complete at or before t, in time order,
-// then issue order.
-func (r *run) complete(t int64) {
+// then issue order, and reports whether any did.
+func (r *run) complete(t int64) bool {
+	landed := false
 	for len(r.events) > 0 && r.events[0].t <= t {
 		e := r.popEvent()
 		b := e.b
@@ -384,7 +389,9 @@ func (r *run) complete(t int64) {
 		r.pendBytes -= r.m.size[b]
 		r.pending--
 		r.admit(b)
+		landed = true
 	}
+	return landed
 }
 
 // restart empties flat and cancels the GETs in flight; the index and the
@@ -424,6 +431,7 @@ func (r *run) serve(i int) {
 	for j := m.start[i]; j < m.start[i+1]; j++ {
 		b := m.refs[j]
 		h := Hash(m.ids[b])
+		r.lastRead[b] = t
 		if !r.seen[b] {
 			// Computed: no stall; it enters the index, cold and flat.
 			r.seen[b] = true
@@ -489,7 +497,10 @@ func (r *run) hintsOf(i int, dst []snapshot.Hint) []snapshot.Hint {
 // prefetch): at each instant, GET completions land first, then the
 // restart, then hints become visible, then the cycle (on the grid, or
 // woken by a hint), then the requests of that instant in trace order.
-func (r *run) play(ctx context.Context, b *built, lead time.Duration, restart bool) error {
+//
+// Grid cycles in an idle stretch that provably repeat the last one are
+// credited without running (see idle.go), unless runIdle.
+func (r *run) play(ctx context.Context, b *built, lead time.Duration, restart, runIdle bool) error {
 	m := r.m
 	n := m.requests()
 	if n == 0 {
@@ -501,14 +512,14 @@ func (r *run) play(ctx context.Context, b *built, lead time.Duration, restart bo
 	var interval int64
 	if b.p != nil {
 		interval = int64(b.p.Config().Interval)
-		nextCycle = (first + interval - 1) / interval * interval
+		nextCycle = addSat(first, interval-1) / interval * interval
 		if first < 0 {
 			nextCycle = first / interval * interval
 		}
 	}
 	restartAt := never
 	if restart {
-		restartAt = (first + last) / 2
+		restartAt = first + (last-first)/2
 	}
 	H := int64(lead)
 	hintPtr := n
@@ -516,6 +527,10 @@ func (r *run) play(ctx context.Context, b *built, lead time.Duration, restart bo
 		hintPtr = 0
 	}
 	var scratch []snapshot.Hint
+	// The last cycle's skip counts while it fetched nothing and nothing
+	// has happened since, for quietFunc's again.
+	var quietSkips map[string]int
+	quietValid := false
 	for r.ptr < n {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -531,20 +546,25 @@ func (r *run) play(ctx context.Context, b *built, lead time.Duration, restart bo
 			t = restartAt
 		}
 		r.now = t
-		r.complete(t)
+		changed := r.complete(t)
 		if restartAt == t {
 			r.restart()
 			restartAt = never
+			changed = true
 		}
 		r.wake = false
 		for hintPtr < n && m.t[hintPtr]-H == t {
 			scratch = r.hintsOf(hintPtr, scratch)
 			b.hints.Add(scratch...)
 			hintPtr++
+			changed = true
+		}
+		if changed {
+			quietValid = false
 		}
 		grid := nextCycle == t && nextCycle <= last
 		if grid {
-			nextCycle += interval
+			nextCycle = addSat(nextCycle, interval)
 		}
 		if grid || (r.wake && b.p != nil) {
 			o := b.p.Run(ctx)
@@ -552,18 +572,59 @@ func (r *run) play(ctx context.Context, b *built, lead time.Duration, restart bo
 				return o.Err
 			}
 			r.cycles++
+			r.ran++
 			for k, v := range o.Skipped {
 				r.skipped[k] += v
 			}
 			r.schedule(o)
+			served := r.ptr < n && m.t[r.ptr] == t
+			if len(o.Fetches) > 0 || served {
+				quietValid = false
+			} else {
+				again := quietValid && maps.Equal(quietSkips, o.Skipped)
+				quietSkips, quietValid = o.Skipped, true
+				if !runIdle && b.quiet != nil && r.pending == 0 && r.failed == 0 {
+					nextCycle = r.skipIdle(b, o, again, nextCycle, interval, min(m.t[r.ptr], hintTime(m, hintPtr, H), restartAt), last)
+				}
+			}
 		}
 		for r.ptr < n && m.t[r.ptr] == t {
 			r.serve(r.ptr)
 			r.ptr++
+			quietValid = false
 		}
 	}
 	if b.hints != nil {
 		r.hintDropped = b.hints.Dropped()
 	}
 	return nil
+}
+
+// hintTime returns when request i becomes a hint, or never past the end.
+func hintTime(m *model, i int, lead int64) int64 {
+	if i >= m.requests() {
+		return 1<<63 - 1
+	}
+	return m.t[i] - lead
+}
+
+// skipIdle credits the grid cycles from next on that come before end (the
+// next event) and no later than last, as far as the policy promises they
+// repeat o, the cycle just run at r.now, and returns the next cycle to
+// run.
+func (r *run) skipIdle(b *built, o *pipeline.Outcome, again bool, next, interval, end, last int64) int64 {
+	upto := min(end-1, last)
+	if next > upto {
+		return next
+	}
+	upto = min(upto, b.quiet(r, o, end, again))
+	if next > upto {
+		return next
+	}
+	k := (upto-next)/interval + 1
+	r.cycles += int(k)
+	for reason, v := range o.Skipped {
+		r.skipped[reason] += int(k) * v
+	}
+	return addSat(next, k*interval)
 }
