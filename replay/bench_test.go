@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"testing"
+	"time"
 )
 
 // BenchmarkReplay replays five policies (the reference's) at one capacity,
@@ -54,6 +55,35 @@ func BenchmarkReadTraceLongLine(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/id")
+		})
+	}
+}
+
+// BenchmarkReplayGap replays every policy (gapConfig: 3 scenarios, 21
+// replays) over two requests an hour, a day and a year apart: the cost
+// stays flat, as only the cycles that can change something run (cycles/op
+// counts the model's, ran/op those run). Recorded in RESULTS.md, section 6.
+func BenchmarkReplayGap(b *testing.B) {
+	for _, gap := range []struct {
+		name string
+		d    time.Duration
+	}{{"1h", time.Hour}, {"1d", 24 * time.Hour}, {"1y", 365 * 24 * time.Hour}} {
+		tr := gapTrace(gap.d)
+		b.Run("gap="+gap.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var cycles, ran int
+			for b.Loop() {
+				res, err := Run(context.Background(), tr, gapConfig())
+				if err != nil {
+					b.Fatal(err)
+				}
+				cycles, ran = 0, 0
+				for _, r := range res {
+					cycles, ran = cycles+r.Cycles, ran+r.ran
+				}
+			}
+			b.ReportMetric(float64(cycles), "cycles/op")
+			b.ReportMetric(float64(ran), "ran/op")
 		})
 	}
 }
