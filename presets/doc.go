@@ -1,5 +1,6 @@
 // Package presets wires the stages into the ready cycles a node embeds
-// (the seed's three, a warm-up and a hint-driven one), each picked by its
+// (a dry run, a sequential and a parallel fetch of the top K, a warm-up and
+// a hint-driven one), each picked by its
 // name, and is the one place the module reads the environment.
 //
 // [New] returns a preset's pipeline, [Worker] a stopped worker running it
@@ -15,19 +16,19 @@
 //
 // # The presets
 //
-//   - "v1" ([NameV1]) scores, selects and reports, and never fetches (the
-//     seed's v1 worker, kept for diagnostics and canaries).
+//   - "v1" ([NameV1]) scores, selects and reports, and never fetches (for
+//     diagnostics and canaries).
 //   - "v2" ([NameV2]) skips blocks already in flat and fetches the rest one
-//     after another (the seed's v2 worker); a block whose fetch failed
+//     after another; a block whose fetch failed
 //     backs off ([filter.Backoff]) so that others get its slot.
 //   - "v3" ([NameV3]) does the same with at most Options.Limit fetches in
-//     flight (the seed's v3 TODO).
+//     flight.
 //   - "warmup" ([NameWarmup]) is a background prefetch that does no harm.
 //   - "hints" ([NameHints]) fetches the blocks of the requests the node
 //     announces.
 //
-// The three seed presets snapshot the index, score with [score.RFC0008],
-// select with [topk.Heap] and write the seed's [MyelonInstr] lines (fn
+// v1, v2 and v3 snapshot the index, score with [score.RFC0008], select
+// with [topk.Heap] and write the [MyelonInstr] lines (fn
 // "prefetch_cycle", "prefetch_cycle_v2" and "prefetch_cycle_v3") to
 // Options.InstrLog; warmup and hints write the v3 line. Given
 // Options.Registerer, every preset also counts its cycles and fetches into

@@ -1,8 +1,8 @@
 // Package emit holds the emit stage: [pipeline.Emitter] implementations that
 // report each finished cycle's [pipeline.Outcome].
 //
-//   - [MyelonInstr] writes the seed's "[MyelonInstr] {...}" JSON line, same
-//     envelope and field names, so existing log parsers keep working;
+//   - [MyelonInstr] writes the "[MyelonInstr] {...}" JSON line, whose
+//     envelope and field names log parsers rely on;
 //   - [Slog] logs the outcome through log/slog;
 //   - [Func] calls a plain function;
 //   - [Multi] reports to several emitters in turn.
@@ -23,11 +23,11 @@ import (
 type Format int
 
 const (
-	// V1 is the seed's dry-run line: fn "prefetch_cycle" with stages
+	// V1 is the dry-run line: fn "prefetch_cycle" with stages
 	// scored, materialized (the number selected: what would be fetched)
 	// and elapsed_ms.
 	V1 Format = iota + 1
-	// V2 is the seed's fetching line: fn "prefetch_cycle_v2" with stages
+	// V2 is the fetching line: fn "prefetch_cycle_v2" with stages
 	// scored, selected, skipped_already_flat, fetched, failed,
 	// bytes_materialized and elapsed_ms.
 	V2
@@ -118,7 +118,7 @@ func (e *MyelonInstr) Emit(_ context.Context, o *pipeline.Outcome) {
 	_, _ = e.W.Write(b)
 }
 
-// Slog logs each outcome as one record with the seed's counts, the skip
+// Slog logs each outcome as one record with the cycle's counts, the skip
 // and failure breakdowns and the stage timings. A cycle that ended with an
 // error logs at Warn.
 type Slog struct {

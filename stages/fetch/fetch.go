@@ -2,7 +2,7 @@
 // cycle's surviving candidates from the cold tier into the flat tier.
 //
 // Each strategy is a [pipeline.Fetcher] over a [Materializer], the small
-// interface a store implements (the seed's PrefetchFetcher.fetch_block):
+// interface a store implements:
 //
 //   - [DryRun] fetches nothing (the v1 preset);
 //   - [Sequential] fetches one block after another (v2);
@@ -13,8 +13,8 @@
 // which enforces the cycle's per-fetch deadline (pipeline.Cycle.FetchTimeout)
 // through the context it hands the Materializer (an overrun counts as
 // failed with reason pipeline.FailDeadline and the cycle goes on with the
-// next block), counts a miss as failed with reason pipeline.FailMiss, as in
-// the seed, and recovers a panic in the Materializer as a failure with
+// next block), counts a miss as failed with reason pipeline.FailMiss, and
+// recovers a panic in the Materializer as a failure with
 // reason pipeline.FailPanic. A new strategy calls Attempt once per
 // candidate, in whatever order and concurrency it likes. Cross-cutting
 // behaviour around a Materializer (metrics, logging) is a [Middleware],

@@ -16,8 +16,8 @@ import (
 	"github.com/wombatkv/prefetch/pipeline"
 )
 
-// Flat reports whether the flat tier already holds a block (the seed's
-// PrefetchFetcher.contains_flat). A store implements it; it should cost no
+// Flat reports whether the flat tier already holds a block. A store
+// implements it; it should cost no
 // more than one stat.
 type Flat interface {
 	ContainsFlat(ctx context.Context, ns string, h block.Hash) bool

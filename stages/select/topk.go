@@ -3,8 +3,8 @@
 // ordered by the lower hash (see [pipeline.Compare]), so that every selector
 // returns the same K in the same order.
 //
-//   - [FullSort] collects every candidate, sorts and truncates: the seed's
-//     approach, O(N log N) time and O(N) memory, kept as the baseline.
+//   - [FullSort] collects every candidate, sorts and truncates: O(N log N)
+//     time and O(N) memory, kept as the baseline.
 //   - [Heap] streams the candidates through a bounded heap of the K best:
 //     O(N log K) time, O(K) memory, and no allocation per candidate.
 //   - [Quickselect] gathers candidates in a buffer of 2K and, each time it
@@ -28,8 +28,8 @@ import (
 	"github.com/wombatkv/prefetch/pipeline"
 )
 
-// FullSort collects all candidates, sorts them and keeps the first K: the
-// seed's run_cycle. It allocates O(N) per cycle.
+// FullSort collects all candidates, sorts them and keeps the first K. It
+// allocates O(N) per cycle.
 type FullSort struct{}
 
 // Select returns the k best of seq in rank order.
