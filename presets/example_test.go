@@ -3,6 +3,9 @@ package presets_test
 import (
 	"context"
 	"fmt"
+	"log"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -12,6 +15,9 @@ import (
 	"github.com/wombatkv/prefetch/presets"
 	"github.com/wombatkv/prefetch/stages/emit"
 	"github.com/wombatkv/prefetch/stages/filter"
+	"github.com/wombatkv/prefetch/stages/score"
+	"github.com/wombatkv/prefetch/stages/snapshot"
+	"github.com/wombatkv/prefetch/store"
 )
 
 // memStore is a toy store for the examples: cold holds every block given
@@ -191,4 +197,184 @@ func ExampleDryRunEnabled() {
 	// yes true
 	// 0 false
 	// True false
+}
+
+// The hints preset's worker wakes at each hint.
+func ExampleWorker() {
+	hints := snapshot.NewHints(snapshot.HintsConfig{})
+	st := newRoomStore(1 << 30)
+	fetched := make(chan struct{}, 1)
+	w, err := presets.Worker(presets.NameHints, presets.Options{
+		Store: st, Interval: time.Hour, Hints: hints,
+		Emitters: []pipeline.Emitter{pipeline.EmitterFunc(func(_ context.Context, o *pipeline.Outcome) {
+			if o.Fetched > 0 {
+				fetched <- struct{}{}
+			}
+		})},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := w.Start(context.Background()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer w.Stop()
+	// The router announces a request due in a second: the worker wakes at
+	// once, not in an hour.
+	hints.Add(snapshot.Hint{Hash: hintHash(7), Meta: block.Meta{PayloadBytes: 1 << 20}, Due: time.Now().Add(time.Second)})
+	<-fetched
+	fmt.Println("fetched", st.got())
+	// Output:
+	// fetched [7]
+}
+
+// The warm-up fetches the most recent blocks into free room only.
+func ExampleNew_warmup() {
+	now := time.Unix(1000, 0)
+	idx := index.NewMemory(func() time.Time { return now })
+	for i := byte(1); i <= 3; i++ {
+		idx.BulkLoad(func(yield func(block.Hash, block.Meta) bool) {
+			yield(hintHash(i), block.Meta{PayloadBytes: 64 << 20, LastAccessNs: now.Add(-time.Duration(i) * time.Minute).UnixNano()})
+		})
+	}
+	st := newRoomStore(128 << 20) // an empty flat tier with room for two
+	p, err := presets.New(presets.NameWarmup, presets.Options{Index: idx, Store: st, Clock: func() time.Time { return now }})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	o := p.Run(context.Background())
+	fmt.Println("fetched", st.got(), "skipped", o.Skipped["no_room"], "for lack of room")
+	// Output:
+	// fetched [1 2] skipped 1 for lack of room
+}
+
+// ExampleNew picks a preset by the name a flag or a config file gives.
+func ExampleNew() {
+	idx, st, clock := exampleSetup()
+	for _, name := range []string{"v3", "v4"} {
+		p, err := presets.New(name, presets.Options{
+			Index: idx, Store: st, TopK: 3, Clock: clock,
+			Emitters: []pipeline.Emitter{report},
+		})
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		p.Run(context.Background())
+	}
+	// Output:
+	// scored=5 selected=3 skipped_already_flat=1 fetched=2 failed=0 bytes=2048 failed_by=map[]
+	// presets: unknown preset "v4", want one of v1, v2, v3, warmup, hints
+}
+
+func ExampleNames() {
+	fmt.Println(presets.Names())
+	// Output:
+	// [v1 v2 v3 warmup hints]
+}
+
+// Example_embed is the README's embedding example: a node's metadata index,
+// its two tiers, and the v3 preset running in the background.
+func Example_embed() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "prefetch-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	cold := "file://" + filepath.Join(dir, "cold") + "?create_dir=true"
+
+	// Another node wrote three blocks to the shared cold tier; this node's
+	// index knows them (from the router, say), its flat tier does not.
+	other, err := store.Open(ctx, store.Config{FlatDir: filepath.Join(dir, "other"), ColdURL: cold})
+	if err != nil {
+		log.Fatal(err)
+	}
+	idx := index.NewMemory(nil)
+	for i := range 3 {
+		h := block.Hash{31: byte(i + 1)}
+		payload := fmt.Appendf(nil, "kv-cache block %d", i)
+		if err := other.Put(ctx, "tp-default", block.Key(h), payload); err != nil {
+			log.Fatal(err)
+		}
+		idx.Insert(h, block.Meta{Seq: uint32(i), PayloadBytes: uint64(len(payload))})
+	}
+	other.Close()
+
+	// This node: its flat directory in front of the same cold bucket (in
+	// production an S3 bucket, opened with store/gocloud and passed as
+	// Config.Cold).
+	st, err := store.Open(ctx, store.Config{FlatDir: filepath.Join(dir, "flat"), ColdURL: cold})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+
+	first := make(chan *pipeline.Outcome, 1)
+	w, err := presets.Worker(presets.NameV3, presets.Options{
+		Index:    idx,
+		Store:    st,
+		Interval: time.Minute,
+		Emitters: []pipeline.Emitter{emit.Func(func(o *pipeline.Outcome) {
+			select {
+			case first <- o:
+			default:
+			}
+		})},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := w.Start(ctx); err != nil {
+		log.Fatal(err)
+	}
+	defer w.Stop()
+
+	o := <-first
+	fmt.Printf("fetched %d blocks, %d bytes, %d failed\n", o.Fetched, o.BytesMaterialized, o.Failed)
+	fmt.Println("in flat:", st.ContainsFlat(ctx, "tp-default", block.Hash{31: 1}))
+	// Output:
+	// fetched 3 blocks, 48 bytes, 0 failed
+	// in flat: true
+}
+
+// Example_customScorer is the README's custom scorer: recently used chain
+// heads of the active model first, everything else by recency.
+func Example_customScorer() {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	activeModel := block.ModelDigest{0: 7}
+	idx := index.NewMemory(nil)
+	idx.BulkLoad(func(yield func(block.Hash, block.Meta) bool) {
+		_ = yield(block.Hash{31: 1}, block.Meta{Seq: 3, Model: activeModel, LastAccessNs: now.UnixNano()}) &&
+			yield(block.Hash{31: 2}, block.Meta{Seq: 0, Model: activeModel, LastAccessNs: now.Add(-time.Hour).UnixNano()}) &&
+			yield(block.Hash{31: 3}, block.Meta{Seq: 0, LastAccessNs: now.UnixNano()})
+	})
+
+	recency := score.NewRecency(10 * time.Minute)
+	myScorer := pipeline.ScorerFunc(func(now time.Time, h block.Hash, m block.Meta) float64 {
+		s := recency.Score(now, h, m)
+		if m.IsChainHead() && m.Model == activeModel {
+			s += 1
+		}
+		return s
+	})
+	cfg, err := presets.Config(presets.NameV1, presets.Options{Index: idx, Clock: func() time.Time { return now }})
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg.Scorer = myScorer
+	p, err := pipeline.New(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, c := range p.Run(context.Background()).Selected {
+		fmt.Printf("block %d: %.3f\n", c.Hash[31], c.Score)
+	}
+	// Output:
+	// block 2: 1.016
+	// block 1: 1.000
+	// block 3: 1.000
 }

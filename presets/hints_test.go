@@ -2,7 +2,6 @@ package presets_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -220,56 +219,4 @@ func TestWarmupUnknownSizes(t *testing.T) {
 	if diff := cmp.Diff(map[string]int{pipeline.SkipUnknownSize: 8}, o.Skipped); diff != "" {
 		t.Errorf("Skipped mismatch (-want +got):\n%s", diff)
 	}
-}
-
-// The hints preset's worker wakes at each hint.
-func ExampleWorker() {
-	hints := snapshot.NewHints(snapshot.HintsConfig{})
-	st := newRoomStore(1 << 30)
-	fetched := make(chan struct{}, 1)
-	w, err := presets.Worker(presets.NameHints, presets.Options{
-		Store: st, Interval: time.Hour, Hints: hints,
-		Emitters: []pipeline.Emitter{pipeline.EmitterFunc(func(_ context.Context, o *pipeline.Outcome) {
-			if o.Fetched > 0 {
-				fetched <- struct{}{}
-			}
-		})},
-	})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	if err := w.Start(context.Background()); err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer w.Stop()
-	// The router announces a request due in a second: the worker wakes at
-	// once, not in an hour.
-	hints.Add(snapshot.Hint{Hash: hintHash(7), Meta: block.Meta{PayloadBytes: 1 << 20}, Due: time.Now().Add(time.Second)})
-	<-fetched
-	fmt.Println("fetched", st.got())
-	// Output:
-	// fetched [7]
-}
-
-// The warm-up fetches the most recent blocks into free room only.
-func ExampleNew_warmup() {
-	now := time.Unix(1000, 0)
-	idx := index.NewMemory(func() time.Time { return now })
-	for i := byte(1); i <= 3; i++ {
-		idx.BulkLoad(func(yield func(block.Hash, block.Meta) bool) {
-			yield(hintHash(i), block.Meta{PayloadBytes: 64 << 20, LastAccessNs: now.Add(-time.Duration(i) * time.Minute).UnixNano()})
-		})
-	}
-	st := newRoomStore(128 << 20) // an empty flat tier with room for two
-	p, err := presets.New(presets.NameWarmup, presets.Options{Index: idx, Store: st, Clock: func() time.Time { return now }})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	o := p.Run(context.Background())
-	fmt.Println("fetched", st.got(), "skipped", o.Skipped["no_room"], "for lack of room")
-	// Output:
-	// fetched [1 2] skipped 1 for lack of room
 }

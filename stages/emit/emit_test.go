@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -208,32 +207,4 @@ func TestMulti(t *testing.T) {
 		t.Errorf("the MyelonInstr emitter in Multi wrote %q", buf.String())
 	}
 	emit.Multi{}.Emit(context.Background(), sample()) // empty: a no-op
-}
-
-func ExampleNewMyelonInstr() {
-	o := &pipeline.Outcome{
-		Scored:            100,
-		Selected:          make([]pipeline.Candidate, 10),
-		Skipped:           map[string]int{pipeline.SkipAlreadyFlat: 2},
-		Fetched:           7,
-		Failed:            1,
-		BytesMaterialized: 7 * 1024,
-		Elapsed:           3 * time.Millisecond,
-	}
-	for _, f := range []emit.Format{emit.V1, emit.V2, emit.V3} {
-		emit.NewMyelonInstr(os.Stdout, f).Emit(context.Background(), o)
-	}
-	// Output:
-	// [MyelonInstr] {"scope":"wmbt_kv_timing","fn":"prefetch_cycle","stages":{"scored":100,"materialized":10,"elapsed_ms":3}}
-	// [MyelonInstr] {"scope":"wmbt_kv_timing","fn":"prefetch_cycle_v2","stages":{"scored":100,"selected":10,"skipped_already_flat":2,"fetched":7,"failed":1,"bytes_materialized":7168,"elapsed_ms":3}}
-	// [MyelonInstr] {"scope":"wmbt_kv_timing","fn":"prefetch_cycle_v3","stages":{"scored":100,"selected":10,"skipped_already_flat":2,"fetched":7,"failed":1,"bytes_materialized":7168,"elapsed_ms":3}}
-}
-
-func ExampleFunc() {
-	e := emit.Func(func(o *pipeline.Outcome) {
-		fmt.Printf("cycle %d: fetched %d of %d selected\n", o.Seq, o.Fetched, len(o.Selected))
-	})
-	e.Emit(context.Background(), &pipeline.Outcome{Seq: 1, Fetched: 2, Selected: make([]pipeline.Candidate, 3)})
-	// Output:
-	// cycle 1: fetched 2 of 3 selected
 }

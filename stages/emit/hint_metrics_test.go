@@ -2,7 +2,6 @@ package emit_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -169,26 +168,4 @@ func TestNewHintMetricsErrors(t *testing.T) {
 			t.Errorf("node %q: %v", node, err)
 		}
 	}
-}
-
-func ExampleNewHintMetrics() {
-	now := time.Unix(0, 0)
-	hints := snapshot.NewHints(snapshot.HintsConfig{Clock: func() time.Time { return now }})
-	reg := prometheus.NewRegistry() // serve it with promhttp.HandlerFor(reg, ...)
-	if _, err := emit.NewHintMetrics(reg, hints, emit.HintMetricsOptions{}); err != nil {
-		panic(err)
-	}
-	hints.Add(snapshot.Hint{Hash: block.Hash{1}, Due: now.Add(time.Second)},
-		snapshot.Hint{Hash: block.Hash{2}, Due: now.Add(time.Second)})
-	err := testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP kvprefetch_hints_added_total Hints given to the intake.
-# TYPE kvprefetch_hints_added_total counter
-kvprefetch_hints_added_total 2
-# HELP kvprefetch_hints_pending Hints held by the intake.
-# TYPE kvprefetch_hints_pending gauge
-kvprefetch_hints_pending 2
-`), "kvprefetch_hints_added_total", "kvprefetch_hints_pending")
-	fmt.Println("metrics as expected:", err == nil)
-	// Output:
-	// metrics as expected: true
 }

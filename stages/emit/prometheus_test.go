@@ -213,29 +213,3 @@ func TestPrometheusSharedRegistry(t *testing.T) {
 		}
 	}
 }
-
-func ExampleNewPrometheus() {
-	reg := prometheus.NewRegistry() // serve it with promhttp.HandlerFor(reg, ...)
-	p, err := emit.NewPrometheus(reg, emit.PrometheusOptions{})
-	if err != nil {
-		panic(err)
-	}
-	p.Emit(context.Background(), &pipeline.Outcome{
-		Namespace:         "tp-default",
-		Fetched:           2,
-		BytesMaterialized: 4096,
-		Failed:            1,
-		FailedBy:          map[string]int{pipeline.FailMiss: 1},
-	})
-	err = testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP kvprefetch_blocks_fetched_total Blocks materialized into the flat tier.
-# TYPE kvprefetch_blocks_fetched_total counter
-kvprefetch_blocks_fetched_total{kv_namespace="tp-default"} 2
-# HELP kvprefetch_blocks_failed_total Block fetches that failed, by reason.
-# TYPE kvprefetch_blocks_failed_total counter
-kvprefetch_blocks_failed_total{kv_namespace="tp-default",reason="miss"} 1
-`), "kvprefetch_blocks_fetched_total", "kvprefetch_blocks_failed_total")
-	fmt.Println("metrics as expected:", err == nil)
-	// Output:
-	// metrics as expected: true
-}

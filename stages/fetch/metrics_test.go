@@ -233,20 +233,3 @@ func TestInstrumentSharedRegistry(t *testing.T) {
 		}
 	}
 }
-
-func ExampleInstrument() {
-	reg := prometheus.NewRegistry() // serve it with promhttp.HandlerFor(reg, ...)
-	instrument, err := fetch.Instrument(reg, fetch.InstrumentOptions{})
-	if err != nil {
-		panic(err)
-	}
-	store := fetch.MaterializerFunc(func(context.Context, string, block.Hash, block.Meta) (int64, bool, error) {
-		return 4096, true, nil
-	})
-	f := fetch.NewParallel(instrument(store), 4)
-	res := f.Fetch(context.Background(), &pipeline.Cycle{Namespace: "tp-default", FetchTimeout: time.Second}, make([]pipeline.Candidate, 3))
-	n, _ := testutil.GatherAndCount(reg, "kvprefetch_fetch_duration_seconds")
-	fmt.Println(len(res), "fetches,", n, "duration series")
-	// Output:
-	// 3 fetches, 1 duration series
-}

@@ -2,7 +2,6 @@ package filter_test
 
 import (
 	"context"
-	"fmt"
 	"iter"
 	"math"
 	"math/rand/v2"
@@ -257,37 +256,4 @@ func TestFreeRoom(t *testing.T) {
 	if got := f.Skip(context.Background(), cy, pipeline.Candidate{Meta: block.Meta{PayloadBytes: 10}}); got != "" {
 		t.Errorf("10 B with 1 TiB free: reason %q, want none", got)
 	}
-}
-
-func ExampleNewBudget() {
-	// The grid's rate (8 per 500 ms) for an event-driven pipeline.
-	b := filter.NewBudget(8, 16, 8)
-	t0 := time.Unix(0, 0)
-	for i, at := range []time.Duration{0, 100 * time.Millisecond, time.Second} {
-		cy := &pipeline.Cycle{Seq: uint64(i + 1), Now: t0.Add(at)}
-		n := 0
-		for range 10 {
-			if b.Skip(context.Background(), cy, pipeline.Candidate{}) == "" {
-				n++
-			}
-		}
-		fmt.Printf("cycle at %v: %d GETs\n", at, n)
-	}
-	// Output:
-	// cycle at 0s: 8 GETs
-	// cycle at 100ms: 1 GETs
-	// cycle at 1s: 8 GETs
-}
-
-func ExampleNewFreeRoom() {
-	f := filter.NewFreeRoom(filter.RoomFunc(func(string) int64 { return 100 << 20 }))
-	cy := &pipeline.Cycle{Seq: 1}
-	for i := range 3 {
-		c := pipeline.Candidate{Meta: block.Meta{PayloadBytes: 40 << 20}}
-		fmt.Printf("block %d: %q\n", i, f.Skip(context.Background(), cy, c))
-	}
-	// Output:
-	// block 0: ""
-	// block 1: ""
-	// block 2: "no_room"
 }

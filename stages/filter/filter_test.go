@@ -2,7 +2,6 @@ package filter_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/wombatkv/prefetch/block"
@@ -72,18 +71,4 @@ func TestNotInFlight(t *testing.T) {
 			t.Errorf("Skip(%s, %x) = %q, want %q", tt.ns, tt.h[:1], got, tt.want)
 		}
 	}
-}
-
-func ExampleNewAlreadyFlat() {
-	warm := map[block.Hash]bool{{1}: true}
-	f := filter.NewAlreadyFlat(filter.FlatFunc(func(_ context.Context, ns string, h block.Hash) bool {
-		return ns == "tp-default" && warm[h]
-	}))
-	cy := &pipeline.Cycle{Namespace: "tp-default"}
-	for _, h := range []block.Hash{{1}, {2}} {
-		fmt.Printf("%s: %q\n", h.String()[:2], f.Skip(context.Background(), cy, pipeline.Candidate{Hash: h}))
-	}
-	// Output:
-	// 01: "already_flat"
-	// 02: ""
 }

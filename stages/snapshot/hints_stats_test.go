@@ -2,7 +2,6 @@ package snapshot_test
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"strconv"
 	"testing"
@@ -278,43 +277,6 @@ func TestHintStatsBucketEdges(t *testing.T) {
 	if again := h.Stats(); again.Lag.Counts[0] != 0 || again.Lag.Bounds[0] == 99 {
 		t.Error("Stats shares its slices with the intake")
 	}
-}
-
-func ExampleHints_Stats() {
-	now := time.Unix(0, 0)
-	clock := func() time.Time { return now }
-	flat := map[block.Hash]bool{}
-	get := fetch.MaterializerFunc(func(_ context.Context, _ string, h block.Hash, _ block.Meta) (int64, bool, error) {
-		now = now.Add(200 * time.Millisecond) // a GET takes 200 ms
-		flat[h] = true
-		return 1 << 20, true, nil
-	})
-	inFlat := filter.FlatFunc(func(_ context.Context, _ string, h block.Hash) bool { return flat[h] })
-
-	hints := snapshot.NewHints(snapshot.HintsConfig{Clock: clock})
-	p, err := pipeline.New(pipeline.Config{
-		Sources:    []pipeline.Source{hints},
-		Scorer:     pipeline.ScorerFunc(func(time.Time, block.Hash, block.Meta) float64 { return 1 }),
-		Selector:   topk.Heap{},
-		PreFilters: []pipeline.Filter{filter.NewAlreadyFlat(hints.WatchFlat(inFlat))},
-		Fetcher:    fetch.NewSequential(get),
-		Clock:      clock,
-	})
-	if err != nil {
-		panic(err)
-	}
-	flat[block.Hash{31: 1}] = true // a shared prefix, in flat already
-	hints.Add(snapshot.Hint{Hash: block.Hash{31: 1}, Due: now.Add(time.Second)},
-		snapshot.Hint{Hash: block.Hash{31: 2}, Due: now.Add(time.Second)})
-	p.Run(context.Background())
-	hints.Arrived(2, 2) // the request came: both its blocks were in flat
-
-	s := hints.Stats()
-	fmt.Printf("added %d: %d fetched, %d already in flat\n", s.Added, s.Fetched, s.AlreadyFlat)
-	fmt.Printf("lag %.1fs, slack %.1fs, flat share %.0f%%\n", s.Lag.Sum, s.Slack.Sum, 100*s.FlatShare.Sum/float64(s.FlatShare.Count))
-	// Output:
-	// added 2: 1 fetched, 1 already in flat
-	// lag 0.2s, slack 0.8s, flat share 100%
 }
 
 // Run with -race: the node adds hints and reports requests while cycles

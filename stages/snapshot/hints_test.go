@@ -2,7 +2,6 @@ package snapshot_test
 
 import (
 	"context"
-	"fmt"
 	"iter"
 	"math"
 	"sync"
@@ -240,21 +239,6 @@ func TestHintsWakeWorker(t *testing.T) {
 			t.Errorf("after the burst, %d fetches in all; want %d", n, 1+pipeline.DefaultTopK)
 		}
 	})
-}
-
-func ExampleNewHints() {
-	now := time.Unix(0, 0)
-	h := snapshot.NewHints(snapshot.HintsConfig{Capacity: 1024})
-	// The scheduler knows a request due in 2 s that reads two blocks.
-	h.Add(snapshot.Hint{Hash: block.Hash{31: 1}, Meta: block.Meta{Seq: 0}, Due: now.Add(2 * time.Second)},
-		snapshot.Hint{Hash: block.Hash{31: 2}, Meta: block.Meta{Seq: 1}, Due: now.Add(2 * time.Second)})
-	for hash, m := range h.Candidates(context.Background(), &pipeline.Cycle{Now: now}) {
-		due, _ := h.Due(hash)
-		fmt.Printf("block %d (seq %d) due in %v\n", hash[31], m.Seq, due.Sub(now))
-	}
-	// Output:
-	// block 1 (seq 0) due in 2s
-	// block 2 (seq 1) due in 2s
 }
 
 // The ring grows with use and keeps the arrival order across growth and

@@ -2,10 +2,8 @@ package snapshot_test
 
 import (
 	"context"
-	"fmt"
 	"iter"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -107,27 +105,4 @@ func TestRoomGateValidate(t *testing.T) {
 			}
 		})
 	}
-}
-
-// ExampleNewRoomGate: an index is scanned only while the flat tier has
-// room for the largest block seen.
-func ExampleNewRoomGate() {
-	x := index.NewMemory(nil)
-	x.BulkLoad(func(yield func(block.Hash, block.Meta) bool) {
-		yield(block.Hash{1}, block.Meta{PayloadBytes: 64 << 20, LastAccessNs: time.Unix(1, 0).UnixNano()})
-	})
-	free := int64(1 << 30)
-	g := snapshot.NewRoomGate(snapshot.NewIndex(x), roomFunc(func(string) int64 { return free }))
-	for _, room := range []int64{1 << 30, 32 << 20, 64 << 20} {
-		free = room
-		n := 0
-		for range g.Candidates(context.Background(), &pipeline.Cycle{}) {
-			n++
-		}
-		fmt.Printf("%d MiB free: %d proposed\n", room>>20, n)
-	}
-	// Output:
-	// 1024 MiB free: 1 proposed
-	// 32 MiB free: 0 proposed
-	// 64 MiB free: 1 proposed
 }

@@ -2,10 +2,8 @@ package snapshot_test
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -53,16 +51,4 @@ func TestIndexStreamsEveryEntry(t *testing.T) {
 	if n != len(want)+1 {
 		t.Errorf("after an insert: %d entries, want %d", n, len(want)+1)
 	}
-}
-
-func ExampleNewIndex() {
-	now := time.Unix(1_700_000_000, 0)
-	x := index.NewMemory(func() time.Time { return now })
-	x.Insert(block.Hash{1}, block.Meta{Seq: 0})
-	src := snapshot.NewIndex(x)
-	for h, m := range src.Candidates(context.Background(), &pipeline.Cycle{Now: now}) {
-		fmt.Println(h.String()[:2], m.Seq, m.LastAccessNs == now.UnixNano())
-	}
-	// Output:
-	// 01 0 true
 }
