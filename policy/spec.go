@@ -15,6 +15,7 @@ import (
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/stages/emit"
+	"github.com/wombatkv/prefetch/stages/filter"
 	topk "github.com/wombatkv/prefetch/stages/select"
 )
 
@@ -274,6 +275,17 @@ func (s *Spec) Build(env Env) (pipeline.Config, error) {
 	}
 	cfg.PreFilters = filters(s.f.PreFilters)
 	cfg.Filters = filters(s.f.Filters)
+	if env.Hints != nil && s.UsesHints() {
+		// As the hint preset does: the intake learns which hinted blocks
+		// were found in flat (served, not expired).
+		for _, fs := range [][]pipeline.Filter{cfg.PreFilters, cfg.Filters} {
+			for _, f := range fs {
+				if af, ok := f.(*filter.AlreadyFlat); ok {
+					af.Flat = env.Hints.WatchFlat(af.Flat)
+				}
+			}
+		}
+	}
 	if s.f.Fetcher.n != nil {
 		f, err := s.f.Fetcher.Build(env)
 		if err != nil {

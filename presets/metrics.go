@@ -31,9 +31,9 @@ func (o Options) withMetrics(cfg pipeline.Config) (pipeline.Config, error) {
 	switch f := cfg.Fetcher.(type) {
 	case nil, fetch.DryRun: // nothing fetched: no fetch metrics
 	case *fetch.Sequential:
-		m = &f.M
+		m = &f.Materializer
 	case *fetch.Parallel:
-		m = &f.M
+		m = &f.Materializer
 	default:
 		return pipeline.Config{}, fmt.Errorf("presets: cannot instrument a %T fetcher (a preset's bug: withMetrics knows Sequential and Parallel)", cfg.Fetcher)
 	}

@@ -180,7 +180,7 @@ func seedConfig(name string, o Options) (pipeline.Config, error) {
 		}
 		format, fetcher = emit.V2, fetch.NewSequential(o.Store)
 		if name == NameV3 {
-			format, fetcher = emit.V3, &fetch.Parallel{M: o.Store, Limit: o.Limit}
+			format, fetcher = emit.V3, &fetch.Parallel{Materializer: o.Store, Limit: o.Limit}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

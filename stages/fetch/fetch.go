@@ -84,16 +84,17 @@ func (DryRun) Fetch(context.Context, *pipeline.Cycle, []pipeline.Candidate) []pi
 // context ends the remaining fetches as pipeline.FailCanceled without
 // calling the Materializer.
 type Sequential struct {
-	M Materializer
+	// Materializer fetches each block (a store).
+	Materializer Materializer
 }
 
 // NewSequential returns the sequential strategy over m.
-func NewSequential(m Materializer) *Sequential { return &Sequential{M: m} }
+func NewSequential(m Materializer) *Sequential { return &Sequential{Materializer: m} }
 
 // Validate reports a missing Materializer.
 func (s *Sequential) Validate() error {
-	if s == nil || s.M == nil {
-		return errors.New("fetch: Sequential.M is nil, want the Materializer (a store)")
+	if s == nil || s.Materializer == nil {
+		return errors.New("fetch: Sequential.Materializer is nil, want the Materializer (a store)")
 	}
 	return nil
 }
@@ -102,7 +103,7 @@ func (s *Sequential) Validate() error {
 func (s *Sequential) Fetch(ctx context.Context, cy *pipeline.Cycle, cands []pipeline.Candidate) []pipeline.FetchResult {
 	res := make([]pipeline.FetchResult, len(cands))
 	for i, c := range cands {
-		res[i] = Attempt(ctx, cy, s.M, c)
+		res[i] = Attempt(ctx, cy, s.Materializer, c)
 	}
 	return res
 }
@@ -116,7 +117,8 @@ const DefaultLimit = 8
 // keep the order of the candidates. Fetch returns when every fetch it
 // started has returned.
 type Parallel struct {
-	M Materializer
+	// Materializer fetches each block (a store).
+	Materializer Materializer
 	// Limit is the most fetches in flight (0 means DefaultLimit; Fetch
 	// treats a negative Limit as 0, and Validate reports it).
 	Limit int
@@ -126,7 +128,7 @@ type Parallel struct {
 // fetches in flight (0 means DefaultLimit). It checks nothing:
 // [Parallel.Validate] does, and pipeline.New calls it.
 func NewParallel(m Materializer, limit int) *Parallel {
-	return &Parallel{M: m, Limit: limit}
+	return &Parallel{Materializer: m, Limit: limit}
 }
 
 // Validate reports a missing Materializer and a negative Limit.
@@ -135,8 +137,8 @@ func (p *Parallel) Validate() error {
 		return errors.New("fetch: Parallel is nil")
 	}
 	var errs []error
-	if p.M == nil {
-		errs = append(errs, errors.New("fetch: Parallel.M is nil, want the Materializer (a store)"))
+	if p.Materializer == nil {
+		errs = append(errs, errors.New("fetch: Parallel.Materializer is nil, want the Materializer (a store)"))
 	}
 	if p.Limit < 0 {
 		errs = append(errs, fmt.Errorf("fetch: Parallel.Limit = %d, want >= 0 (0 means the default, %d)", p.Limit, DefaultLimit))
@@ -159,7 +161,7 @@ func (p *Parallel) Fetch(ctx context.Context, cy *pipeline.Cycle, cands []pipeli
 			continue
 		}
 		g.Go(func() error {
-			res[i] = Attempt(ctx, cy, p.M, c)
+			res[i] = Attempt(ctx, cy, p.Materializer, c)
 			return nil
 		})
 	}

@@ -151,7 +151,7 @@ var strategies = []struct {
 	{"Sequential", func(m fetch.Materializer) pipeline.Fetcher { return fetch.NewSequential(m) }},
 	{"Parallel", func(m fetch.Materializer) pipeline.Fetcher { return fetch.NewParallel(m, 3) }},
 	{"Parallel/limit=1", func(m fetch.Materializer) pipeline.Fetcher { return fetch.NewParallel(m, 1) }},
-	{"Parallel/default", func(m fetch.Materializer) pipeline.Fetcher { return &fetch.Parallel{M: m} }},
+	{"Parallel/default", func(m fetch.Materializer) pipeline.Fetcher { return &fetch.Parallel{Materializer: m} }},
 	// A strategy of its own, built on Attempt alone, behaves as the others.
 	{"Attempt loop", func(m fetch.Materializer) pipeline.Fetcher {
 		return pipeline.FetcherFunc(func(ctx context.Context, cy *pipeline.Cycle, cands []pipeline.Candidate) []pipeline.FetchResult {
@@ -429,16 +429,16 @@ func TestSequentialIsSequential(t *testing.T) {
 func TestValidate(t *testing.T) {
 	st := &fakeStore{}
 	limit := "pipeline: Fetcher: fetch: Parallel.Limit = -1, want >= 0 (0 means the default, 8)"
-	noStore := "pipeline: Fetcher: fetch: Parallel.M is nil, want the Materializer (a store)"
+	noStore := "pipeline: Fetcher: fetch: Parallel.Materializer is nil, want the Materializer (a store)"
 	for _, tt := range []struct {
 		name string
 		f    pipeline.Fetcher
 		want string
 	}{
 		{"NewParallel(-1)", fetch.NewParallel(st, -1), limit},
-		{"Parallel{Limit: -1}", &fetch.Parallel{M: st, Limit: -1}, limit},
+		{"Parallel{Limit: -1}", &fetch.Parallel{Materializer: st, Limit: -1}, limit},
 		{"Parallel{}", &fetch.Parallel{Limit: -1}, noStore + "\n" + limit},
-		{"NewSequential(nil)", fetch.NewSequential(nil), "pipeline: Fetcher: fetch: Sequential.M is nil, want the Materializer (a store)"},
+		{"NewSequential(nil)", fetch.NewSequential(nil), "pipeline: Fetcher: fetch: Sequential.Materializer is nil, want the Materializer (a store)"},
 		{"nil *Parallel", (*fetch.Parallel)(nil), "pipeline: Fetcher: fetch: Parallel is nil"},
 		{"NewParallel(0)", fetch.NewParallel(st, 0), ""},
 		{"NewSequential", fetch.NewSequential(st), ""},

@@ -156,7 +156,8 @@ func (f RoomFunc) FreeBytes(ns string) int64 { return f(ns) }
 // Put FreeRoom after the filters that drop blocks already in flat or in
 // flight. It is safe for concurrent use.
 type FreeRoom struct {
-	R Room
+	// Room reports the flat tier's free room (a store with a capacity).
+	Room Room
 
 	mu      sync.Mutex
 	seq     uint64
@@ -164,12 +165,12 @@ type FreeRoom struct {
 }
 
 // NewFreeRoom returns the free-room filter over r.
-func NewFreeRoom(r Room) *FreeRoom { return &FreeRoom{R: r} }
+func NewFreeRoom(r Room) *FreeRoom { return &FreeRoom{Room: r} }
 
 // Validate reports a missing Room.
 func (f *FreeRoom) Validate() error {
-	if f == nil || f.R == nil {
-		return errors.New("filter: FreeRoom.R is nil, want the flat tier's Room (a store with a capacity)")
+	if f == nil || f.Room == nil {
+		return errors.New("filter: FreeRoom.Room is nil, want the flat tier's Room (a store with a capacity)")
 	}
 	return nil
 }
@@ -185,7 +186,7 @@ func (f *FreeRoom) Skip(_ context.Context, cy *pipeline.Cycle, c pipeline.Candid
 	if cy.Seq != f.seq {
 		f.seq, f.planned = cy.Seq, 0
 	}
-	if f.R.FreeBytes(cy.Namespace)-f.planned < need {
+	if f.Room.FreeBytes(cy.Namespace)-f.planned < need {
 		return pipeline.SkipNoRoom
 	}
 	f.planned += need

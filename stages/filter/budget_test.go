@@ -190,13 +190,13 @@ func TestValidate(t *testing.T) {
 		}},
 		{"NewBackoff(0, 0)", filter.NewBackoff(0, 0), nil},
 		{"NewFreeRoom(nil)", filter.NewFreeRoom(nil), []string{
-			"pipeline: Filters[0]: filter: FreeRoom.R is nil, want the flat tier's Room (a store with a capacity)",
+			"pipeline: Filters[0]: filter: FreeRoom.Room is nil, want the flat tier's Room (a store with a capacity)",
 		}},
 		{"NewAlreadyFlat(nil)", filter.NewAlreadyFlat(nil), []string{
 			"pipeline: Filters[0]: filter: AlreadyFlat.Flat is nil, want the flat tier (a store)",
 		}},
 		{"NewNotInFlight(nil)", filter.NewNotInFlight(nil), []string{
-			"pipeline: Filters[0]: filter: NotInFlight.F is nil, want what tracks the fetches in flight (a store)",
+			"pipeline: Filters[0]: filter: NotInFlight.InFlight is nil, want what tracks the fetches in flight (a store)",
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -67,16 +67,17 @@ type InFlight interface {
 // NotInFlight skips blocks whose fetch is already in flight, with reason
 // pipeline.SkipInFlight.
 type NotInFlight struct {
-	F InFlight
+	// InFlight tracks the fetches in flight (a store).
+	InFlight InFlight
 }
 
 // NewNotInFlight returns the in-flight filter over f.
-func NewNotInFlight(f InFlight) *NotInFlight { return &NotInFlight{F: f} }
+func NewNotInFlight(f InFlight) *NotInFlight { return &NotInFlight{InFlight: f} }
 
 // Validate reports a missing InFlight.
 func (n *NotInFlight) Validate() error {
-	if n == nil || n.F == nil {
-		return errors.New("filter: NotInFlight.F is nil, want what tracks the fetches in flight (a store)")
+	if n == nil || n.InFlight == nil {
+		return errors.New("filter: NotInFlight.InFlight is nil, want what tracks the fetches in flight (a store)")
 	}
 	return nil
 }
@@ -86,7 +87,7 @@ func (n *NotInFlight) Inline() {}
 
 // Skip returns pipeline.SkipInFlight when a fetch of c is in flight.
 func (n *NotInFlight) Skip(_ context.Context, cy *pipeline.Cycle, c pipeline.Candidate) string {
-	if n.F.InFlight(cy.Namespace, c.Hash) {
+	if n.InFlight.InFlight(cy.Namespace, c.Hash) {
 		return pipeline.SkipInFlight
 	}
 	return ""

@@ -8,7 +8,6 @@ import (
 
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
-	"github.com/wombatkv/prefetch/stages/filter"
 )
 
 // HintStats is what became of an intake's hints, as [Hints.Stats] reads
@@ -203,8 +202,8 @@ func (h *Hints) Observe(o *pipeline.Outcome) {
 // A pre-filter is asked only about the candidates that could still be
 // selected, so a hinted block that never ranks high enough is never
 // checked: its hints count as Expired even if the block was in flat.
-func (h *Hints) WatchFlat(f filter.Flat) filter.Flat {
-	return filter.FlatFunc(func(ctx context.Context, ns string, x block.Hash) bool {
+func (h *Hints) WatchFlat(f Flat) Flat {
+	return flatFunc(func(ctx context.Context, ns string, x block.Hash) bool {
 		if !f.ContainsFlat(ctx, ns, x) {
 			return false
 		}
@@ -230,4 +229,17 @@ func (h *Hints) Arrived(hinted, inFlat int) {
 	h.mu.Lock()
 	h.acct.share.observe(share)
 	h.mu.Unlock()
+}
+
+// Flat reports whether the flat tier holds a block: the method of
+// filter.Flat, which a store implements (declared here so that a stage
+// package does not import another).
+type Flat interface {
+	ContainsFlat(ctx context.Context, ns string, h block.Hash) bool
+}
+
+type flatFunc func(ctx context.Context, ns string, h block.Hash) bool
+
+func (f flatFunc) ContainsFlat(ctx context.Context, ns string, h block.Hash) bool {
+	return f(ctx, ns, h)
 }

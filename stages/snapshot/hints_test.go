@@ -315,7 +315,7 @@ func TestHintsValidate(t *testing.T) {
 	if err := newWith(snapshot.NewHints(snapshot.HintsConfig{})); err != nil {
 		t.Errorf("New with a default intake: %v", err)
 	}
-	if err := newWith(snapshot.NewIndex(nil)); err == nil || err.Error() != "pipeline: Sources[1]: snapshot: Index.R is nil, want the metadata index (an index.Reader)" {
+	if err := newWith(snapshot.NewIndex(nil)); err == nil || err.Error() != "pipeline: Sources[1]: snapshot: Index.Index is nil, want the metadata index (an index.Reader)" {
 		t.Errorf("New with an Index over nil: %v", err)
 	}
 

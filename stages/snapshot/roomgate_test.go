@@ -91,7 +91,7 @@ func TestRoomGateValidate(t *testing.T) {
 	}{
 		{"empty", &snapshot.RoomGate{}, "snapshot: RoomGate.Source is nil, want the source to gate (e.g. snapshot.Index)\n" +
 			"snapshot: RoomGate.Room is nil, want the flat tier's free room (a store with a capacity)"},
-		{"the source's own problem", snapshot.NewRoomGate(snapshot.NewIndex(nil), roomFunc(nil)), "snapshot: Index.R is nil, want the metadata index (an index.Reader)"},
+		{"the source's own problem", snapshot.NewRoomGate(snapshot.NewIndex(nil), roomFunc(nil)), "snapshot: Index.Index is nil, want the metadata index (an index.Reader)"},
 		{"nil", nil, "snapshot: RoomGate is nil"},
 		{"good", snapshot.NewRoomGate(snapshot.NewIndex(index.NewMemory(nil)), roomFunc(nil)), ""},
 	} {

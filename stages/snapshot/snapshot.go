@@ -20,21 +20,22 @@ import (
 
 // Index is the source that proposes every entry of a metadata index.
 type Index struct {
-	R index.Reader
+	// Index is the metadata index whose entries are proposed.
+	Index index.Reader
 }
 
 // NewIndex returns the source over r.
-func NewIndex(r index.Reader) *Index { return &Index{R: r} }
+func NewIndex(r index.Reader) *Index { return &Index{Index: r} }
 
 // Validate reports a missing index.
 func (s *Index) Validate() error {
-	if s == nil || s.R == nil {
-		return errors.New("snapshot: Index.R is nil, want the metadata index (an index.Reader)")
+	if s == nil || s.Index == nil {
+		return errors.New("snapshot: Index.Index is nil, want the metadata index (an index.Reader)")
 	}
 	return nil
 }
 
 // Candidates streams every entry of the index.
 func (s *Index) Candidates(context.Context, *pipeline.Cycle) iter.Seq2[block.Hash, block.Meta] {
-	return s.R.All()
+	return s.Index.All()
 }

@@ -25,7 +25,7 @@ func TestIndexStreamsEveryEntry(t *testing.T) {
 	x.BulkLoad(maps.All(want))
 
 	src := snapshot.NewIndex(x)
-	if src.R != x {
+	if src.Index != x {
 		t.Error("NewIndex did not keep the reader")
 	}
 	for pass := 1; pass <= 2; pass++ { // a new pass per cycle
