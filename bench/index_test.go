@@ -60,9 +60,14 @@ func heapInUse() uint64 {
 
 // BenchmarkIndexRequestPath times single Touch and Insert calls on a
 // 1e7-entry index (wall clock, random ages), with no scan (scan=off) or
-// with full column scans running back to back on another goroutine
-// (scan=full: every entry's last access read under each shard's read
-// lock in turn, the most a scan can hold writers up). It reports the
+// with scans running back to back on another goroutine: scan=full reads
+// every entry's last access under each shard's read lock in turn (the
+// most a scan can hold writers up, as a cycle that prunes nothing does);
+// scan=zoned is a recency-only top 8 (scanZones), which locks only the
+// shards that can hold a newcomer, as a cycle over ScanColumnsZoned does;
+// scan=busy, the control, keeps the other goroutine busy without touching
+// the index (on a machine of two shared cores, that alone moves the tail).
+// It reports the
 // latency quantiles of the single calls (p50-ns, p99-ns, p9999-ns, max-ns),
 // the scans completed per second meanwhile, and the GC cycles that ran
 // during the timed loop (gcs). Insert adds new random hashes, so the index
@@ -84,17 +89,28 @@ func BenchmarkIndexRequestPath(b *testing.B) {
 	})
 	defer runtime.GC() // after fix is dropped
 	for _, op := range []string{"touch", "insert"} {
-		for _, scan := range []string{"off", "full"} {
+		for _, scan := range []string{"off", "busy", "full", "zoned"} {
 			b.Run(fmt.Sprintf("n=%d/op=%s/scan=%s", int(n), op, scan), func(b *testing.B) {
 				x, hs := fix()
 				runtime.GC()
 				var stop atomic.Bool
 				var scans atomic.Int64
 				var wg sync.WaitGroup
-				if scan == "full" {
+				if scan != "off" {
 					wg.Go(func() {
+						var t topRecent
 						for !stop.Load() {
-							sink += floorScan(x)
+							switch scan {
+							case "busy": // the control: a busy goroutine that leaves the index alone
+								for i := range 1 << 16 {
+									sink += int64(i)
+								}
+							case "full":
+								sink += floorScan(x)
+							default:
+								t.reset(8)
+								scanZones(x, &t)
+							}
 							scans.Add(1)
 						}
 					})
@@ -139,7 +155,7 @@ func BenchmarkIndexRequestPath(b *testing.B) {
 				b.ReportMetric(q(0.9999), "p9999-ns")
 				b.ReportMetric(float64(lat[len(lat)-1]), "max-ns")
 				b.ReportMetric(float64(gc1.NumGC-gc0.NumGC), "gcs")
-				if scan == "full" {
+				if scan != "off" {
 					b.ReportMetric(float64(scans.Load())/elapsed.Seconds(), "scans/s")
 				}
 			})
