@@ -10,10 +10,10 @@
 // pipeline's fast path, hands the caller a shard's columns in place under its
 // read lock, so its callback must be short and must not call into the index.
 // [Memory.ScanColumnsBounded] reads each shard's [Bounds] on last access
-// before it locks the shard, so a scan ranking by recency passes over the
-// shards, and then the runs ([Columns.Bounds]), that cannot hold what it
-// seeks, at a cost that follows what it selects rather than what the index
-// holds.
+// before it locks the shard, and [Memory.ScanColumnsZoned] each run's too,
+// so a scan ranking by recency passes over the shards and runs that cannot
+// hold what it seeks, at a cost that follows what it selects rather than
+// what the index holds.
 package index
 
 import (
