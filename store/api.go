@@ -73,11 +73,11 @@ func (s *Store) Materialize(ctx context.Context, ns string, h block.Hash, m bloc
 	if size, ok := s.inFlat(n, expect); ok {
 		return size, true, nil
 	}
-	if m.PayloadBytes > uint64(s.maxSize(s.adm.place)) {
+	if m.PayloadBytes > uint64(s.maxSize(s.adm.Place())) {
 		s.st.rejected.Add(1)
-		return 0, false, failf(ReasonTooLarge, "store: %s: index says %d bytes, more than the flat tier admits (%d bytes)", n.object(), m.PayloadBytes, s.maxSize(s.adm.place))
+		return 0, false, failf(ReasonTooLarge, "store: %s: index says %d bytes, more than the flat tier admits (%d bytes)", n.object(), m.PayloadBytes, s.maxSize(s.adm.Place()))
 	}
-	r, err := s.shared(ctx, n, expect, s.adm.place)
+	r, err := s.shared(ctx, n, expect, s.adm.Place())
 	return r.n, r.found, err
 }
 
@@ -97,22 +97,19 @@ func (s *Store) PutCold(ctx context.Context, ns, key string, payload []byte) err
 }
 
 // FreeBytes returns the payload bytes a prefetched block may take in flat
-// without evicting anything: the budget less what flat holds and what the
-// cold fetches in flight will publish (and, with
-// probation admission, no more than the probation segment's room). The
-// budget is shared by every namespace; an invalid namespace has none. It
-// is what the free-room filter (filter.FreeRoom) asks: a filter.Room.
+// without evicting anything: the room where Config.Admission puts it (the
+// budget less what flat holds; with probation admission, no more than the
+// probation segment's room) less what the cold fetches in flight will
+// publish. The budget is shared by every namespace; an invalid namespace
+// has none. It is what the free-room filter (filter.FreeRoom) asks: a
+// filter.Room.
 func (s *Store) FreeBytes(ns string) int64 {
 	if block.ValidateNamespace(ns) != nil {
 		return 0
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	free := s.rec.budget - s.rec.bytes - s.pending
-	if s.adm.place == placeProbation {
-		free = min(free, s.rec.probBudget-s.rec.probBytes)
-	}
-	return max(free, 0)
+	return max(s.rec.room(s.adm.Place())-s.pending, 0)
 }
 
 // Put stores payload as the block with key (a [block.Key]) in namespace ns:
@@ -185,9 +182,4 @@ func (s *Store) Get(ctx context.Context, ns, key string) ([]byte, error) {
 }
 
 // maxSize is the largest block that may enter flat at p.
-func (s *Store) maxSize(p place) int64 {
-	if p == placeProbation {
-		return s.rec.probBudget
-	}
-	return s.cfg.FlatBudget
-}
+func (s *Store) maxSize(p place) int64 { return s.rec.maxSize(p) }

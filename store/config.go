@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
+
+	"github.com/wombatkv/prefetch/internal/slru"
 )
 
 // DefaultFlatBudget is the flat tier's byte budget when Config.FlatBudget is
@@ -71,15 +71,21 @@ type Config struct {
 	//   - "mru": at the most recently used end, like a block the node read.
 	//   - "lru": at the least recently used end, so that a prefetched block
 	//     not read before the next eviction is the first to go.
-	//   - "probation:F", 0 < F < 1 (e.g. "probation:0.25"): a segmented LRU.
-	//     Prefetched blocks enter a probation segment that holds at most F
-	//     of FlatBudget; admitting one past that evicts the segment's least
-	//     recently used block. A Get promotes a block to the main segment.
-	//     Eviction for budget takes the probation segment's least recently
-	//     used block first, and the main segment's only when probation is
-	//     empty. So blocks prefetched but never read occupy at most F of the
-	//     flat tier. The segment is not persisted: a reopened store puts
-	//     every block in the main segment, ordered by file mtime.
+	//   - "probation:F", 0 < F <= 1 (e.g. "probation:0.25"): a segmented
+	//     LRU. Prefetched blocks enter a probation segment that holds at
+	//     most floor(F x FlatBudget) bytes; a block larger than that is not
+	//     fetched (reason "too_large"), and admitting one past it evicts the
+	//     segment's least recently used blocks first. A Get promotes a block
+	//     to the main segment. Eviction for budget then takes the probation
+	//     segment's least recently used block first, and the main segment's
+	//     only when probation is empty. So blocks prefetched but never read
+	//     occupy at most F of the flat tier; with F = 1 they may take all of
+	//     it, but still go before any block that was read. The segment is
+	//     not persisted: a reopened store puts every block in the main
+	//     segment, ordered by file mtime.
+	//
+	// The replay lab (kvprefetch replay --admission) takes the same values
+	// and simulates this same order, eviction for eviction.
 	Admission string
 
 	// RequireChecksum rejects a cold object that carries no "b3" metadata
@@ -140,24 +146,12 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// admission is a parsed Config.Admission.
-type admission struct {
-	place place
-	frac  float64 // probation fraction, for placeProbation
-}
-
-func parseAdmission(s string) (admission, error) {
-	switch s {
-	case "mru":
-		return admission{place: placeFront}, nil
-	case "lru":
-		return admission{place: placeBack}, nil
+// parseAdmission parses Config.Admission with the module's one parser
+// ([slru.ParseAdmission]), which the replay lab's --admission uses too.
+func parseAdmission(s string) (slru.Admission, error) {
+	a, err := slru.ParseAdmission(s)
+	if err != nil {
+		return slru.Admission{}, fmt.Errorf("store: Admission = %q: %w (empty means the default, %q)", s, err, DefaultAdmission)
 	}
-	if f, ok := strings.CutPrefix(s, "probation:"); ok {
-		v, err := strconv.ParseFloat(f, 64)
-		if err == nil && v > 0 && v < 1 {
-			return admission{place: placeProbation, frac: v}, nil
-		}
-	}
-	return admission{}, fmt.Errorf("store: Admission = %q, want \"mru\", \"lru\" or \"probation:F\" with 0 < F < 1 (empty means the default, %q)", s, DefaultAdmission)
+	return a, nil
 }

@@ -18,6 +18,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "minimal", cfg: Config{FlatDir: "/x", ColdURL: "mem://"}},
 		{name: "lru admission", cfg: Config{FlatDir: "/x", ColdURL: "mem://", Admission: "lru"}},
 		{name: "probation admission", cfg: Config{FlatDir: "/x", ColdURL: "file:///cold?create_dir=true", Admission: "probation:0.25"}},
+		// The replay lab took it and the store refused it; both take it now.
+		{name: "probation admission of the whole budget", cfg: Config{FlatDir: "/x", ColdURL: "mem://", Admission: "probation:1"}},
 		{name: "an open tier", cfg: Config{FlatDir: "/x", Cold: newMemCold()}},
 		{name: "an open tier wins over a URL", cfg: Config{FlatDir: "/x", Cold: newMemCold(), ColdURL: "s3://b"}},
 		{
@@ -34,7 +36,7 @@ func TestConfigValidate(t *testing.T) {
 			want: []string{
 				`store: ColdURL = "/just/a/path", want a URL with a scheme (file:///path, mem://, or s3://bucket?region=... through store/gocloud)`,
 				"store: FlatBudget = -1, want > 0 bytes (0 means the default, 1073741824)",
-				`store: Admission = "fifo", want "mru", "lru" or "probation:F" with 0 < F < 1 (empty means the default, "mru")`,
+				`store: Admission = "fifo": want "mru", "lru" or "probation:F" with 0 < F <= 1, e.g. "probation:0.25" (empty means the default, "mru")`,
 			},
 		},
 		{
@@ -71,13 +73,23 @@ func TestConfigValidate(t *testing.T) {
 		},
 		{
 			name: "probation fraction out of range",
-			cfg:  Config{FlatDir: "/x", ColdURL: "mem://", Admission: "probation:1"},
-			want: []string{`store: Admission = "probation:1", want "mru", "lru" or "probation:F" with 0 < F < 1 (empty means the default, "mru")`},
+			cfg:  Config{FlatDir: "/x", ColdURL: "mem://", Admission: "probation:1.5"},
+			want: []string{`store: Admission = "probation:1.5": fraction 1.5 is out of range, want "mru", "lru" or "probation:F" with 0 < F <= 1, e.g. "probation:0.25" (empty means the default, "mru")`},
+		},
+		{
+			name: "probation fraction zero",
+			cfg:  Config{FlatDir: "/x", ColdURL: "mem://", Admission: "probation:0"},
+			want: []string{`store: Admission = "probation:0": fraction 0 is out of range, want "mru", "lru" or "probation:F" with 0 < F <= 1, e.g. "probation:0.25" (empty means the default, "mru")`},
 		},
 		{
 			name: "probation fraction not a number",
+			cfg:  Config{FlatDir: "/x", ColdURL: "mem://", Admission: "probation:x"},
+			want: []string{`store: Admission = "probation:x": fraction "x" is not a number, want "mru", "lru" or "probation:F" with 0 < F <= 1, e.g. "probation:0.25" (empty means the default, "mru")`},
+		},
+		{
+			name: "probation fraction NaN",
 			cfg:  Config{FlatDir: "/x", ColdURL: "mem://", Admission: "probation:NaN"},
-			want: []string{`store: Admission = "probation:NaN", want "mru", "lru" or "probation:F" with 0 < F < 1 (empty means the default, "mru")`},
+			want: []string{`store: Admission = "probation:NaN": fraction NaN is out of range, want "mru", "lru" or "probation:F" with 0 < F <= 1, e.g. "probation:0.25" (empty means the default, "mru")`},
 		},
 	}
 	for _, tc := range tests {

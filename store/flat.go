@@ -22,7 +22,7 @@ import (
 func (s *Store) indexed(n name) (e *entry, size int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e = s.rec.m[n.id()]; e != nil {
+	if e = s.rec.get(n.id()); e != nil {
 		size = e.size
 	}
 	return e, size
@@ -70,7 +70,7 @@ func (s *Store) check(n name, e *entry, size, expect int64, fi fs.FileInfo, err 
 func (s *Store) drop(n name, e *entry, c *atomic.Uint64, why string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.rec.m[n.id()] != e {
+	if s.rec.get(n.id()) != e {
 		return
 	}
 	s.rec.forget(n.id())

@@ -1,16 +1,19 @@
 package store
 
 import (
-	"container/list"
 	"time"
+
+	"github.com/wombatkv/prefetch/internal/slru"
 )
 
-// segment names the list an entry of the recency index lives on.
-type segment uint8
+// place says where admit puts a block: the front or back of the main
+// list, or the probation list (see [slru.Place]).
+type place = slru.Place
 
 const (
-	protected segment = iota // the main list (every block when not in probation mode)
-	probation                // prefetched blocks not read since (probation mode only)
+	placeFront     = slru.PlaceFront     // most recently used end of the main list
+	placeBack      = slru.PlaceBack      // least recently used end of the main list
+	placeProbation = slru.PlaceProbation // most recently used end of the probation list
 )
 
 // entry is one block of the flat tier in the recency index.
@@ -18,118 +21,134 @@ type entry struct {
 	key   string    // "<ns>/<64 hex>": the index key and, joined to the root, the path
 	size  int64     // payload bytes
 	stamp time.Time // recency stamp, mirrored as the file's mtime
-	seg   segment
-	elem  *list.Element
 }
 
 // recency is the flat tier's byte-budgeted LRU index, optionally segmented
-// (SLRU) with a probation list for prefetched blocks. Each list runs from
-// the most recently used block (front) to the least (back). It does no I/O
-// and is not safe for concurrent use: the Store guards it with its mutex.
+// with a probation list for prefetched blocks: the module's one segmented
+// LRU ([slru.Order], which the replay lab simulates too) over handles,
+// with the block ids and recency stamps that are the store's own. It does
+// no I/O and is not safe for concurrent use: the Store guards it with its
+// mutex.
 type recency struct {
-	budget     int64 // bytes the flat tier may hold
-	probBudget int64 // bytes the probation list may hold (probation mode)
-	bytes      int64 // bytes held, both lists
-	probBytes  int64 // bytes held on the probation list
-	main, prob list.List
-	m          map[string]*entry
+	o       *slru.Order
+	ids     map[string]int32 // key to handle
+	ents    []*entry         // handle to entry; nil for a free handle
+	free    []int32          // free handles
+	victims []int32          // scratch for the order's victims
 }
 
 func newRecency(budget, probBudget int64) *recency {
-	return &recency{budget: budget, probBudget: probBudget, m: make(map[string]*entry)}
+	return &recency{o: slru.New(0, budget, probBudget), ids: make(map[string]int32)}
 }
 
-// place says where admit puts a block.
-type place uint8
+// bytes returns the bytes flat holds, both lists.
+func (r *recency) bytes() int64 { return r.o.Bytes() }
 
-const (
-	placeFront     place = iota // most recently used end of the main list
-	placeBack                   // least recently used end of the main list
-	placeProbation              // most recently used end of the probation list
-)
+// room returns the bytes a block admitted at p may take without evicting
+// anything.
+func (r *recency) room(p place) int64 { return r.o.Room(p) }
+
+// maxSize returns the largest block that may enter flat at p.
+func (r *recency) maxSize(p place) int64 { return r.o.MaxSize(p) }
+
+// get returns the entry indexed under key, or nil. An entry is replaced,
+// not changed, when its block is admitted again, so it names one
+// publication.
+func (r *recency) get(key string) *entry {
+	if h, ok := r.ids[key]; ok {
+		return r.ents[h]
+	}
+	return nil
+}
+
+// handle returns key's handle, allocating one if key has none.
+func (r *recency) handle(key string) int32 {
+	if h, ok := r.ids[key]; ok {
+		return h
+	}
+	var h int32
+	if n := len(r.free); n > 0 {
+		h, r.free = r.free[n-1], r.free[:n-1]
+	} else {
+		h = int32(len(r.ents))
+		r.ents = append(r.ents, nil)
+		r.o.Grow(len(r.ents))
+	}
+	r.ids[key] = h
+	return h
+}
+
+// release frees handle h, whose block has left the order, and returns its
+// entry.
+func (r *recency) release(h int32) *entry {
+	e := r.ents[h]
+	r.ents[h] = nil
+	delete(r.ids, e.key)
+	r.free = append(r.free, h)
+	return e
+}
+
+// evicted releases the order's victims and returns their entries.
+func (r *recency) evicted() []*entry {
+	var out []*entry
+	for _, h := range r.victims {
+		out = append(out, r.release(h))
+	}
+	r.victims = r.victims[:0]
+	return out
+}
 
 // admit makes room for a block of size bytes and records it at p. It
 // returns the entries evicted to make room (their files are the caller's to
 // remove) and the block's recency stamp. A block already indexed under key
-// is replaced. The caller has checked that size fits the budget.
+// is replaced. The caller has checked that size fits maxSize(p).
 func (r *recency) admit(key string, size int64, p place, now time.Time) (evicted []*entry, stamp time.Time) {
-	if old, ok := r.m[key]; ok {
-		r.remove(old)
-	}
-	if p == placeProbation {
-		for r.probBytes+size > r.probBudget && r.prob.Len() > 0 {
-			evicted = append(evicted, r.evictOne(&r.prob))
-		}
-	}
-	evicted = append(evicted, r.evictFor(size)...)
+	h := r.handle(key)
+	r.o.Remove(h)
 	e := &entry{key: key, size: size, stamp: now}
-	switch p {
-	case placeFront:
-		e.elem = r.main.PushFront(e)
-	case placeBack:
+	if p == placeBack {
 		// Stamp it just older than the current tail so that a reopened
 		// store, which orders blocks by mtime, puts it back at the tail.
-		if b := r.main.Back(); b != nil {
-			if t := b.Value.(*entry).stamp.Add(-time.Microsecond); t.Before(now) {
-				e.stamp = t
+		// (The tail may be evicted below; the stamp is then older than
+		// needed, which orders the same.)
+		if t, ok := r.o.Oldest(slru.Main); ok {
+			if s := r.ents[t].stamp.Add(-time.Microsecond); s.Before(now) {
+				e.stamp = s
 			}
 		}
-		e.elem = r.main.PushBack(e)
-	case placeProbation:
-		e.seg = probation
-		e.elem = r.prob.PushFront(e)
-		r.probBytes += size
 	}
-	r.bytes += size
-	r.m[key] = e
-	return evicted, e.stamp
+	r.ents[h] = e
+	var ok bool
+	r.victims, ok = r.o.Admit(h, size, p, r.victims[:0])
+	if !ok {
+		r.release(h)
+	}
+	return r.evicted(), e.stamp
 }
 
 // load records a block found on disk at Open. Blocks must be loaded from the
 // oldest stamp to the newest; each lands at the front of the main list.
 func (r *recency) load(key string, size int64, stamp time.Time) {
-	if old, ok := r.m[key]; ok {
-		r.remove(old)
-	}
-	e := &entry{key: key, size: size, stamp: stamp}
-	e.elem = r.main.PushFront(e)
-	r.bytes += size
-	r.m[key] = e
+	h := r.handle(key)
+	r.ents[h] = &entry{key: key, size: size, stamp: stamp}
+	r.o.Load(h, size)
 }
 
 // trim evicts least recently used blocks until the index fits its budget.
-func (r *recency) trim() []*entry { return r.evictFor(0) }
-
-// evictFor evicts least recently used blocks, probation's first, until
-// size more bytes fit the budget.
-func (r *recency) evictFor(size int64) (evicted []*entry) {
-	for r.bytes+size > r.budget && r.prob.Len()+r.main.Len() > 0 {
-		l := &r.prob
-		if l.Len() == 0 {
-			l = &r.main
-		}
-		evicted = append(evicted, r.evictOne(l))
-	}
-	return evicted
+func (r *recency) trim() []*entry {
+	r.victims = r.o.Trim(r.victims[:0])
+	return r.evicted()
 }
 
 // touch marks the block under key as just used: it moves to the front of
 // the main list (promoted out of probation). It reports false when key is
 // not indexed.
 func (r *recency) touch(key string, now time.Time) bool {
-	e, ok := r.m[key]
-	if !ok {
+	h, ok := r.ids[key]
+	if !ok || !r.o.Touch(h) {
 		return false
 	}
-	if e.seg == probation {
-		r.prob.Remove(e.elem)
-		r.probBytes -= e.size
-		e.seg = protected
-		e.elem = r.main.PushFront(e)
-	} else {
-		r.main.MoveToFront(e.elem)
-	}
-	if now.After(e.stamp) {
+	if e := r.ents[h]; now.After(e.stamp) {
 		e.stamp = now
 	}
 	return true
@@ -138,36 +157,18 @@ func (r *recency) touch(key string, now time.Time) bool {
 // forget drops key from the index (its file is gone or was never
 // published).
 func (r *recency) forget(key string) {
-	if e, ok := r.m[key]; ok {
-		r.remove(e)
+	if h, ok := r.ids[key]; ok {
+		r.o.Remove(h)
+		r.release(h)
 	}
-}
-
-func (r *recency) evictOne(l *list.List) *entry {
-	e := l.Back().Value.(*entry)
-	r.remove(e)
-	return e
-}
-
-func (r *recency) remove(e *entry) {
-	if e.seg == probation {
-		r.prob.Remove(e.elem)
-		r.probBytes -= e.size
-	} else {
-		r.main.Remove(e.elem)
-	}
-	r.bytes -= e.size
-	delete(r.m, e.key)
 }
 
 // order returns the indexed keys from the next to be evicted to the last,
 // for tests and diagnostics.
 func (r *recency) order() []string {
-	keys := make([]string, 0, len(r.m))
-	for _, l := range []*list.List{&r.prob, &r.main} {
-		for el := l.Back(); el != nil; el = el.Prev() {
-			keys = append(keys, el.Value.(*entry).key)
-		}
+	keys := make([]string, 0, r.o.Len())
+	for h := range r.o.All() {
+		keys = append(keys, r.ents[h].key)
 	}
 	return keys
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wombatkv/prefetch/internal/slru"
 )
 
 func TestRecency(t *testing.T) {
@@ -148,20 +150,29 @@ func TestRecency(t *testing.T) {
 			if diff := cmp.Diff(tc.wantOrder, r.order()); diff != "" {
 				t.Errorf("order mismatch (-want +got):\n%s", diff)
 			}
-			if r.bytes != tc.wantBytes {
-				t.Errorf("bytes = %d, want %d", r.bytes, tc.wantBytes)
+			if r.bytes() != tc.wantBytes {
+				t.Errorf("bytes = %d, want %d", r.bytes(), tc.wantBytes)
 			}
-			var sum, prob int64
-			for _, e := range r.m {
-				sum += e.size
-				if e.seg == probation {
-					prob += e.size
-				}
-			}
-			if sum != r.bytes || prob != r.probBytes {
-				t.Errorf("accounting: bytes %d/%d, probation %d/%d (counted/held)", sum, r.bytes, prob, r.probBytes)
-			}
+			checkRecency(t, r)
 		})
+	}
+}
+
+// checkRecency checks that the keys, the handles and the order agree: every
+// key indexed is in the order under its handle, with its entry's size.
+func checkRecency(t *testing.T, r *recency) {
+	t.Helper()
+	var sum int64
+	for key, h := range r.ids {
+		e := r.ents[h]
+		if e == nil || e.key != key || r.o.Segment(h) == slru.None {
+			t.Errorf("key %q: handle %d holds %+v, segment %d", key, h, e, r.o.Segment(h))
+			continue
+		}
+		sum += e.size
+	}
+	if sum != r.bytes() || len(r.ids) != r.o.Len() {
+		t.Errorf("accounting: %d keys of %d bytes, the order holds %d of %d", len(r.ids), sum, r.o.Len(), r.bytes())
 	}
 }
 
@@ -193,9 +204,10 @@ func TestEvictionOnDisk(t *testing.T) {
 	ctx := context.Background()
 	const size = 1000
 	type step struct {
-		do   string // "put", "get", "prefetch", "reopen"
-		name string
-		cfg  Config // for "reopen": budget and admission
+		do       string // "put", "get", "prefetch", "reopen"
+		name     string
+		tooLarge bool   // the prefetch fails with ReasonTooLarge
+		cfg      Config // for "reopen": budget and admission
 	}
 	tests := []struct {
 		name     string
@@ -246,6 +258,29 @@ func TestEvictionOnDisk(t *testing.T) {
 			wantFlat: []string{"a", "b", "q", "u"},
 		},
 		{
+			// The lab took "probation:1" and the store refused it: the
+			// probation segment may take the whole budget, and its blocks
+			// still go before the blocks that were read.
+			name: "probation:1: prefetches may fill flat, and go first",
+			cfg:  Config{FlatBudget: 3 * size, Admission: "probation:1"},
+			steps: []step{
+				{do: "prefetch", name: "p"}, {do: "prefetch", name: "q"}, {do: "prefetch", name: "r"},
+				{do: "put", name: "a"}, {do: "get", name: "r"}, {do: "put", name: "b"},
+			},
+			wantFlat: []string{"a", "b", "r"},
+		},
+		{
+			// A block larger than the probation segment is never fetched
+			// into it, so it evicts nothing (the lab used to evict for it,
+			// then drop it).
+			name: "probation: a prefetch larger than the segment is refused",
+			cfg:  Config{FlatBudget: 3 * size, Admission: "probation:0.3"},
+			steps: []step{
+				{do: "put", name: "a"}, {do: "put", name: "b"}, {do: "put", name: "c"}, {do: "prefetch", name: "p", tooLarge: true},
+			},
+			wantFlat: []string{"a", "b", "c"},
+		},
+		{
 			name: "a smaller budget at reopen evicts at once",
 			cfg:  Config{FlatBudget: 3 * size},
 			steps: []step{
@@ -289,6 +324,12 @@ func TestEvictionOnDisk(t *testing.T) {
 				case "prefetch":
 					if err = w.Put(ctx, testNS, b.key(), b.payload); err == nil {
 						_, _, err = s.Materialize(ctx, testNS, b.hash, b.meta())
+					}
+					if st.tooLarge {
+						if reason := failureReason(err); reason != ReasonTooLarge {
+							t.Fatalf("prefetch %s: err = %v (reason %q), want reason %q", st.name, err, reason, ReasonTooLarge)
+						}
+						err = nil
 					}
 				case "reopen":
 					s.Close()

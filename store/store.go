@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/wombatkv/prefetch/internal/slru"
 )
 
 // ChecksumKey is the cold object metadata key that holds the payload's
@@ -32,7 +34,7 @@ type Store struct {
 	root  string   // FlatDir, absolute: for messages
 	flat  *os.Root // FlatDir: every file operation of the flat tier goes through it
 	lock  *flatLock
-	adm   admission
+	adm   slru.Admission
 	cold  Cold
 	owned bool // cold was opened by Open, so Close closes it
 	log   *slog.Logger
@@ -119,7 +121,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cold:    cfg.Cold,
 		log:     cfg.Logger,
 		flights: make(map[string]struct{}),
-		rec:     newRecency(cfg.FlatBudget, int64(adm.frac*float64(cfg.FlatBudget))),
+		rec:     newRecency(cfg.FlatBudget, adm.ProbationBudget(cfg.FlatBudget)),
 	}
 	if s.cold == nil {
 		c, err := OpenCold(ctx, cfg.ColdURL)
@@ -182,7 +184,7 @@ func (s *Store) closeCold() error {
 // Stats returns a snapshot of the store's figures.
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
-	blocks, bytes := len(s.rec.m), s.rec.bytes
+	blocks, bytes := s.rec.o.Len(), s.rec.bytes()
 	s.mu.Unlock()
 	return Stats{
 		FlatBlocks:   blocks,
