@@ -4,9 +4,8 @@
 // prefetcher, and reports how much request stall each policy removes,
 // against no prefetch and a clairvoyant oracle.
 //
-// The model is specified in REPLAY-MODEL.md (shared with the project);
-// with default [Settings] the lab reproduces that file's reference figures
-// exactly. [ReadTrace] reads a Mooncake JSONL trace, [Synthetic] generates
+// The model is specified in docs/replay-model.md; with default [Settings]
+// the lab reproduces that page's reference figures exactly. [ReadTrace] reads a Mooncake JSONL trace, [Synthetic] generates
 // one, and [Run] replays it under several scenarios, lead times and
 // policies at once, returning one [Result] per combination.
 //

@@ -2,17 +2,14 @@ package replay
 
 import (
 	"context"
-	"errors"
-	"io/fs"
 	"math"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
 
-// refRow is one row of a reference table of REPLAY-MODEL.md.
+// refRow is one row of a reference table of docs/replay-model.md.
 type refRow struct {
 	scenario, policy string
 	hits, coldLoads  int
@@ -21,7 +18,7 @@ type refRow struct {
 	shareOfOracle    float64
 }
 
-// Reference figures of REPLAY-MODEL.md, copied from its tables.
+// Reference figures of docs/replay-model.md, copied from its tables.
 var (
 	refArxiv = []refRow{
 		{"5%", "none", 5533, 1946, 188.575, 188.575, 0, 0, 0.0000},
@@ -81,7 +78,7 @@ var (
 
 const (
 	arxivPath     = "testdata/mooncake_arxiv_sample_1000.jsonl"
-	syntheticPath = "../../shared/traces/mooncake_synthetic_trace.jsonl"
+	syntheticPath = "testdata/mooncake_synthetic_trace.jsonl"
 )
 
 // checkReference replays tr with default settings and compares every
@@ -139,17 +136,13 @@ func TestReferenceArxiv(t *testing.T) {
 	checkReference(t, tr, refArxiv)
 }
 
-// TestReferenceSynthetic checks the synthetic trace, which is not shipped:
-// it reads the project's shared traces beside the repository.
+// TestReferenceSynthetic checks the synthetic trace of testdata, the
+// longer of the two.
 func TestReferenceSynthetic(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("skipped in -short and -race runs: the synthetic replay takes seconds")
 	}
 	tr, err := ReadTraceFile(syntheticPath, false)
-	if errors.Is(err, fs.ErrNotExist) {
-		abs, _ := filepath.Abs(syntheticPath)
-		t.Skipf("skipped: the shared synthetic trace is absent (%s)", abs)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +155,7 @@ func TestReferenceSynthetic(t *testing.T) {
 	t.Logf("25 replays of %d block refs in %v", len(m.refs), time.Since(start))
 }
 
-// The grid-bound hint policy of REPLAY-MODEL.md: share of the oracle at
+// The grid-bound hint policy of docs/replay-model.md: share of the oracle at
 // 10% flat, by lead time, to the table's three decimals.
 func checkHintGrid(t *testing.T, tr *Trace, want []float64) {
 	t.Helper()
@@ -200,9 +193,6 @@ func TestReferenceHintGridSynthetic(t *testing.T) {
 		t.Skip("skipped in -short and -race runs: the synthetic replay takes seconds")
 	}
 	tr, err := ReadTraceFile(syntheticPath, false)
-	if errors.Is(err, fs.ErrNotExist) {
-		t.Skipf("skipped: the shared synthetic trace is absent (%s)", syntheticPath)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Defaults of [Settings]: the reference model of REPLAY-MODEL.md.
+// Defaults of [Settings]: the reference model of docs/replay-model.md.
 const (
 	DefaultBlockTokens   = 512
 	DefaultBytesPerToken = 131072 // 32 layers x 8 KV heads x 128 dims x 2 (K,V) x 2 bytes

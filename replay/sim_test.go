@@ -74,7 +74,7 @@ func tallyOf(r *run) tally {
 func TestGetCost(t *testing.T) {
 	s := Settings{}.WithDefaults()
 	if got, want := s.GetCost(512*131072), 97108864*time.Nanosecond; got != want {
-		t.Errorf("GetCost(64 MiB) = %v, want %v (REPLAY-MODEL.md)", got, want)
+		t.Errorf("GetCost(64 MiB) = %v, want %v (docs/replay-model.md)", got, want)
 	}
 	if got, want := tiny.GetCost(blk), cost; got != want {
 		t.Errorf("tiny GetCost = %v, want %v", got, want)
