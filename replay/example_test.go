@@ -44,9 +44,18 @@ func ExampleRun() {
 		fmt.Println(err)
 		return
 	}
+	var policies []replay.Policy
+	for _, name := range []string{replay.PolicyNone, replay.PolicyRFC0008V3, replay.PolicyHintV3, replay.PolicyOracleV3} {
+		p, err := replay.PolicyByName(name)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		policies = append(policies, p)
+	}
 	res, err := replay.Run(context.Background(), tr, replay.Config{
 		Scenarios: []replay.Scenario{{Fraction: 0.1}},
-		Policies:  []string{replay.PolicyNone, replay.PolicyRFC0008V3, replay.PolicyHintV3, replay.PolicyOracleV3},
+		Policies:  policies,
 		Leads:     []time.Duration{2 * time.Second},
 	})
 	if err != nil {

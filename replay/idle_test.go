@@ -40,7 +40,7 @@ func gapTrace(gap time.Duration) *Trace {
 func gapConfig() Config {
 	return Config{
 		Scenarios: []Scenario{{Fraction: 0.5}, {Fraction: 0.9}, {Fraction: 0.5, Restart: true}},
-		Policies:  PolicyNames(),
+		Policies:  Builtin(),
 		Leads:     []time.Duration{2 * time.Second},
 	}
 }
@@ -131,7 +131,7 @@ func TestIdleSkipChangesNothing(t *testing.T) {
 			cfg := Config{
 				Settings:  v.s,
 				Scenarios: []Scenario{{Fraction: 0.1}, {Fraction: 0.4}, {Fraction: 0.4, Restart: true}},
-				Policies:  PolicyNames(),
+				Policies:  Builtin(),
 				Leads:     []time.Duration{0, 3 * time.Second},
 			}
 			skipped, err := Run(context.Background(), tr, cfg)
@@ -250,7 +250,7 @@ func TestIdleLongestGap(t *testing.T) {
 	tr := &Trace{Name: "longest", Requests: []Request{req(0, 1, 2), req(MaxTimestamp, 1, 3)}}
 	res, err := Run(context.Background(), tr, Config{
 		Settings:  tiny,
-		Policies:  PolicyNames(),
+		Policies:  Builtin(),
 		Scenarios: []Scenario{{Fraction: 1}, {Fraction: 1, Restart: true}}, // everything fits: nothing rotates
 		Leads:     []time.Duration{time.Second},
 	})

@@ -21,11 +21,13 @@ type Config struct {
 	Settings Settings
 	// Scenarios are the flat-tier settings (default DefaultScenarios).
 	Scenarios []Scenario
-	// Policies are the policies to compare, by name (default the
-	// reference's five: none, rfc0008-v2, rfc0008-v3, recency-v3,
-	// oracle-v3). The share of the oracle needs none and oracle-v3: they
-	// run anyway and are reported only when listed.
-	Policies []string
+	// Policies are the policies to compare, with unique names (default
+	// DefaultPolicies, the reference's five): the shipped ones (Builtin,
+	// PolicyByName), one's own, policy files (FromSpec). The share of the
+	// oracle needs the policies named none and oracle-v3: the lab's run
+	// anyway, reported only when listed, unless policies of those names
+	// are listed, which then stand in for them.
+	Policies []Policy
 	// Leads are the lead times to replay the hint policies at (default
 	// one: Settings.Lead). Policies that use no hints run once per
 	// scenario and are reported at every lead.
@@ -39,11 +41,6 @@ type Config struct {
 	// runIdle runs every cycle, idle ones too (tests check that skipping
 	// them changes no figure).
 	runIdle bool
-}
-
-// DefaultPolicies are the reference's policies.
-func DefaultPolicies() []string {
-	return []string{PolicyNone, PolicyRFC0008V2, PolicyRFC0008V3, PolicyRecencyV3, PolicyOracleV3}
 }
 
 // Stall summarizes per-request stalls.
@@ -116,7 +113,7 @@ type Result struct {
 type job struct {
 	sc     Scenario
 	lead   time.Duration
-	policy *policyDef
+	policy *Policy
 	out    *Result
 }
 
@@ -139,17 +136,21 @@ func Run(ctx context.Context, tr *Trace, cfg Config) ([]Result, error) {
 			errs = append(errs, fmt.Errorf("replay: capacity fraction %v, want > 0 (e.g. 0.1 for 10%% of the unique bytes)", sc.Fraction))
 		}
 	}
-	names := cfg.Policies
-	if len(names) == 0 {
-		names = DefaultPolicies()
+	pols := cfg.Policies
+	if len(pols) == 0 {
+		pols = DefaultPolicies()
 	}
-	defs := make([]*policyDef, len(names))
-	for i, n := range names {
-		d, err := policyByName(n)
-		if err != nil {
-			errs = append(errs, err)
+	listed := map[string]*Policy{}
+	for i := range pols {
+		p := &pols[i]
+		if p.Name == "" {
+			errs = append(errs, fmt.Errorf("replay: Config.Policies[%d] has no Name, want one to report it by", i))
+			continue
 		}
-		defs[i] = d
+		if _, ok := listed[p.Name]; ok {
+			errs = append(errs, fmt.Errorf("replay: policy %q listed twice in Config.Policies, want unique names (set Policy.Name to tell them apart)", p.Name))
+		}
+		listed[p.Name] = p
 	}
 	leads := cfg.Leads
 	if len(leads) == 0 {
@@ -165,8 +166,14 @@ func Run(ctx context.Context, tr *Trace, cfg Config) ([]Result, error) {
 		return nil, err
 	}
 	m := prepare(tr, s)
-	none, _ := policyByName(PolicyNone)
-	orc, _ := policyByName(PolicyOracleV3)
+	baseline := func(name string) *Policy {
+		if p, ok := listed[name]; ok {
+			return p
+		}
+		p, _ := PolicyByName(name)
+		return &p
+	}
+	none, orc := baseline(PolicyNone), baseline(PolicyOracleV3)
 
 	// One replay per (scenario, policy), and per lead for the policies
 	// that use it; the baselines always run.
@@ -177,15 +184,15 @@ func Run(ctx context.Context, tr *Trace, cfg Config) ([]Result, error) {
 	}
 	var jobs []*job
 	byKey := map[key]*job{}
-	add := func(si int, lead time.Duration, d *policyDef) *job {
-		if !d.usesLead {
+	add := func(si int, lead time.Duration, p *Policy) *job {
+		if !p.UsesLead {
 			lead = leads[0]
 		}
-		k := key{si, lead, d.name}
+		k := key{si, lead, p.Name}
 		if j, ok := byKey[k]; ok {
 			return j
 		}
-		j := &job{sc: scs[si], lead: lead, policy: d, out: &Result{}}
+		j := &job{sc: scs[si], lead: lead, policy: p, out: &Result{}}
 		byKey[k] = j
 		jobs = append(jobs, j)
 		return j
@@ -199,8 +206,8 @@ func Run(ctx context.Context, tr *Trace, cfg Config) ([]Result, error) {
 	for si := range scs {
 		base, best := add(si, 0, none), add(si, 0, orc)
 		for _, lead := range leads {
-			for _, d := range defs {
-				rows = append(rows, row{j: add(si, lead, d), lead: lead, base: base, best: best})
+			for i := range pols {
+				rows = append(rows, row{j: add(si, lead, &pols[i]), lead: lead, base: base, best: best})
 			}
 		}
 	}
@@ -286,14 +293,18 @@ func checkTimes(tr *Trace) error {
 	return nil
 }
 
-func weight(d *policyDef) int {
-	switch d.name {
-	case PolicyNone:
+// weight orders the replays, longest first, so that the last to start
+// are short: no prefetch is cheapest; the shipped policies that do not
+// scan the whole index each cycle are light; any other may scan it.
+func weight(p *Policy) int {
+	if p.Build == nil {
 		return 0
-	case PolicyRFC0008V2, PolicyRFC0008V3, PolicyRecencyV3:
-		return 2
 	}
-	return 1
+	switch p.Name {
+	case PolicyOracleV3, PolicyHintGridV3, PolicyHintV3, PolicyWarmupV3:
+		return 1
+	}
+	return 2
 }
 
 // share returns (none - policy) / (none - oracle), 0 when the oracle
@@ -314,9 +325,9 @@ func replayOne(ctx context.Context, m *model, s Settings, j *job, runIdle bool) 
 	capacity := j.sc.Capacity(m.uniqueBytes)
 	adm := s.Admission
 	r := newRun(m, capacity, adm)
-	b, err := j.policy.build(r, s)
+	b, err := j.policy.build(newEnv(r, s))
 	if err != nil {
-		return fmt.Errorf("replay: policy %s: %w", j.policy.name, err)
+		return fmt.Errorf("replay: policy %s: %w", j.policy.Name, err)
 	}
 	if b.admission.Mode != "" { // the policy sets its own admission
 		adm = b.admission
@@ -324,7 +335,7 @@ func replayOne(ctx context.Context, m *model, s Settings, j *job, runIdle bool) 
 	}
 	r.timing = b.timing
 	if err := r.play(ctx, b, j.lead, j.sc.Restart, runIdle); err != nil {
-		return fmt.Errorf("replay: %s, %s, policy %s: %w", m.name, j.sc.Name(), j.policy.name, err)
+		return fmt.Errorf("replay: %s, %s, policy %s: %w", m.name, j.sc.Name(), j.policy.Name, err)
 	}
 	interval := s.Interval
 	if b.p != nil {
@@ -335,7 +346,7 @@ func replayOne(ctx context.Context, m *model, s Settings, j *job, runIdle bool) 
 		Trace:              m.name,
 		Scenario:           j.sc.Name(),
 		CapacityBytes:      capacity,
-		Policy:             j.policy.name,
+		Policy:             j.policy.Name,
 		Requests:           m.requests(),
 		BlockRefs:          len(m.refs),
 		ReusedRefs:         m.reusedRefs,

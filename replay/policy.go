@@ -1,23 +1,53 @@
 package replay
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"iter"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/policy"
 	"github.com/wombatkv/prefetch/presets"
-	"github.com/wombatkv/prefetch/stages/fetch"
-	"github.com/wombatkv/prefetch/stages/filter"
 	"github.com/wombatkv/prefetch/stages/score"
 	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
-// Policy names. The first five are the reference's.
+// Policy is a prefetch policy the lab replays: a name, and a function that
+// builds its pipeline over the simulated node of one replay. The shipped
+// policies ([Builtin]) are Policy values like any other, built with
+// nothing but the [Env]; a team replays its own scorer, source or filters
+// the same way, and a policy file through [FromSpec].
+//
+// The lab learns from the config Build returns all it needs to know:
+// how a cycle's GETs complete (from the fetcher's type: one after another
+// for *fetch.Sequential, a sliding window of Limit for *fetch.Parallel),
+// the GET rate the record gives (a budget's rate, else TopK per
+// Interval), and which cycles of an idle stretch it may credit without
+// running them (for stages it can reason about; for others every cycle
+// runs, and only the time a replay takes differs).
+type Policy struct {
+	// Name names the policy's results (Result.Policy), and is unique in
+	// Config.Policies. The policies named PolicyNone and PolicyOracleV3
+	// are the baselines of the share of the oracle: the listed ones when
+	// listed, else the lab's.
+	Name string
+	// About is a one-line description, for listings.
+	About string
+	// UsesLead says the policy reads the hint intake ([Env.Hints]), so the
+	// lab replays it at each of Config.Leads. A policy that does not is
+	// replayed once per scenario and reported at every lead; one whose
+	// Build calls Env.Hints without it is an error.
+	UsesLead bool
+	// Build returns the policy's pipeline over env, for one replay: new
+	// stages each call, as replays run in parallel. A panic is reported as
+	// an error. Nil means no prefetch (the lab's none).
+	Build func(env *Env) (Built, error)
+}
+
+// Names of the shipped policies. The first five are the reference's.
 const (
 	PolicyNone       = "none"
 	PolicyRFC0008V2  = "rfc0008-v2"
@@ -29,7 +59,7 @@ const (
 	PolicyWarmupV3   = "warmup-v3"
 )
 
-// built is a policy made ready for one run.
+// built is a policy made ready for one run (see Policy.build).
 type built struct {
 	p     *pipeline.Pipeline // nil: no prefetch
 	hints *snapshot.Hints    // the intake fed with the requests, or nil
@@ -43,269 +73,171 @@ type built struct {
 	quiet quietFunc
 }
 
-type policyDef struct {
-	name     string
-	about    string
-	usesLead bool
-	build    func(r *run, s Settings) (*built, error)
-}
-
-// presetOptions are the presets' options over the run's tiers.
-func presetOptions(r *run, s Settings) presets.Options {
-	return presets.Options{
-		Index:    r.idx,
-		Store:    r,
-		Model:    labModel(),
-		TopK:     s.TopK,
-		Interval: s.Interval,
-		Limit:    s.Limit,
-		InstrLog: io.Discard,
-		Clock:    r.clock,
-	}
-}
-
-// rfc0008 is the RFC 0008 scorer with the settings' weights and
-// half-life, the model bonus always paid (every block of the lab is of the
-// active model).
-func rfc0008(s Settings) *score.RFC0008 {
-	sc := score.NewRFC0008(labModel())
-	sc.Recency, sc.Chain, sc.Model = s.Weights[0], s.Weights[1], s.Weights[2]
-	sc.HalfLife = s.HalfLife
-	return sc
-}
-
-func gridRate(s Settings) float64 { return float64(s.TopK) / s.Interval.Seconds() }
-
-func fromConfig(cfg pipeline.Config, t timing, rate float64) (*built, error) {
-	p, err := pipeline.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &built{p: p, timing: t, maxGetsPerSec: rate}, nil
-}
-
-// ranked is fromConfig for a policy that fetches the top K of the whole
-// index not in flat, with the idle certificate of its scorer.
-func ranked(cfg pipeline.Config, t timing, rate float64) (*built, error) {
-	b, err := fromConfig(cfg, t, rate)
-	if err != nil {
-		return nil, err
-	}
-	b.quiet = rankedQuiet(cfg.Scorer, int64(b.p.Config().Interval))
-	return b, nil
-}
-
-// policyDefs returns the lab's policies, the reference's first.
-func policyDefs() []policyDef {
-	return []policyDef{
+// Builtin returns the shipped policies, the reference's first: none,
+// rfc0008-v2, rfc0008-v3, recency-v3, oracle-v3, then hint-grid-v3,
+// hint-v3 and warmup-v3.
+func Builtin() []Policy {
+	return []Policy{
 		{
-			name:  PolicyNone,
-			about: "no prefetch",
-			build: func(*run, Settings) (*built, error) { return &built{}, nil },
+			Name:  PolicyNone,
+			About: "no prefetch",
 		},
 		{
-			name:  PolicyRFC0008V2,
-			about: "the seed's v2: RFC 0008 top K over the index, skip already-flat and in-flight, fetch one after another",
-			build: func(r *run, s Settings) (*built, error) {
-				cfg, err := presets.Config(presets.NameV2, presetOptions(r, s))
-				if err != nil {
-					return nil, err
-				}
-				cfg.Scorer = rfc0008(s)
-				return ranked(cfg, timing{sequential: true}, gridRate(s))
+			Name:  PolicyRFC0008V2,
+			About: "the seed's v2: RFC 0008 top K over the index, skip already-flat and in-flight, fetch one after another",
+			Build: func(e *Env) (Built, error) { return rescored(e, presets.NameV2, rfc0008(e)) },
+		},
+		{
+			Name:  PolicyRFC0008V3,
+			About: "preset v3: RFC 0008 top K over the index, skip already-flat and in-flight, fetch with Limit in flight",
+			Build: func(e *Env) (Built, error) { return rescored(e, presets.NameV3, rfc0008(e)) },
+		},
+		{
+			Name:  PolicyRecencyV3,
+			About: "preset v3 scored by RFC 0008's recency term alone",
+			Build: func(e *Env) (Built, error) {
+				return rescored(e, presets.NameV3, score.NewRecency(e.Settings.HalfLife))
 			},
 		},
 		{
-			name:  PolicyRFC0008V3,
-			about: "preset v3: RFC 0008 top K over the index, skip already-flat and in-flight, fetch with Limit in flight",
-			build: func(r *run, s Settings) (*built, error) {
-				cfg, err := presets.Config(presets.NameV3, presetOptions(r, s))
+			Name:  PolicyOracleV3,
+			About: "clairvoyant: the K blocks not in flat and not in flight whose next use is soonest (v3 fetch)",
+			Build: func(e *Env) (Built, error) {
+				cfg, err := presets.Config(presets.NameV3, e.PresetOptions())
 				if err != nil {
-					return nil, err
+					return Built{}, err
 				}
-				cfg.Scorer = rfc0008(s)
-				return ranked(cfg, timing{limit: s.Limit}, gridRate(s))
-			},
-		},
-		{
-			name:  PolicyRecencyV3,
-			about: "preset v3 scored by RFC 0008's recency term alone",
-			build: func(r *run, s Settings) (*built, error) {
-				cfg, err := presets.Config(presets.NameV3, presetOptions(r, s))
-				if err != nil {
-					return nil, err
-				}
-				cfg.Scorer = score.NewRecency(s.HalfLife)
-				return ranked(cfg, timing{limit: s.Limit}, gridRate(s))
-			},
-		},
-		{
-			name:  PolicyOracleV3,
-			about: "clairvoyant: the K blocks not in flat and not in flight whose next use is soonest (v3 fetch)",
-			build: func(r *run, s Settings) (*built, error) {
-				o := &oracle{r: r, k: s.TopK, mark: make([]uint32, len(r.m.ids)), nextUse: make([]int32, len(r.m.ids))}
-				cfg, err := presets.Config(presets.NameV3, presetOptions(r, s))
-				if err != nil {
-					return nil, err
-				}
+				o := e.Oracle()
 				cfg.Sources = []pipeline.Source{o}
-				cfg.Scorer = pipeline.ScorerFunc(o.score)
-				b, err := fromConfig(cfg, timing{limit: s.Limit}, gridRate(s))
-				if err != nil {
-					return nil, err
-				}
-				b.quiet = quietAlways // next use does not depend on the time
-				return b, nil
+				cfg.Scorer = o
+				return Built{Config: cfg}, nil
 			},
 		},
 		{
-			name:     PolicyHintGridV3,
-			about:    "the reference's grid-bound hint policy: each grid cycle, the hinted blocks not in flat and not in flight, by request time then position, top K (v3 fetch)",
-			usesLead: true,
-			build: func(r *run, s Settings) (*built, error) {
-				h := snapshot.NewHints(snapshot.HintsConfig{Lookup: r.idx.Get, Capacity: 1 << 20})
-				cfg, err := presets.HintsConfig(presets.HintOptions{Options: presetOptions(r, s), Hints: h})
+			Name:     PolicyHintGridV3,
+			About:    "the reference's grid-bound hint policy: each grid cycle, the hinted blocks not in flat and not in flight, by request time then position, top K (v3 fetch)",
+			UsesLead: true,
+			Build: func(e *Env) (Built, error) {
+				h := e.Hints()
+				h.SetNotify(nil) // grid-bound: a hint wakes no cycle
+				o := e.PresetOptions()
+				o.Hints = h
+				cfg, err := presets.Config(presets.NameHints, o)
 				if err != nil {
-					return nil, err
+					return Built{}, err
 				}
-				cfg.Interval = s.Interval
+				cfg.Interval = e.Settings.Interval
 				cfg.Filters = nil // no budget beyond K per cycle
 				// By request time, then request order and position.
 				cfg.Scorer = pipeline.ScorerFunc(func(_ time.Time, hash block.Hash, _ block.Meta) float64 {
 					rank, _ := h.Rank(hash)
 					return -float64(rank)
 				})
-				b, err := fromConfig(cfg, timing{limit: s.Limit}, gridRate(s))
-				if err != nil {
-					return nil, err
-				}
-				b.hints = h
-				// Hint rank does not depend on the time, and the pending
-				// hints stay as they are until the next event: none is
-				// due before it.
-				b.quiet = quietAlways
-				return b, nil
+				return Built{Config: cfg}, nil
 			},
 		},
 		{
-			name:     PolicyHintV3,
-			about:    "preset hints: event-driven (a hint wakes the worker), earliest deadline first among hinted blocks not in flat and not in flight, GET budget of K per cycle and GetsPerSecond with Burst (v3 fetch)",
-			usesLead: true,
-			build: func(r *run, s Settings) (*built, error) {
-				h := snapshot.NewHints(snapshot.HintsConfig{Lookup: r.idx.Get, Capacity: 1 << 20, Notify: func() { r.wake = true }})
-				o := presetOptions(r, s)
+			Name:     PolicyHintV3,
+			About:    "preset hints: event-driven (a hint wakes the worker), earliest deadline first among hinted blocks not in flat and not in flight, GET budget of K per cycle and GetsPerSecond with Burst (v3 fetch)",
+			UsesLead: true,
+			Build: func(e *Env) (Built, error) {
+				o := e.PresetOptions()
+				o.Hints = e.Hints()
 				o.Interval = 0 // the preset's own tick
-				cfg, err := presets.HintsConfig(presets.HintOptions{
-					Options: o, Hints: h,
-					GetsPerSecond: s.GetsPerSecond, Burst: s.Burst,
-					GetTime: func(n uint64) time.Duration { return s.GetCost(int64(n)) },
-				})
-				if err != nil {
-					return nil, err
-				}
-				b, err := fromConfig(cfg, timing{limit: s.Limit}, s.GetsPerSecond)
-				if err != nil {
-					return nil, err
-				}
-				b.hints = h
-				b.quiet = quietWhenNoneSelected // deadlines and tokens move with time
-				return b, nil
+				cfg, err := presets.Config(presets.NameHints, o)
+				return Built{Config: cfg}, err
 			},
 		},
 		{
-			name:  PolicyWarmupV3,
-			about: "preset warmup (the background default): most recent blocks not in flat and not in flight, fetched only into flat's free room, admitted at the LRU end (v3 fetch)",
-			build: func(r *run, s Settings) (*built, error) {
-				cfg, err := presets.WarmupConfig(presetOptions(r, s))
-				if err != nil {
-					return nil, err
-				}
-				b, err := fromConfig(cfg, timing{limit: s.Limit}, gridRate(s))
-				if err != nil {
-					return nil, err
-				}
-				b.admission = Admission{Mode: AdmitLRU}
-				b.quiet = quietWarmup
-				return b, nil
+			Name:  PolicyWarmupV3,
+			About: "preset warmup (the background default): most recent blocks not in flat and not in flight, fetched only into flat's free room, admitted at the LRU end (v3 fetch)",
+			Build: func(e *Env) (Built, error) {
+				cfg, err := presets.Config(presets.NameWarmup, e.PresetOptions())
+				return Built{Config: cfg, Admission: Admission{Mode: AdmitLRU}}, err
 			},
 		},
 	}
 }
 
-func policyByName(name string) (*policyDef, error) {
-	defs := policyDefs()
-	for i := range defs {
-		if defs[i].name == name {
-			return &defs[i], nil
+// rescored returns the preset called name over e, scored by sc.
+func rescored(e *Env, name string, sc pipeline.Scorer) (Built, error) {
+	cfg, err := presets.Config(name, e.PresetOptions())
+	if err != nil {
+		return Built{}, err
+	}
+	cfg.Scorer = sc
+	return Built{Config: cfg}, nil
+}
+
+// rfc0008 is the RFC 0008 scorer with the settings' weights and
+// half-life, the model bonus always paid (every block of the lab is of the
+// active model).
+func rfc0008(e *Env) *score.RFC0008 {
+	s := e.Settings
+	sc := score.NewRFC0008(e.Model)
+	sc.Recency, sc.Chain, sc.Model = s.Weights[0], s.Weights[1], s.Weights[2]
+	sc.HalfLife = s.HalfLife
+	return sc
+}
+
+// DefaultPolicies returns the reference's policies: none, rfc0008-v2,
+// rfc0008-v3, recency-v3 and oracle-v3.
+func DefaultPolicies() []Policy { return Builtin()[:5] }
+
+// PolicyByName returns the shipped policy called name, or an error naming
+// the shipped policies.
+func PolicyByName(name string) (Policy, error) {
+	all := Builtin()
+	names := make([]string, len(all))
+	for i, p := range all {
+		if p.Name == name {
+			return p, nil
 		}
+		names[i] = p.Name
 	}
-	return nil, fmt.Errorf("replay: unknown policy %q, want one of %s", name, strings.Join(PolicyNames(), ", "))
+	return Policy{}, fmt.Errorf("replay: unknown policy %q, want one of %s (or a policy file)", name, strings.Join(names, ", "))
 }
 
-// PolicyNames lists the policies the lab knows, the reference's first.
-func PolicyNames() []string {
-	defs := policyDefs()
-	names := make([]string, len(defs))
-	for i, p := range defs {
-		names[i] = p.name
-	}
-	return names
-}
-
-// PolicyAbout returns a one-line description of the named policy, or "".
-func PolicyAbout(name string) string {
-	if p, err := policyByName(name); err == nil {
-		return p.about
-	}
-	return ""
-}
-
-// oracle is the clairvoyant source: it proposes, in order of next use, the
-// blocks that are seen, not in flat, not in flight and read again later,
-// until it has K and has finished the request of the K-th (so ties by id
-// are complete). Its score is minus the index of the next request.
-type oracle struct {
-	r       *run
-	k       int
-	stamp   uint32
-	mark    []uint32
-	nextUse []int32
-}
-
-func (o *oracle) Candidates(context.Context, *pipeline.Cycle) iter.Seq2[block.Hash, block.Meta] {
-	return func(yield func(block.Hash, block.Meta) bool) {
-		r, m := o.r, o.r.m
-		o.stamp++
-		found := 0
-		for i := r.ptr; i < m.requests() && found < o.k; i++ {
-			for j := m.start[i]; j < m.start[i+1]; j++ {
-				b := m.refs[j]
-				if o.mark[b] == o.stamp {
-					continue
-				}
-				o.mark[b] = o.stamp
-				if !r.seen[b] || r.where[b] != inNone || r.pend[b] {
-					continue
-				}
-				o.nextUse[b] = int32(i)
-				found++
-				if !yield(Hash(m.ids[b]), m.meta(b, 0)) {
-					return
+// FromSpec returns the policy spec describes (a policy file, or a shipped
+// preset: policy.Load, policy.Preset), named by its file's base name
+// without the extension ("presets/v3.json" is "v3"; set Name to rename
+// it). Its Build builds the spec over the Env, with the hint intake when
+// the spec uses hints (UsesLead is spec.UsesHints()), and its admission
+// is the spec's, parsed with [ParseAdmission], or Settings.Admission when
+// the spec gives none.
+//
+// A spec is the whole policy: the lab's TopK, Interval and Limit
+// settings, which the shipped policies follow, do not apply to it; what
+// it leaves out means the pipeline's and the stages' defaults, as on a
+// node. The env's GetTime is the cost the "deadline" scorer expects when
+// its params give none. Policy.About is the spec's about.
+func FromSpec(spec *policy.Spec) Policy {
+	base := filepath.Base(spec.Name())
+	return Policy{
+		Name:     strings.TrimSuffix(base, filepath.Ext(base)),
+		About:    spec.About(),
+		UsesLead: spec.UsesHints(),
+		Build: func(e *Env) (Built, error) {
+			var adm Admission
+			if a := spec.Admission(); a != "" {
+				var err error
+				if adm, err = ParseAdmission(a); err != nil {
+					return Built{}, fmt.Errorf("%s: %w", spec.Name(), err)
 				}
 			}
-		}
+			env := policy.Env{
+				Index:    e.Index,
+				Store:    e.Tiers,
+				GetTime:  e.GetTime,
+				Model:    e.Model,
+				InstrLog: io.Discard,
+				Clock:    e.Clock,
+			}
+			if spec.UsesHints() {
+				env.Hints = e.Hints() // event-driven, as spec.Worker wires it
+			}
+			cfg, err := spec.Build(env)
+			return Built{Config: cfg, Admission: adm}, err
+		},
 	}
 }
-
-func (o *oracle) score(_ time.Time, h block.Hash, _ block.Meta) float64 {
-	b, _ := o.r.m.lookup(h)
-	return -float64(o.nextUse[b])
-}
-
-// Interfaces the run implements for the stages.
-var (
-	_ presets.Store       = (*run)(nil)
-	_ presets.WarmupStore = (*run)(nil)
-	_ filter.InFlight     = (*run)(nil)
-	_ fetch.Materializer  = (*run)(nil)
-)

@@ -2,11 +2,18 @@ package replay
 
 import (
 	"context"
+	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/presets"
+	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
 type outcomeRow struct {
@@ -35,7 +42,7 @@ func TestHintPolicies(t *testing.T) {
 	res, err := Run(context.Background(), tr, Config{
 		Settings:  tiny,
 		Scenarios: []Scenario{{Fraction: 0.5}},
-		Policies:  []string{PolicyNone, PolicyHintGridV3, PolicyHintV3},
+		Policies:  byName(PolicyNone, PolicyHintGridV3, PolicyHintV3),
 		Leads:     []time.Duration{0, 20 * time.Millisecond, time.Second},
 	})
 	if err != nil {
@@ -67,7 +74,7 @@ func TestWarmupPolicy(t *testing.T) {
 	res, err := Run(context.Background(), tr, Config{
 		Settings:  tiny,
 		Scenarios: []Scenario{{Fraction: 2.0 / 3}, {Fraction: 2.0 / 3, Restart: true}},
-		Policies:  []string{PolicyNone, PolicyWarmupV3},
+		Policies:  byName(PolicyNone, PolicyWarmupV3),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -88,18 +95,145 @@ func TestWarmupPolicy(t *testing.T) {
 
 func TestRunErrors(t *testing.T) {
 	tr := &Trace{Requests: []Request{req(0, 1)}}
-	_, err := Run(context.Background(), tr, Config{Policies: []string{"nope"}, Scenarios: []Scenario{{Fraction: -1}}})
+	none := byName(PolicyNone)[0]
+	_, err := Run(context.Background(), tr, Config{
+		Policies:  []Policy{none, {About: "no name"}, none},
+		Scenarios: []Scenario{{Fraction: -1}},
+	})
 	if err == nil {
-		t.Fatal("Run accepted an unknown policy and a negative capacity")
+		t.Fatal("Run accepted a policy without a name, one listed twice and a negative capacity")
 	}
-	for _, want := range []string{`unknown policy "nope"`, "capacity fraction -1"} {
+	for _, want := range []string{"Config.Policies[1] has no Name", `policy "none" listed twice`, "capacity fraction -1"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want it to mention %q", err, want)
 		}
+	}
+	if _, err := PolicyByName("nope"); err == nil || !strings.Contains(err.Error(), `unknown policy "nope", want one of none, rfc0008-v2`) {
+		t.Errorf(`PolicyByName("nope") error = %v, want it to name the shipped policies`, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := Run(ctx, tr, Config{}); err == nil {
 		t.Error("Run on a canceled context returned no error")
+	}
+}
+
+// byName returns the shipped policies called names.
+func byName(names ...string) []Policy {
+	ps := make([]Policy, len(names))
+	for i, n := range names {
+		p, err := PolicyByName(n)
+		if err != nil {
+			panic(err)
+		}
+		ps[i] = p
+	}
+	return ps
+}
+
+// A policy's Build that goes wrong fails the run with an error that names
+// the policy and says what would be right, and a panic in it is one more
+// error.
+func TestBuildErrors(t *testing.T) {
+	tr := &Trace{Name: "tiny", Requests: []Request{req(0, 1), req(600, 1)}}
+	v3 := func(e *Env) (pipeline.Config, error) { return presets.Config(presets.NameV3, e.PresetOptions()) }
+	for _, tc := range []struct {
+		name  string
+		build func(*Env) (Built, error)
+		want  string
+	}{
+		{"an error", func(*Env) (Built, error) { return Built{}, errors.New("no scorer today") }, "replay: policy mine: no scorer today"},
+		{"a bad config", func(*Env) (Built, error) { return Built{}, nil }, "replay: policy mine: pipeline: "},
+		{"a panic", func(*Env) (Built, error) { panic("oops") }, "replay: policy mine: Build panicked: oops"},
+		{"a fetcher the lab cannot time", func(e *Env) (Built, error) {
+			cfg, err := v3(e)
+			cfg.Fetcher = pipeline.FetcherFunc(func(context.Context, *pipeline.Cycle, []pipeline.Candidate) []pipeline.FetchResult { return nil })
+			return Built{Config: cfg}, err
+		}, "Config.Fetcher is a pipeline.FetcherFunc, but the lab times the GETs of *fetch.Sequential"},
+		{"hints without UsesLead", func(e *Env) (Built, error) {
+			o := e.PresetOptions()
+			o.Hints = e.Hints()
+			cfg, err := presets.Config(presets.NameHints, o)
+			return Built{Config: cfg}, err
+		}, "so Policy.UsesLead must be true"},
+		{"a bad admission", func(e *Env) (Built, error) {
+			cfg, err := v3(e)
+			return Built{Config: cfg, Admission: Admission{Mode: "front"}}, err
+		}, `replay: policy mine: replay: admission "front"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Run(context.Background(), tr, Config{
+				Settings:  tiny,
+				Scenarios: []Scenario{{Fraction: 0.5}},
+				Policies:  []Policy{{Name: "mine", Build: tc.build}},
+			})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// The lab learns from the config a policy builds how its GETs complete,
+// the rate it keeps to and the cycles of an idle stretch it may credit,
+// with no word from the policy: the same stages built by a policy of
+// one's own get what the shipped policies get.
+func TestLearnsFromConfig(t *testing.T) {
+	r := newRun(prepare(&Trace{Name: "tiny", Requests: []Request{req(0, 1)}}, tiny.WithDefaults()), 1, Admission{Mode: AdmitMRU})
+	e := newEnv(r, tiny.WithDefaults())
+	preset := func(name string, o presets.Options) pipeline.Config {
+		t.Helper()
+		cfg, err := presets.Config(name, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.WithDefaults()
+	}
+	hinted := e.PresetOptions()
+	hinted.Hints = e.Hints()
+	hinted.Interval = 0
+	foreign := e.PresetOptions()
+	foreign.Hints = snapshot.NewHints(snapshot.HintsConfig{})
+	type learnt struct {
+		Timing timing
+		Rate   float64
+		Quiet  string
+	}
+	quietName := func(q quietFunc) string {
+		for name, f := range map[string]quietFunc{"always": quietAlways, "none-selected": quietWhenNoneSelected, "warmup": quietWarmup} {
+			if reflect.ValueOf(q).Pointer() == reflect.ValueOf(f).Pointer() {
+				return name
+			}
+		}
+		if q == nil {
+			return "none"
+		}
+		return "ranked"
+	}
+	scoredBy := func(cfg pipeline.Config, sc pipeline.Scorer) pipeline.Config { cfg.Scorer = sc; return cfg }
+	func3 := pipeline.ScorerFunc(func(time.Time, block.Hash, block.Meta) float64 { return 0 })
+	for _, tc := range []struct {
+		name string
+		cfg  pipeline.Config
+		want learnt
+	}{
+		{"v1", preset(presets.NameV1, e.PresetOptions()), learnt{timing{}, 0, "always"}},
+		{"v2", preset(presets.NameV2, e.PresetOptions()), learnt{timing{sequential: true}, 16, "ranked"}},
+		{"v3", preset(presets.NameV3, e.PresetOptions()), learnt{timing{limit: 8}, 16, "ranked"}},
+		{"v3 scored by a func", scoredBy(preset(presets.NameV3, e.PresetOptions()), func3), learnt{timing{limit: 8}, 16, "none-selected"}},
+		{"warmup", preset(presets.NameWarmup, e.PresetOptions()), learnt{timing{limit: 8}, 16, "warmup"}},
+		{"hints", preset(presets.NameHints, hinted), learnt{timing{limit: 8}, 16, "none-selected"}},
+		{"hints on an intake of one's own", preset(presets.NameHints, foreign), learnt{timing{limit: 8}, 16, "none"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tm, err := timingOf(tc.cfg.Fetcher)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := learnt{tm, rateOf(tc.cfg), quietName(quietOf(tc.cfg, e))}
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(timing{})); diff != "" {
+				t.Errorf("mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -162,7 +162,7 @@ func checkHintGrid(t *testing.T, tr *Trace, want []float64) {
 	leads := []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second}
 	res, err := Run(context.Background(), tr, Config{
 		Scenarios: []Scenario{{Fraction: 0.1}},
-		Policies:  []string{PolicyHintGridV3},
+		Policies:  byName(PolicyHintGridV3),
 		Leads:     leads,
 	})
 	if err != nil {
