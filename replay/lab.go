@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/wombatkv/prefetch/pipeline"
 )
 
@@ -218,46 +220,31 @@ func Run(ctx context.Context, tr *Trace, cfg Config) ([]Result, error) {
 	if par <= 0 {
 		par = runtime.GOMAXPROCS(0)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(par)
 	var (
-		mu      sync.Mutex
-		done    int
-		firstEr error
-		wg      sync.WaitGroup
+		mu   sync.Mutex
+		done int
 	)
-	next := make(chan *job)
-	for range min(par, len(jobs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range next {
-				err := replayOne(ctx, m, s, j, cfg.runIdle)
+	for _, j := range jobs {
+		if gctx.Err() != nil {
+			break // a replay failed, or ctx ended: start no more
+		}
+		g.Go(func() error {
+			if err := replayOne(gctx, m, s, j, cfg.runIdle); err != nil {
+				return err
+			}
+			if cfg.Progress != nil {
 				mu.Lock()
-				if err != nil && firstEr == nil {
-					firstEr = err
-					cancel()
-				}
 				done++
-				if cfg.Progress != nil && err == nil {
-					cfg.Progress(done, len(jobs))
-				}
+				cfg.Progress(done, len(jobs))
 				mu.Unlock()
 			}
-		}()
+			return nil
+		})
 	}
-feed:
-	for _, j := range jobs {
-		select {
-		case next <- j:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if firstEr != nil {
-		return nil, firstEr
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
