@@ -207,26 +207,27 @@ type entry struct {
 }
 
 // BenchmarkCycle is the front half of a cycle (snapshot, score, select)
-// over an index.Memory of N entries:
+// over an index.Memory of N entries, on these paths, run in this order so
+// that each cycle runs next to the floor it is compared with:
 //
 //   - path=seed: the seed's run_cycle ([SeedCycle]);
 //   - path=general: the v1 preset with its source hidden behind a
 //     pipeline.SourceFunc, which is no pipeline.ReaderSource: the cycle
 //     scores every entry as the index streams them (index.Memory.All, a
 //     shard copied at a time), pipeline.PathScored;
-//   - path=default: the v1 preset itself, as a node runs it
-//     (pipeline.PathPruned);
 //   - path=func-scorer: the v1 preset with the README's custom scorer, a
 //     pipeline.ScorerFunc, which offers no score bound
 //     (pipeline.PathScored);
+//   - path=row-floor: a loop reading every entry's hash and metadata row
+//     ([rowFloorScan]): the least any scorer's cycle must read;
 //   - path=weighted: the v1 preset with its scorer in a score.Weighted of
 //     one term, which bounds its score as that term does
 //     (pipeline.PathPruned);
 //   - path=extra-source: the v1 preset with a 10-block source after the
 //     index ([extraSource]; pipeline.PathPruned);
-//   - path=floor: a loop reading only each entry's last-access time;
-//   - path=row-floor: a loop reading every entry's hash and metadata row
-//     ([rowFloorScan]): the least any scorer's cycle must read.
+//   - path=default: the v1 preset itself, as a node runs it
+//     (pipeline.PathPruned);
+//   - path=floor: a loop reading only each entry's last-access time.
 //
 // Before timing, each cycle is checked to take its path and to select
 // exactly what the seed's approach selects (for func-scorer and
@@ -261,16 +262,6 @@ func BenchmarkCycle(b *testing.B) {
 						p.Run(ctx)
 					}
 				})
-				b.Run(prefix+"/path=default", func(b *testing.B) {
-					x := fixtureIndex(n, ages)
-					p := newPipeline(b, cycleConfig(b, x, k))
-					checkCycle(b, p, x, k)
-					ctx := context.Background()
-					b.ReportAllocs()
-					for b.Loop() {
-						p.Run(ctx)
-					}
-				})
 				b.Run(prefix+"/path=func-scorer", func(b *testing.B) {
 					x := fixtureIndex(n, ages)
 					cfg := cycleConfig(b, x, k)
@@ -282,6 +273,13 @@ func BenchmarkCycle(b *testing.B) {
 					b.ReportAllocs()
 					for b.Loop() {
 						p.Run(ctx)
+					}
+				})
+				b.Run(prefix+"/path=row-floor", func(b *testing.B) {
+					x := fixtureIndex(n, ages)
+					b.ReportAllocs()
+					for b.Loop() {
+						sink += rowFloorScan(x)
 					}
 				})
 				b.Run(prefix+"/path=weighted", func(b *testing.B) {
@@ -310,18 +308,21 @@ func BenchmarkCycle(b *testing.B) {
 						p.Run(ctx)
 					}
 				})
+				b.Run(prefix+"/path=default", func(b *testing.B) {
+					x := fixtureIndex(n, ages)
+					p := newPipeline(b, cycleConfig(b, x, k))
+					checkCycle(b, p, x, k)
+					ctx := context.Background()
+					b.ReportAllocs()
+					for b.Loop() {
+						p.Run(ctx)
+					}
+				})
 				b.Run(prefix+"/path=floor", func(b *testing.B) {
 					x := fixtureIndex(n, ages)
 					b.ReportAllocs()
 					for b.Loop() {
 						sink += floorScan(x)
-					}
-				})
-				b.Run(prefix+"/path=row-floor", func(b *testing.B) {
-					x := fixtureIndex(n, ages)
-					b.ReportAllocs()
-					for b.Loop() {
-						sink += rowFloorScan(x)
 					}
 				})
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,3 +75,30 @@ func (s *resultSet) median(name, unit string) (float64, bool) {
 
 // samples returns how many samples name has of unit.
 func (s *resultSet) samples(name, unit string) int { return len(s.vals[name][unit]) }
+
+// ratio returns the median over passes of a's sample of unit over b's,
+// when both have as many samples (in an interleaved run the i-th of each
+// comes from pass i), else the ratio of their medians, or NaN. Pairing the
+// samples of one pass cancels load that a shared machine puts on some
+// passes and not others.
+func (s *resultSet) ratio(a, b, unit string) float64 {
+	as, bs := s.vals[a][unit], s.vals[b][unit]
+	if len(as) == 0 || len(bs) == 0 {
+		return math.NaN()
+	}
+	if len(as) != len(bs) {
+		ma, _ := s.median(a, unit)
+		mb, _ := s.median(b, unit)
+		return ma / mb
+	}
+	rs := make([]float64, len(as))
+	for i := range as {
+		rs[i] = as[i] / bs[i]
+	}
+	slices.Sort(rs)
+	if n := len(rs); n%2 == 1 {
+		return rs[n/2]
+	} else {
+		return (rs[n/2-1] + rs[n/2]) / 2
+	}
+}
