@@ -6,8 +6,9 @@ import (
 	"math"
 	"math/bits"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/wombatkv/prefetch/internal/slru"
 )
 
 // Defaults of [Settings]: the reference model of docs/replay-model.md.
@@ -188,17 +189,21 @@ func transferNs(n uint64, bw float64) int64 {
 	return math.MaxInt64
 }
 
-// Admission modes: where a prefetched block enters the flat LRU.
+// Admission modes: where a prefetched block enters the flat LRU. They are
+// the store's (store.Config.Admission), parsed and simulated by the same
+// code, so the lab evicts what the store would.
 const (
 	// AdmitMRU inserts at the most recently used end, as a demand load.
-	AdmitMRU = "mru"
+	AdmitMRU = slru.ModeMRU
 	// AdmitLRU inserts at the least recently used end: the next eviction
 	// takes it unless a request reads it first.
-	AdmitLRU = "lru"
+	AdmitLRU = slru.ModeLRU
 	// AdmitProbation inserts into a probation segment of at most
-	// Fraction x capacity bytes, evicted before the main LRU (oldest
-	// first); a read promotes the block to the main MRU end.
-	AdmitProbation = "probation"
+	// floor(Fraction x capacity) bytes, evicted before the main LRU
+	// (oldest first); a read promotes the block to the main MRU end. A
+	// block larger than the segment is wasted and evicts nothing (the
+	// store does not fetch it).
+	AdmitProbation = slru.ModeProbation
 )
 
 // Admission is where a prefetched block enters flat: a mode, and for
@@ -207,52 +212,30 @@ type Admission struct {
 	// Mode is AdmitMRU, AdmitLRU or AdmitProbation.
 	Mode string
 	// Fraction is the probation segment's share of the capacity, in
-	// (0, 1]; AdmitProbation only.
+	// (0, 1] (1: prefetched blocks may take all of flat, but go before
+	// any block a request read); AdmitProbation only.
 	Fraction float64
 }
 
-// ParseAdmission parses "mru", "lru" or "probation:F" with F in (0, 1].
+// ParseAdmission parses "mru", "lru" or "probation:F" with 0 < F <= 1, as
+// the store parses Config.Admission.
 func ParseAdmission(s string) (Admission, error) {
-	mode, frac, hasFrac := strings.Cut(s, ":")
-	a := Admission{Mode: mode}
-	switch {
-	case mode == AdmitProbation && hasFrac:
-		f, err := strconv.ParseFloat(frac, 64)
-		if err != nil {
-			return Admission{}, fmt.Errorf("replay: admission %q: fraction %q is not a number, want probation:F with F in (0, 1], e.g. probation:0.1", s, frac)
-		}
-		a.Fraction = f
-	case mode == AdmitProbation:
-		return Admission{}, fmt.Errorf("replay: admission %q lacks its fraction, want probation:F with F in (0, 1], e.g. probation:0.1", s)
-	case hasFrac:
-		return Admission{}, fmt.Errorf("replay: admission %q: only probation takes a fraction, want mru, lru or probation:F", s)
+	a, err := slru.ParseAdmission(s)
+	if err != nil {
+		return Admission{}, fmt.Errorf("replay: admission %q: %w", s, err)
 	}
-	if err := a.validate(); err != nil {
-		return Admission{}, err
-	}
-	return a, nil
+	return Admission(a), nil
 }
 
 func (a Admission) validate() error {
-	switch a.Mode {
-	case AdmitMRU, AdmitLRU:
-		return nil
-	case AdmitProbation:
-		if !(a.Fraction > 0 && a.Fraction <= 1) {
-			return fmt.Errorf("replay: admission probation:%v, want a fraction in (0, 1]", a.Fraction)
-		}
-		return nil
+	if err := slru.Admission(a).Validate(); err != nil {
+		return fmt.Errorf("replay: admission %q: %w", a.String(), err)
 	}
-	return fmt.Errorf("replay: admission %q, want mru, lru or probation:F", a.Mode)
+	return nil
 }
 
 // String returns the admission as ParseAdmission reads it.
-func (a Admission) String() string {
-	if a.Mode == AdmitProbation {
-		return a.Mode + ":" + strconv.FormatFloat(a.Fraction, 'g', -1, 64)
-	}
-	return a.Mode
-}
+func (a Admission) String() string { return slru.Admission(a).String() }
 
 // Scenario is one flat-tier setting: capacity as a fraction of the trace's
 // unique bytes, and whether the node restarts at the time midpoint.

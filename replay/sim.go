@@ -8,20 +8,17 @@ import (
 
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/index"
+	"github.com/wombatkv/prefetch/internal/slru"
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
-// Where a block is in flat.
+// Where a block is in flat: r.where[b].
 const (
-	inNone uint8 = iota
-	inMain       // the LRU
-	inProb       // the probation segment (AdmitProbation)
+	inNone = slru.None      // not in flat
+	inMain = slru.Main      // the main LRU
+	inProb = slru.Probation // the probation segment (AdmitProbation)
 )
-
-// lru is one doubly linked list over the run's prev/next arrays; head is
-// the most recently used end.
-type lru struct{ head, tail int32 }
 
 // event is a GET's completion: at time t, the issue-th GET of the run,
 // fetching block b (stale unless gen matches the block's current GET).
@@ -46,22 +43,23 @@ func (e event) before(o event) bool { return e.t < o.t || e.t == o.t && e.issue 
 // the order of Outcome.Fetches, which is the order the fetch stage was
 // handed the candidates (see schedule).
 type run struct {
-	m         *model
-	capacity  int64
-	adm       Admission
-	probCap   int64
-	timing    timing
-	now       int64
-	idx       *index.Memory
-	ptr       int // the next request to serve
-	seen      []bool
-	lastRead  []int64 // the index's last access of each block seen
-	where     []uint8
-	prev      []int32
-	next      []int32
-	lists     [3]lru // by where
-	used      int64
-	probUsed  int64
+	m        *model
+	capacity int64
+	adm      Admission
+	timing   timing
+	now      int64
+	idx      *index.Memory
+	ptr      int // the next request to serve
+	seen     []bool
+	lastRead []int64 // the index's last access of each block seen
+	// flat is the flat tier: the store's own segmented LRU, over the
+	// dense block numbers. where is its segment of every block (the
+	// order's slice, read only), place where a prefetched block enters,
+	// and victims scratch for what an admission evicts.
+	flat      *slru.Order
+	where     []slru.Segment
+	place     slru.Place
+	victims   []int32
 	unread    []bool // prefetched, not yet read
 	pend      []bool
 	pendAt    []int64
@@ -105,9 +103,7 @@ func newRun(m *model, capacity int64, adm Admission) *run {
 		adm:      adm,
 		seen:     make([]bool, u),
 		lastRead: make([]int64, u),
-		where:    make([]uint8, u),
-		prev:     make([]int32, u),
-		next:     make([]int32, u),
+		flat:     slru.New(u, capacity, 0),
 		unread:   make([]bool, u),
 		pend:     make([]bool, u),
 		pendAt:   make([]int64, u),
@@ -116,138 +112,59 @@ func newRun(m *model, capacity int64, adm Admission) *run {
 		stalls:   make([]int64, 0, m.requests()),
 		prefix:   make([]int64, 0, m.requests()),
 	}
+	r.where = r.flat.Segments()
 	r.setAdmission(adm)
-	for i := range r.lists {
-		r.lists[i] = lru{-1, -1}
-	}
 	r.idx = index.NewMemory(r.clock)
 	return r
 }
 
 // setAdmission sets where prefetched blocks enter flat, and the probation
-// segment's cap that follows from it.
+// segment's budget that follows from it, as the store sets them from
+// Config.Admission. Call it before the run starts.
 func (r *run) setAdmission(adm Admission) {
-	r.adm, r.probCap = adm, 0
-	if adm.Mode == AdmitProbation {
-		r.probCap = int64(adm.Fraction * float64(r.capacity))
-	}
+	a := slru.Admission(adm)
+	r.adm, r.place = adm, a.Place()
+	r.flat.SetBudget(r.capacity, a.ProbationBudget(r.capacity))
 }
 
 func (r *run) clock() time.Time { return time.Unix(0, r.now) }
 
 // --- the flat tier ---
 
-func (r *run) unlink(b int32) {
-	l := &r.lists[r.where[b]]
-	p, n := r.prev[b], r.next[b]
-	if p >= 0 {
-		r.next[p] = n
-	} else {
-		l.head = n
-	}
-	if n >= 0 {
-		r.prev[n] = p
-	} else {
-		l.tail = p
-	}
-	if r.where[b] == inProb {
-		r.probUsed -= r.m.size[b]
-	}
-	r.where[b] = inNone
-}
-
-func (r *run) pushFront(w uint8, b int32) {
-	l := &r.lists[w]
-	r.prev[b], r.next[b] = -1, l.head
-	if l.head >= 0 {
-		r.prev[l.head] = b
-	} else {
-		l.tail = b
-	}
-	l.head = b
-	r.where[b] = w
-	if w == inProb {
-		r.probUsed += r.m.size[b]
-	}
-}
-
-func (r *run) pushBack(w uint8, b int32) {
-	l := &r.lists[w]
-	r.prev[b], r.next[b] = l.tail, -1
-	if l.tail >= 0 {
-		r.next[l.tail] = b
-	} else {
-		l.head = b
-	}
-	l.tail = b
-	r.where[b] = w
-	if w == inProb {
-		r.probUsed += r.m.size[b]
-	}
-}
-
-// evict removes b from flat; an unread prefetched block is wasted.
-func (r *run) evict(b int32) {
-	r.unlink(b)
-	r.used -= r.m.size[b]
-	if r.unread[b] {
-		r.unread[b] = false
-		r.evictedUnread++
-	}
-}
-
-// makeRoom evicts from the probation segment's oldest end, then from the
-// LRU end, until size more bytes fit. It reports whether they do.
-func (r *run) makeRoom(size int64) bool {
-	if size > r.capacity {
-		return false
-	}
-	for r.used+size > r.capacity {
-		v := r.lists[inProb].tail
-		if v < 0 {
-			v = r.lists[inMain].tail
+// dropVictims accounts for the blocks the last admission evicted: an
+// unread prefetched block is wasted.
+func (r *run) dropVictims() {
+	for _, v := range r.victims {
+		if r.unread[v] {
+			r.unread[v] = false
+			r.evictedUnread++
 		}
-		r.evict(v)
 	}
-	return true
 }
 
-// demandInsert puts b, just read by a request, at the MRU end.
+// demandInsert puts b, just read by a request, at the MRU end (nowhere if
+// it is larger than flat).
 func (r *run) demandInsert(b int32) {
-	if !r.makeRoom(r.m.size[b]) {
-		return
-	}
-	r.pushFront(inMain, b)
-	r.used += r.m.size[b]
+	r.victims, _ = r.flat.Admit(b, r.m.size[b], slru.PlaceFront, r.victims[:0])
+	r.dropVictims()
 }
 
-// admit puts b, whose prefetch completed, where the admission says.
+// admit puts b, whose prefetch completed, where the admission says. A
+// block larger than it admits (flat, or the probation segment) is wasted
+// and evicts nothing.
 func (r *run) admit(b int32) {
-	size := r.m.size[b]
-	if !r.makeRoom(size) {
-		r.evictedUnread++ // too big for flat: wasted
+	var ok bool
+	r.victims, ok = r.flat.Admit(b, r.m.size[b], r.place, r.victims[:0])
+	r.dropVictims()
+	if !ok {
+		r.evictedUnread++
 		return
 	}
-	switch r.adm.Mode {
-	case AdmitLRU:
-		r.pushBack(inMain, b)
-	case AdmitProbation:
-		r.pushFront(inProb, b)
-	default:
-		r.pushFront(inMain, b)
-	}
-	r.used += size
 	r.unread[b] = true
-	for r.adm.Mode == AdmitProbation && r.probUsed > r.probCap {
-		r.evict(r.lists[inProb].tail)
-	}
 }
 
 // touch moves b, read by a request, to the MRU end.
-func (r *run) touch(b int32) {
-	r.unlink(b)
-	r.pushFront(inMain, b)
-}
+func (r *run) touch(b int32) { r.flat.Touch(b) }
 
 // --- the tiers as the stages see them ---
 
@@ -264,9 +181,9 @@ func (r *run) InFlight(_ string, h block.Hash) bool {
 	return ok && r.pend[b]
 }
 
-// FreeBytes returns flat's free bytes less the GETs in flight
-// (filter.Room).
-func (r *run) FreeBytes(string) int64 { return r.capacity - r.used - r.pendBytes }
+// FreeBytes returns the room where the admission puts a prefetched block,
+// less the GETs in flight, as the store counts it (filter.Room).
+func (r *run) FreeBytes(string) int64 { return max(r.flat.Room(r.place)-r.pendBytes, 0) }
 
 // Materialize answers a GET at once (fetch.Materializer): a hit with the
 // block's size if the cold tier holds it (every block seen so far), a
@@ -397,19 +314,13 @@ func (r *run) complete(t int64) bool {
 // restart empties flat and cancels the GETs in flight; the index and the
 // cold tier survive.
 func (r *run) restart() {
-	for w := inMain; w <= inProb; w++ {
-		for b := r.lists[w].head; b >= 0; {
-			n := r.next[b]
-			r.where[b] = inNone
-			if r.unread[b] {
-				r.unread[b] = false
-				r.evictedUnread++
-			}
-			b = n
+	for b := range r.flat.All() {
+		if r.unread[b] {
+			r.unread[b] = false
+			r.evictedUnread++
 		}
-		r.lists[w] = lru{-1, -1}
 	}
-	r.used, r.probUsed = 0, 0
+	r.flat.Clear()
 	for b, p := range r.pend {
 		if p {
 			r.pend[b] = false

@@ -140,8 +140,8 @@ func TestRequestRules(t *testing.T) {
 	if diff := cmp.Diff(want, tallyOf(r)); diff != "" {
 		t.Errorf("tally mismatch (-want +got):\n%s", diff)
 	}
-	if r.used != 2*blk {
-		t.Errorf("flat holds %d B, want %d", r.used, 2*blk)
+	if r.flat.Bytes() != 2*blk {
+		t.Errorf("flat holds %d B, want %d", r.flat.Bytes(), 2*blk)
 	}
 }
 
@@ -198,8 +198,8 @@ func TestLatePrefetchHit(t *testing.T) {
 			// The GET's completion does nothing more: the block is in
 			// flat once, from the request.
 			r.complete(10 * int64(time.Second))
-			if r.used != int64(len(tc.ids))*blk || r.unread[1] {
-				t.Errorf("after the completion: flat %d B, unread %v; want %d B, false", r.used, r.unread[1], int64(len(tc.ids))*blk)
+			if r.flat.Bytes() != int64(len(tc.ids))*blk || r.unread[1] {
+				t.Errorf("after the completion: flat %d B, unread %v; want %d B, false", r.flat.Bytes(), r.unread[1], int64(len(tc.ids))*blk)
 			}
 		})
 	}
@@ -277,8 +277,8 @@ func TestRestartCancels(t *testing.T) {
 	if got.Late != 0 || got.Cold != 2 || got.GETs != 1 || got.Useful != 0 || r.canceled != 1 {
 		t.Errorf("late %d, cold %d, GETs %d, useful %d, canceled %d; want 0, 2, 1, 0, 1", got.Late, got.Cold, got.GETs, got.Useful, r.canceled)
 	}
-	if r.used != 2*blk {
-		t.Errorf("flat holds %d B after the request, want %d", r.used, 2*blk)
+	if r.flat.Bytes() != 2*blk {
+		t.Errorf("flat holds %d B after the request, want %d", r.flat.Bytes(), 2*blk)
 	}
 }
 
@@ -288,17 +288,20 @@ func TestRestartCancels(t *testing.T) {
 func TestAdmission(t *testing.T) {
 	for _, tc := range []struct {
 		adm       Admission
-		wantFlat  []uint64 // after block 4 is computed, MRU first
+		wantFlat  []uint64 // after block 4 is computed, the next evicted first
 		wantEvict int      // unread prefetched blocks evicted
 	}{
-		{Admission{Mode: AdmitMRU}, []uint64{4, 1, 3}, 0},
-		{Admission{Mode: AdmitLRU}, []uint64{4, 3, 2}, 1},
-		{Admission{Mode: AdmitProbation, Fraction: 0.34}, []uint64{4, 3, 2}, 1},
+		{Admission{Mode: AdmitMRU}, []uint64{3, 1, 4}, 0},
+		{Admission{Mode: AdmitLRU}, []uint64{2, 3, 4}, 1},
+		{Admission{Mode: AdmitProbation, Fraction: 0.34}, []uint64{2, 3, 4}, 1},
+		{Admission{Mode: AdmitProbation, Fraction: 1}, []uint64{2, 3, 4}, 1},
+		// The segment (333 B) cannot take a block (1000 B): the GET is
+		// wasted and evicts nothing.
+		{Admission{Mode: AdmitProbation, Fraction: 0.333}, []uint64{2, 3, 4}, 1},
 	} {
 		t.Run(tc.adm.String(), func(t *testing.T) {
 			r := newTinyRun(t, 3*blk, req(0, 1), req(1, 2), req(2, 3), req(3000, 4))
-			r.adm = tc.adm
-			r.probCap = int64(tc.adm.Fraction * float64(r.capacity))
+			r.setAdmission(tc.adm)
 			serveAll(r, 0, 1)
 			r.now = 1
 			r.restart()
@@ -308,13 +311,11 @@ func TestAdmission(t *testing.T) {
 			r.complete(int64(2 * time.Second)) // flat full: 1 is admitted where the mode says
 			serveAll(r, 3, 4)                  // 4 is computed and evicts one block
 			var got []uint64
-			for _, w := range []uint8{inMain, inProb} {
-				for b := r.lists[w].head; b >= 0; b = r.next[b] {
-					got = append(got, r.m.ids[b])
-				}
+			for b := range r.flat.All() {
+				got = append(got, r.m.ids[b])
 			}
 			if diff := cmp.Diff(tc.wantFlat, got); diff != "" {
-				t.Errorf("flat (MRU first) mismatch (-want +got):\n%s", diff)
+				t.Errorf("flat (next evicted first) mismatch (-want +got):\n%s", diff)
 			}
 			if r.evictedUnread != tc.wantEvict {
 				t.Errorf("evicted unread = %d, want %d", r.evictedUnread, tc.wantEvict)
@@ -335,7 +336,7 @@ func TestPlayOracle(t *testing.T) {
 	res, err := Run(context.Background(), tr, Config{
 		Settings:  tiny,
 		Scenarios: []Scenario{{Fraction: 0.5}}, // 2 of 4 blocks
-		Policies:  byName(PolicyNone, PolicyOracleV3),
+		Policies:  []string{PolicyNone, PolicyOracleV3},
 	})
 	if err != nil {
 		t.Fatal(err)

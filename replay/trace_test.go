@@ -155,10 +155,11 @@ func TestParseAdmission(t *testing.T) {
 		{"lru", Admission{Mode: AdmitLRU}, ""},
 		{"probation:0.1", Admission{Mode: AdmitProbation, Fraction: 0.1}, ""},
 		{"probation", Admission{}, "lacks its fraction"},
-		{"probation:2", Admission{}, "want a fraction in (0, 1]"},
+		{"probation:1", Admission{Mode: AdmitProbation, Fraction: 1}, ""}, // as the store takes it
+		{"probation:2", Admission{}, "fraction 2 is out of range"},
 		{"probation:x", Admission{}, "not a number"},
 		{"lru:0.5", Admission{}, "only probation takes a fraction"},
-		{"fifo", Admission{}, `admission "fifo", want mru, lru or probation:F`},
+		{"fifo", Admission{}, `replay: admission "fifo": want "mru", "lru" or "probation:F" with 0 < F <= 1`},
 	} {
 		got, err := ParseAdmission(tc.in)
 		if tc.err != "" {
@@ -391,7 +392,7 @@ func TestRunRejectsBadTimes(t *testing.T) {
 			for i, ts := range tc.ts {
 				tr.Requests = append(tr.Requests, req(ts, uint64(i)))
 			}
-			_, err := Run(context.Background(), tr, Config{Policies: byName(PolicyNone, PolicyOracleV3)})
+			_, err := Run(context.Background(), tr, Config{Policies: []string{PolicyNone, PolicyOracleV3}})
 			if err == nil || !strings.Contains(err.Error(), "replay: trace hand, "+tc.want) {
 				t.Errorf("err = %v, want it to mention %q", err, tc.want)
 			}
