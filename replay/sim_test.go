@@ -336,7 +336,7 @@ func TestPlayOracle(t *testing.T) {
 	res, err := Run(context.Background(), tr, Config{
 		Settings:  tiny,
 		Scenarios: []Scenario{{Fraction: 0.5}}, // 2 of 4 blocks
-		Policies:  []string{PolicyNone, PolicyOracleV3},
+		Policies:  byName(PolicyNone, PolicyOracleV3),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -392,7 +392,7 @@ func TestRunRejectsBadTimes(t *testing.T) {
 			for i, ts := range tc.ts {
 				tr.Requests = append(tr.Requests, req(ts, uint64(i)))
 			}
-			_, err := Run(context.Background(), tr, Config{Policies: []string{PolicyNone, PolicyOracleV3}})
+			_, err := Run(context.Background(), tr, Config{Policies: byName(PolicyNone, PolicyOracleV3)})
 			if err == nil || !strings.Contains(err.Error(), "replay: trace hand, "+tc.want) {
 				t.Errorf("err = %v, want it to mention %q", err, tc.want)
 			}
