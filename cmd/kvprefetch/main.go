@@ -33,6 +33,8 @@ const usage = `kvprefetch: warm a KV-cache flat tier from its cold tier, as a no
 Usage:
   kvprefetch demo [flags]     run a preset or a policy file on a generated node (no setup needed)
   kvprefetch replay [flags]   compare prefetch policies on a request trace (the policy lab)
+  kvprefetch replay merge FILE.json...
+                              join the JSON of sharded replays (--shard I/N) into one table and plots
   kvprefetch help             show this help
 
 Run "kvprefetch COMMAND -h" for a command's flags.
