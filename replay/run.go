@@ -1,0 +1,142 @@
+package replay
+
+import (
+	"context"
+	"time"
+
+	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/index"
+	"github.com/wombatkv/prefetch/internal/slru"
+)
+
+// run is one replay of a trace under one scenario and one policy: the
+// simulated flat and cold tiers, the GETs in flight, the index, and the
+// tallies. Its methods ContainsFlat, InFlight, Materialize and FreeBytes
+// are the tiers as the pipeline's stages see them (filter.Flat,
+// filter.InFlight, fetch.Materializer, filter.Room).
+//
+// The pipeline calls Materialize during a cycle, possibly from several
+// goroutines (fetch.Parallel); Materialize only reads the run's state and
+// answers at once. The GETs are scheduled when the cycle has returned, in
+// the order of Outcome.Fetches, which is the order the fetch stage was
+// handed the candidates (see schedule).
+type run struct {
+	m        *model
+	capacity int64
+	adm      Admission
+	timing   timing
+	now      int64
+	idx      *index.Memory
+	ptr      int // the next request to serve
+	seen     []bool
+	lastRead []int64 // the index's last access of each block seen
+	// flat is the flat tier: the store's own segmented LRU, over the
+	// dense block numbers. where is its segment of every block (the
+	// order's slice, read only), place where a prefetched block enters,
+	// and victims scratch for what an admission evicts.
+	flat      *slru.Order
+	where     []slru.Segment
+	place     slru.Place
+	victims   []int32
+	unread    []bool // prefetched, not yet read
+	pend      []bool
+	pendAt    []int64
+	gen       []uint32
+	pendBytes int64
+	pending   int // GETs in flight
+	maxPend   int
+	events    eventQueue
+	issue     uint64
+	wake      bool
+
+	// Tallies.
+	hits, late, cold int
+	lateWait         int64
+	stalls, prefix   []int64
+	gets             int
+	getBytes         int64
+	useful           int
+	cycles           int // the model's cycles, those skipped as idle included
+	ran              int // the cycles the pipeline ran
+	skipped          map[string]int
+	failed           int
+	evictedUnread    int
+	canceled         int
+	redundant        int
+	hintDropped      uint64
+}
+
+// timing is how a fetch stage's GETs of one cycle complete: one after
+// another (v2), or a sliding window of limit in flight (v3).
+type timing struct {
+	sequential bool
+	limit      int
+}
+
+func newRun(m *model, capacity int64, adm Admission) *run {
+	u := len(m.ids)
+	r := &run{
+		m:        m,
+		capacity: capacity,
+		adm:      adm,
+		seen:     make([]bool, u),
+		lastRead: make([]int64, u),
+		flat:     slru.New(u, capacity, 0),
+		unread:   make([]bool, u),
+		pend:     make([]bool, u),
+		pendAt:   make([]int64, u),
+		gen:      make([]uint32, u),
+		skipped:  map[string]int{},
+		stalls:   make([]int64, 0, m.requests()),
+		prefix:   make([]int64, 0, m.requests()),
+	}
+	r.where = r.flat.Segments()
+	r.setAdmission(adm)
+	r.idx = index.NewMemory(r.clock)
+	return r
+}
+
+// setAdmission sets where prefetched blocks enter flat, and the probation
+// segment's budget that follows from it, as the store sets them from
+// Config.Admission. Call it before the run starts.
+func (r *run) setAdmission(adm Admission) {
+	a := slru.Admission(adm)
+	r.adm, r.place = adm, a.Place()
+	r.flat.SetBudget(r.capacity, a.ProbationBudget(r.capacity))
+}
+
+func (r *run) clock() time.Time { return time.Unix(0, r.now) }
+
+// The tiers as the pipeline's stages see them.
+
+// ContainsFlat reports whether flat holds the block (filter.Flat).
+func (r *run) ContainsFlat(_ context.Context, _ string, h block.Hash) bool {
+	b, ok := r.m.lookup(h)
+	return ok && r.where[b] != inNone
+}
+
+// InFlight reports whether a GET of the block is in flight
+// (filter.InFlight).
+func (r *run) InFlight(_ string, h block.Hash) bool {
+	b, ok := r.m.lookup(h)
+	return ok && r.pend[b]
+}
+
+// FreeBytes returns the room where the admission puts a prefetched block,
+// less the GETs in flight, as the store counts it (filter.Room).
+func (r *run) FreeBytes(string) int64 { return max(r.flat.Room(r.place)-r.pendBytes, 0) }
+
+// Materialize answers a GET at once (fetch.Materializer): a hit with the
+// block's size if the cold tier holds it (every block seen so far), a
+// miss otherwise. The GET's completion is scheduled on the virtual clock
+// once the cycle returns (see schedule).
+func (r *run) Materialize(ctx context.Context, _ string, h block.Hash, _ block.Meta) (int64, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, false, err
+	}
+	b, ok := r.m.lookup(h)
+	if !ok || !r.seen[b] {
+		return 0, false, nil
+	}
+	return r.m.size[b], true, nil
+}

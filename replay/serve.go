@@ -1,0 +1,78 @@
+package replay
+
+import (
+	"time"
+
+	"github.com/wombatkv/prefetch/stages/snapshot"
+)
+
+// serve replays request i at its time (r.now).
+func (r *run) serve(i int) {
+	m := r.m
+	t := r.now
+	var stall, prefix int64
+	missed := false
+	for j := m.start[i]; j < m.start[i+1]; j++ {
+		b := m.refs[j]
+		h := Hash(m.ids[b])
+		r.lastRead[b] = t
+		if !r.seen[b] {
+			// Computed: no stall; it enters the index, cold and flat.
+			r.seen[b] = true
+			r.idx.Insert(h, m.meta(b, 0))
+			r.demandInsert(b)
+			continue
+		}
+		r.idx.Touch(h)
+		cost := m.cost[b]
+		switch {
+		case r.where[b] != inNone:
+			r.hits++
+			r.touch(b)
+			if r.unread[b] {
+				r.unread[b] = false
+				r.useful++
+			}
+			if missed {
+				prefix += cost
+			}
+		case r.pend[b]:
+			r.late++
+			wait := max(0, r.pendAt[b]-(t+stall))
+			stall += wait
+			r.lateWait += wait
+			r.useful++
+			r.pend[b] = false
+			r.gen[b]++
+			r.pendBytes -= m.size[b]
+			r.pending--
+			r.demandInsert(b)
+			if missed {
+				prefix += cost
+			} else {
+				prefix += wait
+			}
+			missed = true
+		default:
+			r.cold++
+			stall += cost
+			prefix += cost
+			r.demandInsert(b)
+			missed = true
+		}
+	}
+	r.stalls = append(r.stalls, stall)
+	r.prefix = append(r.prefix, prefix)
+}
+
+// hintsOf returns request i's blocks as hints due at its time.
+func (r *run) hintsOf(i int, dst []snapshot.Hint) []snapshot.Hint {
+	m := r.m
+	due := time.Unix(0, m.t[i])
+	dst = dst[:0]
+	for j := m.start[i]; j < m.start[i+1]; j++ {
+		b := m.refs[j]
+		dst = append(dst, snapshot.Hint{Hash: Hash(m.ids[b]), Meta: m.meta(b, 0), Due: due})
+	}
+	return dst
+}
