@@ -26,7 +26,9 @@ import (
 //     score so far the scorer names a last-access time before which no
 //     entry can rank in the top K whatever its bonuses, so most entries
 //     are skipped with one integer comparison, without reading the rest of
-//     their row; of the others, most are ruled out by a tighter time for
+//     their row, and on a [ZoneScanner] whole shards and runs of entries
+//     are, from their last-access bounds, without reading their columns at
+//     all; of the others, most are ruled out by a tighter time for
 //     their kind (chain head or not, read from the dense Seqs column), and
 //     of the rest those whose own bonus cannot lift them to the K-th; the
 //     scorer runs only for the few left. Pre-filters are asked, as on
@@ -118,6 +120,20 @@ type ShardScanner interface {
 	// entry count and last-access bounds; skip returning true passes over
 	// the shard.
 	ScanColumnsBounded(skip func(n int, b index.Bounds) bool, f func(index.Columns) bool)
+}
+
+// ZoneScanner is an optional interface for a [ShardScanner] that also
+// asks, under a shard's read lock, whether to pass over each run of the
+// shard, from the run's last-access bounds (index.Memory implements it).
+// The pruned path passes over every shard and run whose bounds fall below
+// its cuts without reading their columns.
+type ZoneScanner interface {
+	ShardScanner
+	// ScanColumnsZoned is ScanColumnsBounded that also calls skipRun,
+	// under the shard's read lock, for each run it is about to hand to
+	// f, with the run's entry count and bounds; skipRun returning true
+	// passes over the run.
+	ScanColumnsZoned(skip, skipRun func(n int, b index.Bounds) bool, f func(index.Columns) bool)
 }
 
 // Getter is an optional interface for an [index.Reader] that can look one
@@ -246,8 +262,8 @@ type ThresholdSelector interface {
 	SelectThreshold(dst []Candidate, k int, th *Threshold, seq iter.Seq[Candidate]) []Candidate
 }
 
-// ctxCheckShards is how many column runs the pruned path scans between
-// checks of ctx, a few hundred entries.
+// ctxCheckShards is how many column runs (or shards and runs it passes
+// over) the pruned path meets between checks of ctx.
 const ctxCheckShards = 8
 
 // scanPruned is the pruned path (see above), for a plan that allows it.
@@ -326,7 +342,29 @@ func (p *Pipeline) scanPruned(ctx context.Context, cy *Cycle, o *Outcome, pl *sc
 			}
 		}
 		stage = StageSource
-		cs.ScanColumns(func(c index.Columns) bool {
+		scan := cs.ScanColumns
+		if zs, ok := cs.(ZoneScanner); ok {
+			// A shard or run whose chain heads were all last accessed
+			// before cutHead, and its other entries before cutTail, is
+			// passed over whole (its bounds are never below an entry's
+			// time); it counts as ranked.
+			pass := func(n int, b index.Bounds) bool {
+				if seqErr != nil {
+					return true
+				}
+				if runs++; runs%ctxCheckShards == 0 && ctx.Err() != nil {
+					seqErr = ctx.Err()
+					return true
+				}
+				if b.HeadMax < cutHead && b.TailMax < cutTail {
+					scored += n
+					return true
+				}
+				return false
+			}
+			scan = func(f func(index.Columns) bool) { zs.ScanColumnsZoned(pass, pass, f) }
+		}
+		scan(func(c index.Columns) bool {
 			if runs++; runs%ctxCheckShards == 0 && ctx.Err() != nil {
 				seqErr = ctx.Err()
 				return false

@@ -32,6 +32,7 @@ var (
 	_ pipeline.ReaderSource      = (*snapshot.Index)(nil)
 	_ pipeline.ColumnScanner     = (*index.Memory)(nil)
 	_ pipeline.ShardScanner      = (*index.Memory)(nil)
+	_ pipeline.ZoneScanner       = (*index.Memory)(nil)
 	_ pipeline.Getter            = (*index.Memory)(nil)
 	_ pipeline.ScoreBounder      = (*score.RFC0008)(nil)
 	_ pipeline.ScoreBounder      = (*score.Recency)(nil)
@@ -42,11 +43,19 @@ var (
 
 var fpNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
-// fpIndex is an index.Memory that counts the calls of All and Get; its
-// column scans are promoted.
+// fpIndex is an index.Memory that counts the calls of All and Get, and the
+// entries whose columns a zoned scan hands out; its other column scans are
+// promoted.
 type fpIndex struct {
 	*index.Memory
-	alls, gets atomic.Int64
+	alls, gets, read atomic.Int64
+}
+
+func (x *fpIndex) ScanColumnsZoned(skip, skipRun func(int, index.Bounds) bool, f func(index.Columns) bool) {
+	x.Memory.ScanColumnsZoned(skip, skipRun, func(c index.Columns) bool {
+		x.read.Add(int64(c.Len()))
+		return f(c)
+	})
 }
 
 func (x *fpIndex) All() iter.Seq2[block.Hash, block.Meta] {
@@ -712,4 +721,30 @@ func TestScoredPathPanicReleasesIndex(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Touch blocked: the scan kept the shard locked after the panic")
 	}
+}
+
+// TestPrunedPathPassesOverZones: at K = 8 the pruned path reads the
+// columns of few of the index's entries, passing over the shards and runs
+// whose last-access bounds cannot reach the K-th, and still counts every
+// entry as ranked.
+func TestPrunedPathPassesOverZones(t *testing.T) {
+	const n = 50000
+	x := &fpIndex{Memory: index.NewMemory(nil)}
+	x.BulkLoad(func(yield func(block.Hash, block.Meta) bool) {
+		for i := range n {
+			var h block.Hash
+			binary.BigEndian.PutUint64(h[:], uint64(i)*0x9e3779b97f4a7c15)
+			if !yield(h, block.Meta{Seq: uint32(i % 4), LastAccessNs: fpNow.UnixNano() - int64(i)*int64(time.Second)}) {
+				return
+			}
+		}
+	})
+	o := fpRun(t, fpConfig(snapshot.NewIndex(x), score.NewRFC0008(fpActive), topk.Heap{}, 8))
+	if o.Path != pipeline.PathPruned || o.Scored != n {
+		t.Fatalf("Path %q, Scored %d; want the pruned path over %d entries", o.Path, o.Scored, n)
+	}
+	if read := x.read.Load(); read > n/10 {
+		t.Errorf("the scan read the columns of %d of %d entries, want few: the zones that cannot reach the K-th passed over", read, n)
+	}
+	t.Logf("read the columns of %d of %d entries", x.read.Load(), n)
 }
