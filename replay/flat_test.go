@@ -17,7 +17,8 @@ import (
 // tier holds the same blocks as a real store's after every step, under
 // every admission. A read is a Put the first time (the block is computed)
 // and a Get after; a prefetch is a Materialize. Blocks vary in size, so
-// eviction is by bytes, and some are larger than the probation segment.
+// eviction is by bytes, and some are larger than the probation segment
+// (the prefetch fails with the store's reason "too_large" on both).
 func TestFlatMatchesStore(t *testing.T) {
 	const (
 		ns       = "replay-flat"
@@ -76,11 +77,18 @@ func TestFlatMatchesStore(t *testing.T) {
 					h := Hash(sp.id)
 					b, _ := m.lookup(h)
 					if sp.prefetch {
-						o := &pipeline.Outcome{Fetches: []pipeline.FetchResult{{Hash: h, Bytes: m.size[b]}}}
+						// As the fetch stage reports a GET, to both tiers.
+						meta := block.Meta{PayloadBytes: uint64(m.size[b])}
+						n, _, err := r.Materialize(ctx, ns, h, meta)
+						o := &pipeline.Outcome{Fetches: []pipeline.FetchResult{{Hash: h, Bytes: n, Reason: pipeline.FailureReason(err)}}}
 						r.schedule(o)
 						r.complete(math.MaxInt64)
-						if _, _, err := st.Materialize(ctx, ns, h, block.Meta{PayloadBytes: uint64(m.size[b])}); err != nil && pipeline.FailureReason(err) != store.ReasonTooLarge {
-							t.Fatalf("step %d: Materialize %d: %v", i, sp.id, err)
+						_, _, serr := st.Materialize(ctx, ns, h, meta)
+						if got, want := pipeline.FailureReason(err), pipeline.FailureReason(serr); got != want {
+							t.Fatalf("step %d: prefetch of %d fails with %q in the lab, %q in the store (%v)", i, sp.id, got, want, serr)
+						}
+						if serr != nil && pipeline.FailureReason(serr) != store.ReasonTooLarge {
+							t.Fatalf("step %d: Materialize %d: %v", i, sp.id, serr)
 						}
 					} else {
 						r.now = m.t[next]
@@ -110,5 +118,37 @@ func TestFlatMatchesStore(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestMaterializeTooLarge: a prefetch of a block larger than the probation
+// segment fails before its GET, with the store's reason, unless the block
+// is already in flat; under MRU the same block is fetched.
+func TestMaterializeTooLarge(t *testing.T) {
+	if reasonTooLarge != store.ReasonTooLarge {
+		t.Fatalf("reasonTooLarge = %q, want the store's %q", reasonTooLarge, store.ReasonTooLarge)
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		adm  Admission
+		want []string // the reasons for blocks 1 (evicted) and 3 (in flat)
+	}{
+		{Admission{Mode: AdmitProbation, Fraction: 0.333}, []string{store.ReasonTooLarge, ""}},
+		{Admission{Mode: AdmitProbation, Fraction: 0.5}, []string{"", ""}},
+		{Admission{Mode: AdmitMRU}, []string{"", ""}},
+	} {
+		t.Run(tc.adm.String(), func(t *testing.T) {
+			r := newTinyRun(t, 2*blk, req(0, 1), req(1, 2), req(2, 3))
+			r.setAdmission(tc.adm)
+			serveAll(r, 0, 3) // flat [2 3]
+			var got []string
+			for _, id := range []uint64{1, 3} {
+				_, _, err := r.Materialize(ctx, "", Hash(id), block.Meta{})
+				got = append(got, pipeline.FailureReason(err))
+			}
+			if !slices.Equal(tc.want, got) {
+				t.Errorf("reasons = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

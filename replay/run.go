@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/wombatkv/prefetch/block"
@@ -45,7 +46,7 @@ type run struct {
 	pendBytes int64
 	pending   int // GETs in flight
 	maxPend   int
-	events    eventQueue
+	events    eventQueue // the GETs in flight, by completion
 	issue     uint64
 	wake      bool
 
@@ -129,7 +130,10 @@ func (r *run) FreeBytes(string) int64 { return max(r.flat.Room(r.place)-r.pendBy
 // Materialize answers a GET at once (fetch.Materializer): a hit with the
 // block's size if the cold tier holds it (every block seen so far), a
 // miss otherwise. The GET's completion is scheduled on the virtual clock
-// once the cycle returns (see schedule).
+// once the cycle returns (see schedule). As in the store's Materialize, a
+// block not in flat and larger than flat admits where the admission puts
+// it (the probation segment, or flat) fails with reason "too_large", and
+// issues no GET.
 func (r *run) Materialize(ctx context.Context, _ string, h block.Hash, _ block.Meta) (int64, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, false, err
@@ -138,5 +142,21 @@ func (r *run) Materialize(ctx context.Context, _ string, h block.Hash, _ block.M
 	if !ok || !r.seen[b] {
 		return 0, false, nil
 	}
+	if size, most := r.m.size[b], r.flat.MaxSize(r.place); size > most && r.where[b] == inNone {
+		return 0, false, tooLargeError{size, most}
+	}
 	return r.m.size[b], true, nil
 }
+
+// reasonTooLarge is store.ReasonTooLarge, which the lab does not import.
+const reasonTooLarge = "too_large"
+
+// tooLargeError is the failure of a GET of a block larger than flat
+// admits (a pipeline.Reasoner).
+type tooLargeError struct{ size, most int64 }
+
+func (e tooLargeError) Error() string {
+	return fmt.Sprintf("replay: a block of %d bytes, more than the flat tier admits (%d bytes)", e.size, e.most)
+}
+
+func (tooLargeError) Reason() string { return reasonTooLarge }

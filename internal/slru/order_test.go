@@ -13,7 +13,7 @@ type op struct {
 	do   string // "admit", "touch", "remove", "load", "trim", "budget"
 	h    int32
 	size int64 // admit, load; the budget for "budget"
-	at   Place // admit; for "budget", prob is size2
+	at   Place // admit
 	prob int64 // "budget": the probation budget
 }
 
