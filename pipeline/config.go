@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/internal/joined"
 )
 
 // Defaults for the zero fields of [Config].
@@ -202,7 +202,7 @@ func (c Config) Validate() error {
 		if !ok {
 			return
 		}
-		for _, err := range lines(v.Validate()) {
+		for _, err := range joined.Split(v.Validate()) {
 			errs = append(errs, fmt.Errorf("pipeline: %s: %w", field, err))
 		}
 	}
@@ -223,29 +223,4 @@ func (c Config) Validate() error {
 		stage(fmt.Sprintf("Observers[%d]", i), o)
 	}
 	return errors.Join(errs...)
-}
-
-// lines splits err into the errors errors.Join joined (recursively), so
-// that each gets a line and a prefix of its own; any other error is one
-// line. It returns nil for a nil err.
-func lines(err error) []error {
-	if err == nil {
-		return nil
-	}
-	j, ok := err.(interface{ Unwrap() []error })
-	if !ok {
-		return []error{err}
-	}
-	var msgs []string
-	var out []error
-	for _, e := range j.Unwrap() {
-		if e != nil {
-			msgs = append(msgs, e.Error())
-			out = append(out, lines(e)...)
-		}
-	}
-	if strings.Join(msgs, "\n") != err.Error() { // not a join: fmt.Errorf with several %w, say
-		return []error{err}
-	}
-	return out
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wombatkv/prefetch/internal/joined"
 	"github.com/wombatkv/prefetch/pipeline"
 )
 
@@ -48,7 +49,7 @@ func (e *fieldError) Unwrap() error { return e.err }
 // file, but for those already located (a nested stage's).
 func locate(file, path string, err error) error {
 	var out []error
-	for _, e := range lines(err) {
+	for _, e := range joined.Split(err) {
 		if fe := (*fieldError)(nil); errors.As(e, &fe) {
 			out = append(out, e)
 			continue
@@ -56,31 +57,6 @@ func locate(file, path string, err error) error {
 		out = append(out, &fieldError{file: file, path: path, err: e})
 	}
 	return errors.Join(out...)
-}
-
-// lines splits err into the errors errors.Join joined (recursively), so
-// that each can be located on its own; any other error is one line. It
-// returns nil for a nil err.
-func lines(err error) []error {
-	if err == nil {
-		return nil
-	}
-	j, ok := err.(interface{ Unwrap() []error })
-	if !ok {
-		return []error{err}
-	}
-	var msgs []string
-	var out []error
-	for _, e := range j.Unwrap() {
-		if e != nil {
-			msgs = append(msgs, e.Error())
-			out = append(out, lines(e)...)
-		}
-	}
-	if strings.Join(msgs, "\n") != err.Error() { // not a join: fmt.Errorf with several %w, say
-		return []error{err}
-	}
-	return out
 }
 
 // decoder decodes a spec's JSON into typed Go values, field by field, so

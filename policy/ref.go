@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wombatkv/prefetch/internal/joined"
 	"github.com/wombatkv/prefetch/pipeline"
 )
 
@@ -162,7 +163,7 @@ func (d *decoder) stage(kind pipeline.Stage, raw json.RawMessage, path string) *
 		return nil
 	}
 	if v, ok := pv.Addr().Interface().(interface{ Validate() error }); ok {
-		for _, err := range lines(v.Validate()) {
+		for _, err := range joined.Split(v.Validate()) {
 			d.errs = append(d.errs, &fieldError{file: d.file, path: paramsPath, err: err, glue: glued(err.Error(), pv.Type())})
 		}
 		if len(d.errs) > before {

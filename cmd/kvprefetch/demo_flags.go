@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/internal/joined"
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/policy"
 	"github.com/wombatkv/prefetch/presets"
@@ -215,11 +216,7 @@ func (f *demoFlags) validate() error {
 		cfg.ColdURL = "file:///tmp"
 	}
 	if err := cfg.WithDefaults().Validate(); err != nil {
-		problems := []error{err}
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			problems = j.Unwrap()
-		}
-		for _, e := range problems {
+		for _, e := range joined.Split(err) {
 			if errors.Is(e, store.ErrUnsupportedScheme) {
 				continue // the demo opens it through store/gocloud
 			}

@@ -17,6 +17,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/wombatkv/prefetch/internal/joined"
 )
 
 func main() {
@@ -98,11 +100,9 @@ func exitCode(err error, stderr io.Writer) int {
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(stderr, "kvprefetch: interrupted")
 		// What failed besides, such as the clean-up after the interrupt.
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, e := range j.Unwrap() {
-				if !errors.Is(e, context.Canceled) {
-					fmt.Fprintf(stderr, "kvprefetch: %v\n", e)
-				}
+		for _, e := range joined.Split(err) {
+			if !errors.Is(e, context.Canceled) {
+				fmt.Fprintf(stderr, "kvprefetch: %v\n", e)
 			}
 		}
 		return 1
