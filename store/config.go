@@ -151,7 +151,7 @@ func (c Config) Validate() error {
 func parseAdmission(s string) (slru.Admission, error) {
 	a, err := slru.ParseAdmission(s)
 	if err != nil {
-		return slru.Admission{}, fmt.Errorf("store: Admission = %q: %w (empty means the default, %q)", s, err, DefaultAdmission)
+		return slru.Admission{}, fmt.Errorf("store: Admission = %q, %w (empty means the default, %q)", s, err, DefaultAdmission)
 	}
 	return a, nil
 }

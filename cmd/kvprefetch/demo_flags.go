@@ -7,12 +7,12 @@ import (
 	"io"
 	iofs "io/fs"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/internal/joined"
+	"github.com/wombatkv/prefetch/internal/slru"
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/policy"
 	"github.com/wombatkv/prefetch/presets"
@@ -252,12 +252,14 @@ func (f *demoFlags) flatRoom() (room int64, what string) {
 	if budget <= 0 {
 		return 0, ""
 	}
-	if v, ok := strings.CutPrefix(f.admission, "probation:"); ok {
-		frac, err := strconv.ParseFloat(v, 64)
-		if err != nil || frac <= 0 || frac >= 1 {
+	if strings.HasPrefix(f.admission, slru.ModeProbation) {
+		// The store's own parser and segment size (internal/slru).
+		a, err := slru.ParseAdmission(f.admission)
+		if err != nil {
 			return 0, ""
 		}
-		room = int64(frac * float64(budget))
+		room = a.ProbationBudget(budget)
+		_, v, _ := strings.Cut(f.admission, ":")
 		return room, fmt.Sprintf("the %s probation segment (%s of --flat-budget %s)", sizeFlag(room), v, sizeFlag(budget))
 	}
 	return budget, fmt.Sprintf("--flat-budget (%s)", sizeFlag(budget))

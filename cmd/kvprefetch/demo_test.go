@@ -379,6 +379,8 @@ func TestDemoUsageErrors(t *testing.T) {
 		{"block size over the maximum", []string{"--block-size", "300MiB", "--blocks", "1", "--cycles", "1", "--interval", "1ms"}, []string{"--block-size = 300MiB (314572800 bytes), want at most 256MiB"}},
 		{"block larger than the flat budget", []string{"--block-size", "2MiB", "--flat-budget", "1MiB", "--blocks", "1", "--cycles", "1", "--interval", "1ms"}, []string{"--block-size = 2MiB, more than --flat-budget (1MiB): no block would fit in flat"}},
 		{"block larger than the probation segment", []string{"--block-size", "2MiB", "--flat-budget", "10MiB", "--admission", "probation:0.1", "--blocks", "1", "--cycles", "1", "--interval", "1ms"}, []string{"--block-size = 2MiB, more than the 1MiB probation segment (0.1 of --flat-budget 10MiB): no block would fit in flat"}},
+		// probation:1 is the store's (and the lab's): a segment of the whole budget.
+		{"block larger than a whole-budget probation segment", []string{"--block-size", "2MiB", "--flat-budget", "1MiB", "--admission", "probation:1", "--blocks", "1", "--cycles", "1", "--interval", "1ms"}, []string{"--block-size = 2MiB, more than the 1MiB probation segment (1 of --flat-budget 1MiB): no block would fit in flat"}},
 		{"top-k over the maximum", []string{"--top-k", "2000000", "--blocks", "1", "--cycles", "1", "--interval", "1ms"}, []string{"--top-k = 2000000, want at most 1048576"}},
 	}
 	for _, tc := range tests {
