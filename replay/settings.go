@@ -9,6 +9,10 @@ import (
 	"time"
 
 	"github.com/wombatkv/prefetch/internal/slru"
+	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/presets"
+	"github.com/wombatkv/prefetch/stages/fetch"
+	"github.com/wombatkv/prefetch/stages/score"
 )
 
 // Defaults of [Settings]: the reference model of docs/replay-model.md.
@@ -17,16 +21,19 @@ const (
 	DefaultBytesPerToken = 131072 // 32 layers x 8 KV heads x 128 dims x 2 (K,V) x 2 bytes
 	DefaultGetLatency    = 30 * time.Millisecond
 	DefaultGetBandwidth  = 1e9 // bytes per second, per GET
-	DefaultTopK          = 8
-	DefaultInterval      = 500 * time.Millisecond
-	DefaultLimit         = 8  // v3: GETs in flight per cycle
-	DefaultGetsPerSecond = 16 // hint budget: the oracle's rate, K per interval
-	DefaultBurst         = 8
-	DefaultHalfLife      = 600 * time.Second // RFC 0008's recency half-life
+	// The prefetcher's defaults are those of the packages that own them.
+	DefaultTopK          = pipeline.DefaultTopK
+	DefaultInterval      = pipeline.DefaultInterval
+	DefaultLimit         = fetch.DefaultLimit               // v3: GETs in flight per cycle
+	DefaultGetsPerSecond = presets.DefaultHintGetsPerSecond // hint budget: the oracle's rate, K per interval
+	DefaultBurst         = presets.DefaultHintBurst
+	DefaultHalfLife      = score.DefaultHalfLife // RFC 0008's recency half-life
 )
 
 // DefaultWeights are RFC 0008's weights: recency, chain head, model.
-func DefaultWeights() [3]float64 { return [3]float64{1.0, 0.3, 0.2} }
+func DefaultWeights() [3]float64 {
+	return [3]float64{score.DefaultRecencyWeight, score.DefaultChainWeight, score.DefaultModelWeight}
+}
 
 // Settings are the model's constants and the prefetcher's budget. Zero
 // fields mean the defaults, which reproduce the reference figures.
