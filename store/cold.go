@@ -90,7 +90,7 @@ func OpenCold(ctx context.Context, rawURL string) (Cold, error) {
 func parseColdURL(rawURL string) (*url.URL, error) {
 	scheme, _, ok := strings.Cut(rawURL, "://")
 	if !ok || scheme == "" {
-		return nil, fmt.Errorf("store: ColdURL = %q, want a URL with a scheme (file:///path, mem://, or s3://bucket?region=... through store/gocloud)", rawURL)
+		return nil, fieldErr("ColdURL", nil, "= %q, want a URL with a scheme (file:///path, mem://, or s3://bucket?region=... through store/gocloud)", rawURL)
 	}
 	switch scheme {
 	case "file", "mem":
@@ -99,19 +99,19 @@ func parseColdURL(rawURL string) (*url.URL, error) {
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("store: ColdURL = %q: %w", rawURL, err)
+		return nil, fieldErr("ColdURL", err, "= %q: %v", rawURL, err)
 	}
 	if u.Fragment != "" || strings.HasSuffix(rawURL, "#") {
-		return nil, fmt.Errorf("store: ColdURL = %q has a fragment (#...), which names no directory: escape a '#' in a path as %%23", rawURL)
+		return nil, fieldErr("ColdURL", nil, "= %q has a fragment (#...), which names no directory: escape a '#' in a path as %%23", rawURL)
 	}
 	if u.Scheme == "mem" {
 		if len(u.Query()) > 0 || u.Host != "" || u.Path != "" {
-			return nil, fmt.Errorf("store: ColdURL = %q, want mem:// alone", rawURL)
+			return nil, fieldErr("ColdURL", nil, "= %q, want mem:// alone", rawURL)
 		}
 		return u, nil
 	}
 	if _, err := fileOptions(u); err != nil {
-		return nil, fmt.Errorf("store: ColdURL = %q: %w", rawURL, err)
+		return nil, fieldErr("ColdURL", err, "= %q: %v", rawURL, err)
 	}
 	return u, nil
 }

@@ -120,38 +120,63 @@ func (c Config) WithDefaults() Config {
 // c.WithDefaults().
 func (c Config) Validate() error {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("store: "+format, args...)) }
+	bad := func(field, format string, args ...any) { errs = append(errs, fieldErr(field, nil, format, args...)) }
 	if c.FlatDir == "" {
-		bad("FlatDir is empty, want the flat tier's directory")
+		bad("FlatDir", "is empty, want the flat tier's directory")
 	}
 	if c.Cold == nil {
 		if c.ColdURL == "" {
-			bad("ColdURL is empty and Cold is nil, want a cold tier URL (file:///path, mem://) or an open tier (s3:// through store/gocloud)")
+			bad("ColdURL", "is empty and Cold is nil, want a cold tier URL (file:///path, mem://) or an open tier (s3:// through store/gocloud)")
 		} else if _, err := parseColdURL(c.ColdURL); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if c.FlatBudget <= 0 {
-		bad("FlatBudget = %d, want > 0 bytes (0 means the default, %d)", c.FlatBudget, DefaultFlatBudget)
+		bad("FlatBudget", "= %d, want > 0 bytes (0 means the default, %d)", c.FlatBudget, DefaultFlatBudget)
 	}
 	if c.MaxObjectBytes <= 0 {
-		bad("MaxObjectBytes = %d, want > 0 bytes (0 means the default, %d)", c.MaxObjectBytes, DefaultMaxObjectBytes)
+		bad("MaxObjectBytes", "= %d, want > 0 bytes (0 means the default, %d)", c.MaxObjectBytes, DefaultMaxObjectBytes)
 	}
 	if _, err := parseAdmission(c.Admission); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Logger == nil {
-		bad("Logger is nil (call WithDefaults first)")
+		bad("Logger", "is nil (call WithDefaults first)")
 	}
 	return errors.Join(errs...)
 }
+
+// FieldError is one problem [Config.Validate] (or [OpenCold]) found with
+// a field of Config: the field's name, and what is wrong with its value
+// and what would be right. A program that sets the fields from its own
+// flags or file maps Field to its own name for it, instead of rewriting
+// the message.
+type FieldError struct {
+	// Field is the Config field, e.g. "FlatBudget".
+	Field string
+	// Problem is what follows the field's name in the message, e.g.
+	// `= -1, want > 0 bytes (0 means the default, 1073741824)`.
+	Problem string
+	// Err is the cause, when there is one.
+	Err error
+}
+
+func fieldErr(field string, cause error, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...), Err: cause}
+}
+
+// Error returns "store: Field Problem".
+func (e *FieldError) Error() string { return "store: " + e.Field + " " + e.Problem }
+
+// Unwrap returns the cause.
+func (e *FieldError) Unwrap() error { return e.Err }
 
 // parseAdmission parses Config.Admission with the module's one parser
 // ([slru.ParseAdmission]), which the replay lab's --admission uses too.
 func parseAdmission(s string) (slru.Admission, error) {
 	a, err := slru.ParseAdmission(s)
 	if err != nil {
-		return slru.Admission{}, fmt.Errorf("store: Admission = %q, %w (empty means the default, %q)", s, err, DefaultAdmission)
+		return slru.Admission{}, fieldErr("Admission", err, "= %q, %v (empty means the default, %q)", s, err, DefaultAdmission)
 	}
 	return a, nil
 }

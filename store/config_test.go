@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/wombatkv/prefetch/internal/joined"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -158,5 +159,26 @@ func TestClosed(t *testing.T) {
 	}
 	if s.ContainsFlat(ctx, testNS, b.hash) {
 		t.Errorf("ContainsFlat after Close = true, want false")
+	}
+}
+
+// Each problem Validate reports names its field as data, so a program
+// that set the field from a flag can name the flag without rewriting the
+// message.
+func TestValidateFieldErrors(t *testing.T) {
+	err := Config{FlatDir: "", ColdURL: "mem://x", FlatBudget: -1, MaxObjectBytes: 1, Admission: "fifo"}.WithDefaults().Validate()
+	var got []string
+	for _, e := range joined.Split(err) {
+		var fe *FieldError
+		if !errors.As(e, &fe) {
+			t.Fatalf("%v is not a *FieldError", e)
+		}
+		if fe.Error() != "store: "+fe.Field+" "+fe.Problem {
+			t.Errorf("Error() = %q, want the field then the problem", fe.Error())
+		}
+		got = append(got, fe.Field)
+	}
+	if diff := cmp.Diff([]string{"FlatDir", "ColdURL", "FlatBudget", "Admission"}, got); diff != "" {
+		t.Errorf("fields mismatch (-want +got):\n%s", diff)
 	}
 }

@@ -220,9 +220,15 @@ func (f *demoFlags) validate() error {
 			if errors.Is(e, store.ErrUnsupportedScheme) {
 				continue // the demo opens it through store/gocloud
 			}
-			e := strings.TrimPrefix(e.Error(), "store: ")
-			e = strings.NewReplacer("ColdURL", "--cold", "FlatBudget", "--flat-budget", "Admission", f.admissionFrom).Replace(e)
-			bad("%s", e)
+			// The store names its Config fields; the demo set them from
+			// these flags.
+			flags := map[string]string{"ColdURL": "--cold", "FlatBudget": "--flat-budget", "Admission": f.admissionFrom}
+			var fe *store.FieldError
+			if !errors.As(e, &fe) || flags[fe.Field] == "" {
+				bad("%v", e) // a field no flag sets: the demo's own mistake
+				continue
+			}
+			bad("%s %s", flags[fe.Field], fe.Problem)
 		}
 	}
 	if len(errs) > 0 {
