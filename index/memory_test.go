@@ -2,7 +2,6 @@ package index_test
 
 import (
 	"encoding/binary"
-	"fmt"
 	"maps"
 	"math/rand/v2"
 	"sync"
@@ -366,27 +365,4 @@ func TestConcurrentWritersAndScans(t *testing.T) {
 	if scans.Load() == 0 {
 		t.Log("no scan completed while writers ran (a slow machine); the final checks still hold")
 	}
-}
-
-func ExampleNewMemory() {
-	now := time.Unix(1_700_000_000, 0)
-	x := index.NewMemory(func() time.Time { return now })
-
-	head := block.Hash{1}
-	x.Insert(head, block.Meta{Seq: 0, PayloadBytes: 1024, LastAccessNs: 5}) // stamped: now
-	x.BulkLoad(maps.All(map[block.Hash]block.Meta{
-		{2}: {Parent: head, Seq: 1, LastAccessNs: now.Add(-time.Hour).UnixNano()}, // kept as given
-	}))
-	now = now.Add(time.Minute)
-	x.Touch(block.Hash{2})
-
-	for _, h := range []block.Hash{{1}, {2}} {
-		m, ok := x.Get(h)
-		fmt.Println(h.String()[:2], ok, m.Seq, time.Unix(0, m.LastAccessNs).UTC().Format(time.TimeOnly))
-	}
-	fmt.Println("len", x.Len(), "removed", x.Remove(head), "len", x.Len())
-	// Output:
-	// 01 true 0 22:13:20
-	// 02 true 1 22:14:20
-	// len 2 removed true len 1
 }
