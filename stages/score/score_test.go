@@ -1,7 +1,6 @@
 package score_test
 
 import (
-	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -226,29 +225,4 @@ func TestScorersDoNotAllocate(t *testing.T) {
 			t.Errorf("%s: %v allocs per Score, want 0", name, n)
 		}
 	}
-}
-
-func ExampleNewRFC0008() {
-	now := time.Unix(1_700_000_000, 0)
-	active := block.ModelDigest{7}
-	s := score.NewRFC0008(active)
-	for _, b := range []struct {
-		name string
-		m    block.Meta
-	}{
-		{"head, active model, just read", block.Meta{Seq: 0, Model: active, LastAccessNs: now.UnixNano()}},
-		{"successor, active model, 10 min ago", block.Meta{Seq: 3, Model: active, LastAccessNs: now.Add(-10 * time.Minute).UnixNano()}},
-		{"successor, other model, 1 h ago", block.Meta{Seq: 3, Model: block.ModelDigest{9}, LastAccessNs: now.Add(-time.Hour).UnixNano()}},
-	} {
-		fmt.Printf("%.4f %s\n", s.Score(now, block.Hash{}, b.m), b.name)
-	}
-
-	// Every weight is a field: a recency-heavy variant with a 1 min half-life.
-	s.Chain, s.HalfLife = 0, time.Minute
-	fmt.Printf("%.4f custom\n", s.Score(now, block.Hash{}, block.Meta{Seq: 0, LastAccessNs: now.Add(-time.Minute).UnixNano()}))
-	// Output:
-	// 1.5000 head, active model, just read
-	// 0.7000 successor, active model, 10 min ago
-	// 0.0156 successor, other model, 1 h ago
-	// 0.5000 custom
 }
