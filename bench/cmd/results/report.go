@@ -118,8 +118,8 @@ func writeReport(w io.Writer, o options, set *resultSet, stats map[string]string
 	// Cycle ratios.
 	pf("## Cycle: scan + score + select, as ratios\n\n")
 	pf("Medians per cycle. *seed*: the seed's `run_cycle` in Go (`bench.SeedCycle`: copy the index, score all, full sort, truncate).\n")
-	pf("*general*: the v1 preset with its source hidden, so `pipeline.Run` takes the general path (copy each shard, score every entry, heap).\n")
-	pf("*default*: the v1 preset as a node runs it (`pipeline.Run`, fast path). *floor*: a loop reading only each entry's last-access time.\n\n")
+	pf("*general*: the v1 preset with its source hidden, so `pipeline.Run` scores every entry as the index's `All` streams it (`pipeline.PathScored`).\n")
+	pf("*default*: the v1 preset as a node runs it (`pipeline.PathPruned`). *floor*: a loop reading only each entry's last-access time.\n\n")
 	pf("| N | K | ages | seed | general | default | floor | seed / default | default / floor | default allocs/op | default B/op |\n")
 	pf("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, n := range cycleNs {
