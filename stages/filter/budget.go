@@ -12,19 +12,6 @@ import (
 	"github.com/wombatkv/prefetch/pipeline"
 )
 
-// Skip reasons of the budget filters, kept here for callers of this
-// package: every skip reason lives in pipeline.
-const (
-	// SkipBudget is [pipeline.SkipBudget].
-	//
-	// Deprecated: use pipeline.SkipBudget.
-	SkipBudget = pipeline.SkipBudget
-	// SkipNoRoom is [pipeline.SkipNoRoom].
-	//
-	// Deprecated: use pipeline.SkipNoRoom.
-	SkipNoRoom = pipeline.SkipNoRoom
-)
-
 // Budget caps the GETs a pipeline starts: at most PerCycle per cycle, and
 // a token bucket that refills at Rate per second up to Burst, so that an
 // event-driven pipeline (woken by every hint) spends no more than a grid
