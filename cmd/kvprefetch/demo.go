@@ -153,7 +153,8 @@ wait:
 		<-hintsRead // at once when interrupted: the summary reads its counts
 	}
 	// Stop cancels the cycle in flight, which still emits: drain it, and
-	// count it only when the user interrupted (it is then part of the run).
+	// count it only when the user interrupted (it is then part of the run);
+	// otherwise only the blocks it still put in flat are told.
 	stopped := make(chan struct{})
 	go func() { w.Stop(); close(stopped) }()
 	for done := false; !done; {
@@ -161,6 +162,8 @@ wait:
 		case o := <-outcomes:
 			if interrupted {
 				sum.add(o)
+			} else {
+				sum.cutShort += o.Fetched
 			}
 		case <-stopped:
 			done = true

@@ -76,7 +76,7 @@ func TestDemoPolicy(t *testing.T) {
 			if n < 1 {
 				t.Errorf("the summary says %d blocks fetched, want some:\n%s", n, out)
 			}
-			checkFlatNS(t, flat, "tenant-9", 1, 100, 1024, n)
+			checkFlatNS(t, flat, "tenant-9", 1, 100, 1024, summaryInFlat(t, out))
 		})
 	}
 }

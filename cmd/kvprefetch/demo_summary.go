@@ -17,7 +17,10 @@ type demoSummary struct {
 	bytes                                              int64
 	failedBy                                           map[string]int
 	fetchTime                                          time.Duration
-	hinted                                             *hintedTraffic // nil: none ran
+	// cutShort counts the blocks fetched by cycles the stop canceled
+	// (not counted above, but in flat all the same).
+	cutShort int
+	hinted   *hintedTraffic // nil: none ran
 }
 
 func (s *demoSummary) add(o *pipeline.Outcome) {
@@ -51,6 +54,9 @@ func (s *demoSummary) print(w io.Writer, what string, t *tiers, took time.Durati
 		failed += " (" + strings.Join(reasons, ", ") + ")"
 	}
 	fmt.Fprintf(w, "  fetched %d blocks (%d bytes, %s) in %v of fetch stage, failed %s\n", s.fetched, s.bytes, sizeFlag(s.bytes), s.fetchTime.Round(time.Millisecond), failed)
+	if s.cutShort > 0 {
+		fmt.Fprintf(w, "  and %d blocks fetched by a cycle the stop cut short\n", s.cutShort)
+	}
 	st := t.store.Stats()
 	fmt.Fprintf(w, "  flat tier: %d blocks, %d bytes (%s) of a %s budget, %d evicted\n", st.FlatBlocks, st.FlatBytes, sizeFlag(st.FlatBytes), sizeFlag(st.FlatBudget), st.Evicted)
 	fmt.Fprintf(w, "  cold tier: %d blocks seeded (%s) in %v, %d GETs\n", t.seededN, sizeFlag(t.seededB), t.seedTook.Round(time.Millisecond), st.ColdGets)
