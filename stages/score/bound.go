@@ -72,8 +72,18 @@ func (s *Recency) MinLastAccess(now time.Time, bar, bonus float64) int64 {
 // of the terms' magnitude, mag being the other terms' weights) and the
 // conversion of the two nanosecond times to float64, which rounds them to
 // 256 ns at today's epoch (covered by 1 us on the age).
+//
+// With w = 0 a block's score is its bonus whatever its age: every block
+// scores below bar (math.MaxInt64) when bonus does, none is ruled out
+// otherwise.
 func minLastAccess(nowNs int64, bar, bonus, w, mag float64, halfLife time.Duration) int64 {
-	if !finite(w) || w <= 0 || math.IsNaN(bar) || math.IsNaN(bonus) || math.IsInf(bonus, 0) {
+	if !finite(w) || w < 0 || math.IsNaN(bar) || math.IsNaN(bonus) || math.IsInf(bonus, 0) {
+		return math.MinInt64
+	}
+	if w == 0 {
+		if bonus < bar-1e-9*(math.Abs(bar)+math.Abs(bonus)+mag) {
+			return math.MaxInt64
+		}
 		return math.MinInt64
 	}
 	if math.IsInf(bar, 1) { // finite weights give finite scores
@@ -101,6 +111,29 @@ func minLastAccess(nowNs int64, bar, bonus, w, mag float64, halfLife time.Durati
 	}
 	// Rounding cut down keeps the bound conservative.
 	return int64(math.Floor(cut))
+}
+
+// timeFree reports whether every score of sb is at most its largest
+// bonus whatever the block's last access: an RFC 0008 of recency weight 0,
+// or a Weighted of such terms. A bounder it does not know is taken to
+// depend on time, which is always sound (it is then given a share of the
+// bar).
+func timeFree(sb pipeline.ScoreBounder) bool {
+	switch s := sb.(type) {
+	case *RFC0008:
+		return s.Recency == 0 && finite(s.Chain) && finite(s.Model)
+	case Weighted:
+		if !s.bounded() {
+			return false
+		}
+		for _, t := range s {
+			if t.Weight != 0 && !timeFree(bounder(t.Scorer)) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
@@ -232,18 +265,35 @@ func (w Weighted) MinLastAccess(now time.Time, bar, bonus float64) int64 {
 	if !finite(sumB) || !finite(magB) {
 		return math.MinInt64
 	}
-	// Term i gets the bar x_i = bm_i + e/(k w_i), so that the x_i weigh
+	// A term whose score does not depend on the last access (timeFree)
+	// scores at most its largest bonus bm_i. Each of the kt others gets
+	// the bar x_i = bm_i + e/(kt w_i), so that the x_i and the bm_i weigh
 	// bar - slack in all; a block below every x_i scores below bar.
 	slack := 1e-9*(math.Abs(bar)+magB) + 1e-290
 	e := bar - sumB - slack
+	kt := 0
+	for _, t := range w {
+		if t.Weight != 0 && !timeFree(bounder(t.Scorer)) {
+			kt++
+		}
+	}
+	if kt == 0 { // every score is at most sumB
+		if e > 0 {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
 	cut := int64(math.MaxInt64)
 	for _, t := range w {
 		if t.Weight == 0 {
 			continue
 		}
 		sb := bounder(t.Scorer)
+		if timeFree(sb) {
+			continue
+		}
 		bm := max(sb.MaxBonus(true), sb.MaxBonus(false))
-		cut = min(cut, sb.MinLastAccess(now, bm+e/(float64(k)*t.Weight), bm))
+		cut = min(cut, sb.MinLastAccess(now, bm+e/(float64(kt)*t.Weight), bm))
 		if cut == math.MinInt64 {
 			break
 		}

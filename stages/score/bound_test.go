@@ -85,6 +85,9 @@ func boundScorers() []pipeline.ScoreBounder {
 		score.Weighted{{Weight: 1, Scorer: def}, {Weight: 0.5, Scorer: score.NewRecency(time.Second)}},
 		score.Weighted{{Weight: 2, Scorer: neg}, {Weight: 1e-3, Scorer: flat}, {Weight: 0.7, Scorer: bonusOnly}},
 		score.Weighted{{Weight: 1, Scorer: score.Weighted{{Weight: 1, Scorer: def}, {Weight: 1, Scorer: steep}}}, {Weight: 0.25, Scorer: zero}},
+		// A term whose score does not depend on time, beside one that does.
+		score.Weighted{{Weight: 1, Scorer: score.NewRecency(5 * time.Minute)}, {Weight: 0.3, Scorer: bonusOnly}},
+		score.Weighted{{Weight: 0.5, Scorer: bonusOnly}, {Weight: 2, Scorer: bonusOnly}},
 		// A wrapper that keeps the term's score, and says so.
 		score.Weighted{{Weight: 1.5, Scorer: unwrapper{def}}, {Weight: 1, Scorer: zero}},
 	}
@@ -295,5 +298,35 @@ func TestWeightedBoundIsTight(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestWeightedBoundTimeFreeTerm: a term whose score does not depend on the
+// last access (RFC 0008 of recency weight 0) takes no share of the bar, so
+// recency plus such a term is bounded as tightly as recency alone for the
+// blocks of the largest bonus; and a Weighted of such terms alone rules
+// out every block when the bar is above its largest score.
+func TestWeightedBoundTimeFreeTerm(t *testing.T) {
+	bonusOnly := score.NewRFC0008(boundActive)
+	bonusOnly.Recency = 0
+	nowNs := boundNow.UnixNano()
+	w := score.Weighted{{Weight: 1, Scorer: score.NewRecency(5 * time.Minute)}, {Weight: 0.3, Scorer: bonusOnly}}
+	// (Beyond a few half-lives the recency share is so small beside the
+	// bonus that the margin on the bar is worth milliseconds of age.)
+	for _, age := range []time.Duration{time.Second, time.Minute, 10 * time.Minute} {
+		m := boundMeta(0, 1, nowNs-int64(age)) // a chain head of the active model
+		bar := w.Score(boundNow, block.Hash{}, m)
+		cut := w.MinLastAccess(boundNow, bar, w.Bonus(&m))
+		if slack := time.Duration(m.LastAccessNs - cut); slack < 0 || slack > time.Millisecond {
+			t.Errorf("age %v: cut %v before the block that scores the bar, want within [0, 1ms]", age, slack)
+		}
+	}
+	only := score.Weighted{{Weight: 0.5, Scorer: bonusOnly}, {Weight: 2, Scorer: bonusOnly}}
+	top := only.MaxBonus(true)
+	if got := only.MinLastAccess(boundNow, top+1e-6, top); got != math.MaxInt64 {
+		t.Errorf("time-free terms, bar above their largest score: cut %d, want MaxInt64 (every block below)", got)
+	}
+	if got := only.MinLastAccess(boundNow, top, top); got != math.MinInt64 {
+		t.Errorf("time-free terms, bar at their largest score: cut %d, want MinInt64 (none ruled out)", got)
 	}
 }
