@@ -93,7 +93,9 @@ func badRequest(code, field, format string, args ...any) *apiError {
 
 // storeError maps an error of the store to its answer.
 func storeError(err error) *apiError {
-	e := func(status int, code string) *apiError { return &apiError{status: status, code: code, msg: err.Error()} }
+	e := func(status int, code string) *apiError {
+		return &apiError{status: status, code: code, msg: err.Error()}
+	}
 	switch reason := pipeline.FailureReason(err); {
 	case errors.Is(err, store.ErrNotFound):
 		return e(http.StatusNotFound, CodeNotFound)
