@@ -3,40 +3,47 @@ package replay
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
+	"runtime"
 	"testing"
 	"time"
 )
 
-// BenchmarkReplay replays five policies (the reference's) at one capacity,
-// on the shared synthetic trace when it is beside the repository, else on
-// a generated one; refs/s counts block references replayed, all policies
-// together. Recorded in RESULTS.md, section 4.
+// BenchmarkReplay runs the reference's matrix, its five policies under
+// its five scenarios (25 replays), on each shipped trace, with one worker
+// and with GOMAXPROCS; refs/s counts the block references replayed, all
+// replays together (25 x the trace's). Recorded in RESULTS.md, sections 4
+// and 7.
 func BenchmarkReplay(b *testing.B) {
-	tr, err := ReadTraceFile(syntheticPath, false)
-	if errors.Is(err, fs.ErrNotExist) {
-		tr, err = Synthetic(SyntheticConfig{})
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	refs := 0
-	for _, rq := range tr.Requests {
-		refs += len(rq.HashIDs)
-	}
-	for _, par := range []int{1, 2} {
-		b.Run(tr.Name+"/parallel="+string(rune('0'+par)), func(b *testing.B) {
-			b.ReportAllocs()
-			cfg := Config{Scenarios: []Scenario{{Fraction: 0.1}}, Parallelism: par}
-			for b.Loop() {
-				if _, err := Run(context.Background(), tr, cfg); err != nil {
-					b.Fatal(err)
+	for _, tc := range []struct{ name, path string }{
+		{"arxiv", arxivPath},
+		{"synthetic", syntheticPath},
+	} {
+		tr, err := ReadTraceFile(tc.path, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		refs := 0
+		for _, rq := range tr.Requests {
+			refs += len(rq.HashIDs)
+		}
+		replays := len(DefaultScenarios()) * len(DefaultPolicies())
+		for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
+			b.Run(fmt.Sprintf("trace=%s/workers=%d", tc.name, workers), func(b *testing.B) {
+				b.ReportAllocs()
+				cfg := Config{Parallelism: workers}
+				for b.Loop() {
+					res, err := Run(context.Background(), tr, cfg)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(res) != replays {
+						b.Fatalf("%d results, want %d (5 scenarios x 5 policies)", len(res), replays)
+					}
 				}
-			}
-			b.ReportMetric(float64(5*refs)*float64(b.N)/b.Elapsed().Seconds(), "refs/s")
-		})
+				b.ReportMetric(float64(replays*refs)*float64(b.N)/b.Elapsed().Seconds(), "refs/s")
+			})
+		}
 	}
 }
 

@@ -128,6 +128,7 @@ func (r *run) complete(t int64) bool {
 		r.pendBytes -= r.m.size[b]
 		r.pending--
 		r.admit(b)
+		r.note(b) // flat may not admit it
 		landed = true
 	}
 	return landed
@@ -139,6 +140,7 @@ func (r *run) restart() {
 	r.emptyFlat()
 	for b, p := range r.pend {
 		if p {
+			r.note(int32(b))
 			r.pend[b] = false
 			r.gen[b]++
 			r.canceled++

@@ -14,6 +14,7 @@ const inNone = slru.None
 // unread prefetched block is wasted.
 func (r *run) dropVictims() {
 	for _, v := range r.victims {
+		r.note(v)
 		if r.unread[v] {
 			r.unread[v] = false
 			r.evictedUnread++
@@ -49,6 +50,7 @@ func (r *run) touch(b int32) { r.flat.Touch(b) }
 // wasted.
 func (r *run) emptyFlat() {
 	for b := range r.flat.All() {
+		r.note(b)
 		if r.unread[b] {
 			r.unread[b] = false
 			r.evictedUnread++

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"encoding/binary"
+	"math"
 	"time"
 
 	"github.com/wombatkv/prefetch/block"
@@ -51,9 +52,9 @@ type model struct {
 	t     []int64 // ns since the trace start
 	start []int32
 	refs  []int32
-	// next[j] is the next request after ref j's that reads the same
-	// block, or -1.
-	next []int32
+	// nextRef[j] is the position of the first ref to ref j's block in
+	// the next request after j's that reads it, or noRef.
+	nextRef []int32
 
 	uniqueBytes int64
 	reusedRefs  int
@@ -103,16 +104,17 @@ func prepare(tr *Trace, s Settings) *model {
 		}
 	}
 	m.start[n] = int32(len(m.refs))
-	m.next = make([]int32, len(m.refs))
-	last := make([]int32, len(m.ids))
-	for b := range last {
-		last[b] = -1
+	m.nextRef = make([]int32, len(m.refs))
+	later := make([]int32, len(m.ids)) // each block's first ref in the requests after i
+	for b := range later {
+		later[b] = noRef
 	}
 	for i := n - 1; i >= 0; i-- {
 		for j := m.start[i]; j < m.start[i+1]; j++ {
-			b := m.refs[j]
-			m.next[j] = last[b]
-			last[b] = int32(i)
+			m.nextRef[j] = later[m.refs[j]]
+		}
+		for j := m.start[i+1] - 1; j >= m.start[i]; j-- {
+			later[m.refs[j]] = j
 		}
 	}
 	// A dense table when the ids allow it (Mooncake's do: 0..N).
@@ -132,6 +134,9 @@ func prepare(tr *Trace, s Settings) *model {
 	}
 	return m
 }
+
+// noRef is a ref position past every trace's: no further read.
+const noRef = math.MaxInt32
 
 // lookup returns the dense index of the block with hash h.
 func (m *model) lookup(h block.Hash) (int32, bool) {

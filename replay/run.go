@@ -31,6 +31,11 @@ type run struct {
 	ptr      int // the next request to serve
 	seen     []bool
 	lastRead []int64 // the index's last access of each block seen
+	next     []int32 // each block's next read, a position in m.refs (noRef: none)
+	// oq is the oracle's queue when the replay has an oracle, told of
+	// every change to a block that may make a GET able to bring it into
+	// flat, or change its next read (note).
+	oq *oracleQueue
 	// flat is the flat tier: the store's own segmented LRU, over the
 	// dense block numbers. where is its segment of every block (the
 	// order's slice, read only), place where a prefetched block enters,
@@ -82,6 +87,7 @@ func newRun(m *model, capacity int64, adm Admission) *run {
 		adm:      adm,
 		seen:     make([]bool, u),
 		lastRead: make([]int64, u),
+		next:     make([]int32, u),
 		flat:     slru.New(u, capacity, 0),
 		unread:   make([]bool, u),
 		pend:     make([]bool, u),
@@ -104,6 +110,14 @@ func (r *run) setAdmission(adm Admission) {
 	a := slru.Admission(adm)
 	r.adm, r.place = adm, a.Place()
 	r.flat.SetBudget(r.capacity, a.ProbationBudget(r.capacity))
+}
+
+// note tells the oracle, if any, that block b may have become one a GET
+// could bring into flat, or its next read may have moved.
+func (r *run) note(b int32) {
+	if r.oq != nil {
+		r.oq.note(b)
+	}
 }
 
 func (r *run) clock() time.Time { return time.Unix(0, r.now) }

@@ -16,6 +16,8 @@ func (r *run) serve(i int) {
 		b := m.refs[j]
 		h := Hash(m.ids[b])
 		r.lastRead[b] = t
+		r.next[b] = m.nextRef[j]
+		r.note(b)
 		if !r.seen[b] {
 			// Computed: no stall; it enters the index, cold and flat.
 			r.seen[b] = true
