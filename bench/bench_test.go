@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -565,41 +564,11 @@ func BenchmarkRequestPath(b *testing.B) {
 						}
 					})
 				}
-				r := rand.New(rand.NewPCG(3, 4))
-				lat := make([]time.Duration, 0, 1<<20)
-				m := block.Meta{Seq: 1, Model: Model(0), PayloadBytes: 1 << 20}
-				i := 0
-				b.ReportAllocs()
-				for b.Loop() {
-					var h block.Hash
-					if op == "touch" {
-						h = hs[i%len(hs)]
-					} else {
-						for j := 0; j < len(h); j += 8 {
-							h[j], h[j+1], h[j+2], h[j+3] = byte(r.Uint32()), byte(i), byte(i>>8), byte(i>>16)
-							h[j+4], h[j+5], h[j+6], h[j+7] = byte(r.Uint32()), 0xee, byte(j), 0x11
-						}
-					}
-					i++
-					t := time.Now()
-					if op == "touch" {
-						x.Touch(h)
-					} else {
-						x.Insert(h, m)
-					}
-					d := time.Since(t)
-					if len(lat) < cap(lat) {
-						lat = append(lat, d)
-					}
-				}
+				lat := timeRequests(b, x, hs, op, 4)
 				elapsed := b.Elapsed()
 				stop.Store(true)
 				wg.Wait()
-				slices.Sort(lat)
-				q := func(p float64) float64 { return float64(lat[int(math.Ceil(p*float64(len(lat))))-1]) }
-				b.ReportMetric(q(0.50), "p50-ns")
-				b.ReportMetric(q(0.99), "p99-ns")
-				b.ReportMetric(q(0.999), "p999-ns")
+				reportLatency(b, lat, "p50-ns", "p99-ns", "p999-ns")
 				if cycles == "on" {
 					b.ReportMetric(float64(ran.Load())/elapsed.Seconds(), "cycles/s")
 				}

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -115,51 +117,77 @@ func BenchmarkIndexRequestPath(b *testing.B) {
 						}
 					})
 				}
-				r := rand.New(rand.NewPCG(3, uint64(time.Now().UnixNano())))
-				lat := make([]time.Duration, 0, 1<<21)
-				m := block.Meta{Seq: 1, Model: Model(0), PayloadBytes: 1 << 20}
 				var gc0 runtime.MemStats
 				runtime.ReadMemStats(&gc0)
-				i := 0
-				b.ReportAllocs()
-				for b.Loop() {
-					var h block.Hash
-					if op == "touch" {
-						h = hs[i%len(hs)]
-					} else {
-						for j := 0; j < len(h); j += 8 {
-							binary.LittleEndian.PutUint64(h[j:], r.Uint64())
-						}
-					}
-					i++
-					t := time.Now()
-					if op == "touch" {
-						x.Touch(h)
-					} else {
-						x.Insert(h, m)
-					}
-					d := time.Since(t)
-					if len(lat) < cap(lat) {
-						lat = append(lat, d)
-					}
-				}
+				lat := timeRequests(b, x, hs, op, uint64(time.Now().UnixNano()))
 				elapsed := b.Elapsed()
 				stop.Store(true)
 				wg.Wait()
 				var gc1 runtime.MemStats
 				runtime.ReadMemStats(&gc1)
-				slices.Sort(lat)
-				q := func(p float64) float64 { return float64(lat[max(0, int(math.Ceil(p*float64(len(lat))))-1)]) }
-				b.ReportMetric(q(0.50), "p50-ns")
-				b.ReportMetric(q(0.99), "p99-ns")
-				b.ReportMetric(q(0.9999), "p9999-ns")
-				b.ReportMetric(float64(lat[len(lat)-1]), "max-ns")
+				reportLatency(b, lat, "p50-ns", "p99-ns", "p9999-ns", "max-ns")
 				b.ReportMetric(float64(gc1.NumGC-gc0.NumGC), "gcs")
 				if scan != "off" {
 					b.ReportMetric(float64(scans.Load())/elapsed.Seconds(), "scans/s")
 				}
 			})
 		}
+	}
+}
+
+// timeRequests times single Touch (op "touch": the hashes of hs in turn)
+// or Insert (op "insert": new random hashes, from a generator seeded with
+// seed) calls on x, one per iteration of b.Loop, and returns their
+// latencies, sorted (the first 2^21 of them).
+func timeRequests(b *testing.B, x *index.Memory, hs []block.Hash, op string, seed uint64) []time.Duration {
+	r := rand.New(rand.NewPCG(3, seed))
+	lat := make([]time.Duration, 0, 1<<21)
+	m := block.Meta{Seq: 1, Model: Model(0), PayloadBytes: 1 << 20}
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		var h block.Hash
+		if op == "touch" {
+			h = hs[i%len(hs)]
+		} else {
+			for j := 0; j < len(h); j += 8 {
+				binary.LittleEndian.PutUint64(h[j:], r.Uint64())
+			}
+		}
+		i++
+		t := time.Now()
+		if op == "touch" {
+			x.Touch(h)
+		} else {
+			x.Insert(h, m)
+		}
+		d := time.Since(t)
+		if len(lat) < cap(lat) {
+			lat = append(lat, d)
+		}
+	}
+	slices.Sort(lat)
+	return lat
+}
+
+// reportLatency reports the quantiles of the sorted latencies lat, one
+// metric per unit: "pQ-ns" is the quantile 0.Q ("p50-ns", "p9999-ns"),
+// "max-ns" the largest.
+func reportLatency(b *testing.B, lat []time.Duration, units ...string) {
+	if len(lat) == 0 {
+		return
+	}
+	for _, u := range units {
+		if u == "max-ns" {
+			b.ReportMetric(float64(lat[len(lat)-1]), u)
+			continue
+		}
+		digits := strings.TrimSuffix(strings.TrimPrefix(u, "p"), "-ns")
+		q, err := strconv.ParseFloat("0."+digits, 64)
+		if err != nil {
+			b.Fatalf("reportLatency: unit %q, want pQ-ns or max-ns", u)
+		}
+		b.ReportMetric(float64(lat[max(0, int(math.Ceil(q*float64(len(lat))))-1)]), u)
 	}
 }
 
