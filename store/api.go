@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/internal/usefulness"
 )
 
 // The store's public API: what the cycle's stages ask ([Store.ContainsFlat],
@@ -77,7 +78,7 @@ func (s *Store) Materialize(ctx context.Context, ns string, h block.Hash, m bloc
 		s.st.rejected.Add(1)
 		return 0, false, failf(ReasonTooLarge, "store: %s: index says %d bytes, more than the flat tier admits (%d bytes)", n.object(), m.PayloadBytes, s.maxSize(s.adm.Place()))
 	}
-	r, err := s.shared(ctx, n, expect, s.adm.Place())
+	r, _, err := s.shared(ctx, n, expect, s.adm.Place(), true)
 	return r.n, r.found, err
 }
 
@@ -139,7 +140,7 @@ func (s *Store) Put(ctx context.Context, ns, key string, payload []byte) error {
 	if err != nil {
 		return fmt.Errorf("store: put %s: in cold, but not in flat: %w", obj, err)
 	}
-	if err := s.publish(tmp, n, size, placeFront); err != nil {
+	if err := s.publish(tmp, n, size, placeFront, nil); err != nil {
 		return fmt.Errorf("store: put %s: in cold, but not in flat: %w", obj, err)
 	}
 	return nil
@@ -162,23 +163,40 @@ func (s *Store) Get(ctx context.Context, ns, key string) ([]byte, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
-	if data, ok := s.readFlat(n); ok {
+	if data, ok := s.readFlat(n, usefulness.ReadFlat); ok {
 		return data, nil
 	}
-	r, err := s.shared(ctx, n, 0, placeFront)
+	r, joined, err := s.shared(ctx, n, 0, placeFront, false)
+	via := usefulness.ReadCold
+	switch {
+	case r.already:
+		via = usefulness.ReadFlat
+	case joined:
+		via = usefulness.ReadJoined
+	}
 	switch reason := failureReason(err); {
 	case reason == ReasonTooLarge, reason == ReasonFlatWrite:
-		return s.direct(ctx, n)
+		return s.readDirect(ctx, n, via)
 	case err != nil:
 		return nil, err
 	case !r.found:
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, n.object())
 	}
-	if data, ok := s.readFlat(n); ok {
+	if data, ok := s.readFlat(n, via); ok {
 		return data, nil
 	}
 	// Published, then evicted before we read it (a tiny budget under load).
-	return s.direct(ctx, n)
+	return s.readDirect(ctx, n, via)
+}
+
+// readDirect is Get's read of block n from cold into memory, counted as a
+// read by way via once it succeeds.
+func (s *Store) readDirect(ctx context.Context, n name, via usefulness.Read) ([]byte, error) {
+	data, err := s.direct(ctx, n)
+	if err == nil {
+		s.countRead(n, via)
+	}
+	return data, err
 }
 
 // maxSize is the largest block that may enter flat at p.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/wombatkv/prefetch/internal/slru"
 )
@@ -96,6 +97,13 @@ type Config struct {
 	// Logger receives what the store cleans up or cannot (stale temporary
 	// files, failed evictions). Nil means discard.
 	Logger *slog.Logger
+
+	// Clock is the prefetch accounting's time source (Stats.Prefetch: a
+	// prefetched block's lead, a late read's wait, a wasted block's age).
+	// Nil means time.Now. The recency stamps, mirrored as file times, stay
+	// on the wall clock; a test or the replay lab passes a virtual clock
+	// here.
+	Clock func() time.Time
 }
 
 // WithDefaults returns c with its zero fields set to the defaults.
@@ -111,6 +119,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
 	}
 	return c
 }
@@ -142,6 +153,9 @@ func (c Config) Validate() error {
 	}
 	if c.Logger == nil {
 		bad("Logger", "is nil (call WithDefaults first)")
+	}
+	if c.Clock == nil {
+		bad("Clock", "is nil (call WithDefaults first)")
 	}
 	return errors.Join(errs...)
 }

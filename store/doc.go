@@ -99,6 +99,25 @@
 // prefetched block enters ("mru", "lru" or "probation:F"). The recency order
 // is mirrored in the files' modification times, so [Open] rebuilds it.
 //
+// # Prefetch accounting
+//
+// The store tells, per namespace, what became of each block a prefetch
+// published (Stats.Prefetch, and the kvprefetch_prefetch_* metrics of
+// [Store.Collector]), in the words of the replay lab, whose simulated
+// flat tier runs the same accounting code: useful (a Get read it while
+// flat held it; the lead, publication to first read, is observed), late
+// (a Get joined its GET in flight; the wait is observed), or wasted (it
+// left flat unread: evicted for the budget, or removed, dropped as
+// damaged or replaced by a Put; the time it sat is observed). Exactly one
+// of the three, once: a block read twice is useful once. A block the
+// request path fetched itself (a Get that missed flat, and a Materialize
+// that joined that Get's GET) is not prefetched. Gets are split by where
+// they were served: flat, prefetched (the first read of a prefetched
+// block), joined (a GET in flight), cold. The record is 16 bytes in the
+// block's index entry, dropped with it; each read and each eviction adds a
+// constant cost under the lock it already takes. Config.Clock is the
+// accounting's clock.
+//
 // # Concurrency
 //
 // Concurrent fetches of one block (the prefetcher and the request path at

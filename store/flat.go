@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"time"
+
+	"github.com/wombatkv/prefetch/internal/usefulness"
 )
 
 // The flat tier on disk. Every call below goes through s.flat, an os.Root
@@ -73,6 +75,7 @@ func (s *Store) drop(n name, e *entry, c *atomic.Uint64, why string, err error) 
 	if s.rec.get(n.id()) != e {
 		return
 	}
+	s.gone(e, false, s.clock())
 	s.rec.forget(n.id())
 	c.Add(1)
 	rel := n.rel()
@@ -82,13 +85,14 @@ func (s *Store) drop(n name, e *entry, c *atomic.Uint64, why string, err error) 
 	}
 }
 
-// readFlat reads block n from flat and marks it most recently used. ok is
+// readFlat reads block n from flat and marks it most recently used,
+// counting the read (reached by way via, see Store.hit). ok is
 // false when flat does not hold it as published: not indexed, or its file
 // not a plain file of the size published (then dropped). The file is
 // checked by lstat before it is opened (so a fifo is never opened, and the
 // open is non-blocking besides) and by fstat after, and only the size
 // published is read: memory follows what the store wrote.
-func (s *Store) readFlat(n name) (data []byte, ok bool) {
+func (s *Store) readFlat(n name, via usefulness.Read) (data []byte, ok bool) {
 	e, size := s.indexed(n)
 	if e == nil {
 		return nil, false
@@ -113,9 +117,12 @@ func (s *Store) readFlat(n name) (data []byte, ok bool) {
 		s.drop(n, e, &s.st.damaged, "cannot read it whole", err)
 		return nil, false
 	}
-	now := time.Now()
+	now, id := time.Now(), n.id()
 	s.mu.Lock()
-	if s.rec.touch(n.id(), now) {
+	if s.accounting {
+		s.hit(n, s.rec.get(id), via, s.clock())
+	}
+	if s.rec.touch(id, now) {
 		// Mirror the new recency in the mtime, which a reopen orders by.
 		// Under the lock, so it cannot touch a file an eviction replaced.
 		if err := s.flat.Chtimes(rel, now, now); err != nil && !errors.Is(err, fs.ErrNotExist) {

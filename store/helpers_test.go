@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
@@ -236,3 +237,7 @@ func fetchers(m fetch.Materializer) []fetcher {
 		{"parallel", par(m), par},
 	}
 }
+
+// ignorePrefetch leaves the prefetch accounting out of a comparison of
+// Stats: the tests of useful_test.go check it.
+var ignorePrefetch = cmpopts.IgnoreFields(Stats{}, "Prefetch", "PrefetchByNamespace")

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/wombatkv/prefetch/internal/slru"
+	"github.com/wombatkv/prefetch/internal/usefulness"
 )
 
 // place says where admit puts a block: the front or back of the main
@@ -18,9 +19,10 @@ const (
 
 // entry is one block of the flat tier in the recency index.
 type entry struct {
-	key   string    // "<ns>/<64 hex>": the index key and, joined to the root, the path
-	size  int64     // payload bytes
-	stamp time.Time // recency stamp, mirrored as the file's mtime
+	key   string          // "<ns>/<64 hex>": the index key and, joined to the root, the path
+	size  int64           // payload bytes
+	stamp time.Time       // recency stamp, mirrored as the file's mtime
+	mark  usefulness.Mark // prefetched and unread since, and when (prefetch accounting)
 }
 
 // recency is the flat tier's byte-budgeted LRU index, optionally segmented

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,7 +68,14 @@ kvprefetch_store_flat_irregular_total 0
 # TYPE kvprefetch_store_flat_damaged_total counter
 kvprefetch_store_flat_damaged_total 0
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(expected)); err != nil {
+	// The prefetch accounting's metrics: TestPrefetchMetrics.
+	var names []string
+	for _, l := range strings.Split(expected, "\n") {
+		if name, ok := strings.CutPrefix(l, "# TYPE "); ok {
+			names = append(names, strings.Fields(name)[0])
+		}
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(expected), names...); err != nil {
 		t.Error(err)
 	}
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) != 0 {
@@ -122,5 +130,88 @@ func TestPutColdAndFreeBytes(t *testing.T) {
 				t.Errorf("PutCold with a bad key: err = %v, want a bad key error", err)
 			}
 		})
+	}
+}
+
+func TestPrefetchMetrics(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	s := open(t, Config{FlatBudget: 2500, Clock: clock.now})
+	a, b := newBlock(t, 1000), newBlock(t, 1000)
+	for _, x := range []testBlock{a, b} {
+		if err := s.PutCold(ctx, testNS, x.key(), x.payload); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Materialize(ctx, testNS, x.hash, x.meta()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.advance(2 * time.Second)
+	if _, err := s.Get(ctx, testNS, b.key()); err != nil { // useful
+		t.Fatal(err)
+	}
+	c := newBlock(t, 1000)
+	if err := s.Put(ctx, testNS, c.key(), c.payload); err != nil { // evicts a, unread
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, testNS, c.key()); err != nil { // flat
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, testNS, a.key()); err != nil { // cold
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s.Collector())
+	expected := `
+# HELP kvprefetch_prefetch_published_total Blocks a prefetch published to the flat tier, or handed to a read that joined its GET.
+# TYPE kvprefetch_prefetch_published_total counter
+kvprefetch_prefetch_published_total{kv_namespace="tp-test"} 2
+# HELP kvprefetch_prefetch_useful_total Prefetched blocks read while the flat tier held them (counted at the first read).
+# TYPE kvprefetch_prefetch_useful_total counter
+kvprefetch_prefetch_useful_total{kv_namespace="tp-test"} 1
+# HELP kvprefetch_prefetch_late_total Prefetched blocks a read asked for while their GET was in flight, and joined.
+# TYPE kvprefetch_prefetch_late_total counter
+kvprefetch_prefetch_late_total{kv_namespace="tp-test"} 0
+# HELP kvprefetch_prefetch_wasted_total Prefetched blocks that left the flat tier unread: reason="evicted" for its budget, "removed" otherwise (dropped as damaged, replaced).
+# TYPE kvprefetch_prefetch_wasted_total counter
+kvprefetch_prefetch_wasted_total{kv_namespace="tp-test",reason="evicted"} 1
+kvprefetch_prefetch_wasted_total{kv_namespace="tp-test",reason="removed"} 0
+# HELP kvprefetch_prefetch_unread Prefetched blocks in the flat tier not read yet.
+# TYPE kvprefetch_prefetch_unread gauge
+kvprefetch_prefetch_unread{kv_namespace="tp-test"} 0
+# HELP kvprefetch_store_reads_total Gets by where they were served: result="flat" (a block flat held, not a first read of a prefetch), "prefetched" (the first read of a prefetched block), "joined" (joined a GET in flight), "cold" (fetched from the cold tier).
+# TYPE kvprefetch_store_reads_total counter
+kvprefetch_store_reads_total{kv_namespace="tp-test",result="cold"} 1
+kvprefetch_store_reads_total{kv_namespace="tp-test",result="flat"} 1
+kvprefetch_store_reads_total{kv_namespace="tp-test",result="joined"} 0
+kvprefetch_store_reads_total{kv_namespace="tp-test",result="prefetched"} 1
+`
+	names := []string{"kvprefetch_prefetch_published_total", "kvprefetch_prefetch_useful_total", "kvprefetch_prefetch_late_total", "kvprefetch_prefetch_wasted_total", "kvprefetch_prefetch_unread", "kvprefetch_store_reads_total"}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(expected), names...); err != nil {
+		t.Error(err)
+	}
+	// The histograms: one lead of 2 s, one unread age of 2 s, no wait.
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if h := m.GetHistogram(); h != nil {
+				got[mf.GetName()] = [2]float64{float64(h.GetSampleCount()), h.GetSampleSum()}
+			}
+		}
+	}
+	want := map[string][2]float64{
+		"kvprefetch_prefetch_lead_seconds":       {1, 2},
+		"kvprefetch_prefetch_late_wait_seconds":  {0, 0},
+		"kvprefetch_prefetch_unread_age_seconds": {1, 2},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("histograms (count, sum) mismatch (-want +got):\n%s", diff)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) != 0 {
+		t.Errorf("lint: %v %v", problems, err)
 	}
 }

@@ -120,16 +120,29 @@ func (h *hookWriter) Write(p []byte) (int, error) {
 
 // publish renames the verified temporary file tmp (relative to the root)
 // into place as block n of size bytes, entered at p in the recency order,
-// after evicting what the budget requires. Eviction, the rename and the
-// index change happen under one lock, so the index and the directory
-// agree. On failure tmp is removed.
-func (s *Store) publish(tmp string, n name, size int64, p place) error {
+// after evicting what the budget requires, for the shared fetch fl (nil
+// for a Put). Eviction, the rename and the index change happen under one
+// lock, so the index and the directory agree. On failure tmp is removed.
+func (s *Store) publish(tmp string, n name, size int64, p place, fl *flight) error {
 	if s.hooks != nil && s.hooks.beforeRename != nil {
 		s.hooks.beforeRename(tmp)
 	}
+	// Whether a Get joined this prefetch, read before the publication: a
+	// Get that joins after it finds the block marked and counts it useful.
+	var late bool
+	var joinedAt time.Time
+	if fl != nil && fl.prefetch {
+		s.fmu.Lock()
+		late, joinedAt = fl.joined, fl.joinedAt
+		s.fmu.Unlock()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	evicted, stamp := s.rec.admit(n.id(), size, p, time.Now())
+	id := n.id()
+	if old := s.rec.get(id); old != nil {
+		s.gone(old, false, s.clock()) // replaced
+	}
+	evicted, stamp := s.rec.admit(id, size, p, time.Now())
 	s.removeEvicted(evicted)
 	err := s.flat.Chtimes(tmp, stamp, stamp)
 	if err == nil {
@@ -141,12 +154,20 @@ func (s *Store) publish(tmp string, n name, size int64, p place) error {
 		return failf(ReasonFlatWrite, "store: publish %s: %w", n.object(), err)
 	}
 	s.st.published.Add(1)
+	s.published(n, s.rec.get(id), fl, late, joinedAt)
 	return nil
 }
 
 // removeEvicted deletes the files of evicted entries. Call with mu held.
 func (s *Store) removeEvicted(evicted []*entry) {
+	var now time.Time
 	for _, e := range evicted {
+		if s.accounting && e.mark.Unread() {
+			if now.IsZero() {
+				now = s.clock()
+			}
+			s.gone(e, true, now)
+		}
 		rel := relOfID(e.key)
 		if err := s.flat.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			s.log.Warn("store: evict flat block", "path", filepath.Join(s.root, rel), "err", err)

@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/singleflight"
 
 	"github.com/wombatkv/prefetch/internal/slru"
+	"github.com/wombatkv/prefetch/internal/usefulness"
 )
 
 // ChecksumKey is the cold object metadata key that holds the payload's
@@ -40,12 +42,18 @@ type Store struct {
 	log   *slog.Logger
 	hooks *testHooks // nil outside tests
 
-	mu      sync.Mutex // guards rec, pending and every publish and eviction on disk
+	mu      sync.Mutex // guards rec, pending, acct and every publish and eviction on disk
 	rec     *recency
 	pending int64 // payload bytes of cold fetches being written to flat
+	// acct is the prefetch accounting's tally of each namespace, read on
+	// the accounting clock; accounting is false only in the benchmark
+	// that measures its cost.
+	acct       map[string]*usefulness.Tally
+	accounting bool
+	clock      func() time.Time
 
 	fmu     sync.Mutex // guards flights; a key is there iff sf runs a call for it
-	flights map[string]struct{}
+	flights map[string]*flight
 	sf      singleflight.Group
 
 	closed atomic.Bool
@@ -94,6 +102,21 @@ type Stats struct {
 	// size than the store published them at (or than the index expects)
 	// when checked: dropped from flat, so that they are fetched afresh.
 	Damaged uint64
+
+	// Prefetch is the prefetch accounting of every namespace together:
+	// of the blocks Materialize published (Prefetched), how many a Get
+	// read while flat held them (Useful), how many a Get joined while
+	// their GET was in flight (Late), and how many left flat unread
+	// (WastedEvicted for the budget, WastedRemoved otherwise: dropped as
+	// damaged or replaced by a Put); and the node's Gets by where they
+	// were served (Reads: Flat, Prefetched, Joined, Cold). A block the
+	// request path fetched itself (a Get that missed flat, or a
+	// Materialize that joined such a Get) is not prefetched. Precision
+	// and Served follow from it.
+	Prefetch PrefetchStats
+	// PrefetchByNamespace is Prefetch for each namespace that has had a
+	// prefetch or a read.
+	PrefetchByNamespace map[string]PrefetchStats
 }
 
 // Open opens the store cfg describes: it opens the cold bucket, creates and
@@ -120,8 +143,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		adm:     adm,
 		cold:    cfg.Cold,
 		log:     cfg.Logger,
-		flights: make(map[string]struct{}),
+		flights: make(map[string]*flight),
 		rec:     newRecency(cfg.FlatBudget, adm.ProbationBudget(cfg.FlatBudget)),
+		acct:    make(map[string]*usefulness.Tally),
+		clock:   cfg.Clock,
+
+		accounting: true,
 	}
 	if s.cold == nil {
 		c, err := OpenCold(ctx, cfg.ColdURL)
@@ -186,17 +213,20 @@ func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	blocks, bytes := s.rec.o.Len(), s.rec.bytes()
 	s.mu.Unlock()
+	prefetch, byNS := s.prefetchStats()
 	return Stats{
-		FlatBlocks:   blocks,
-		FlatBytes:    bytes,
-		FlatBudget:   s.cfg.FlatBudget,
-		ColdGets:     s.st.coldGets.Load(),
-		Published:    s.st.published.Load(),
-		Evicted:      s.st.evicted.Load(),
-		EvictedBytes: s.st.evictedBytes.Load(),
-		Unverified:   s.st.unverified.Load(),
-		Rejected:     s.st.rejected.Load(),
-		Irregular:    s.st.irregular.Load(),
-		Damaged:      s.st.damaged.Load(),
+		Prefetch:            prefetch,
+		PrefetchByNamespace: byNS,
+		FlatBlocks:          blocks,
+		FlatBytes:           bytes,
+		FlatBudget:          s.cfg.FlatBudget,
+		ColdGets:            s.st.coldGets.Load(),
+		Published:           s.st.published.Load(),
+		Evicted:             s.st.evicted.Load(),
+		EvictedBytes:        s.st.evictedBytes.Load(),
+		Unverified:          s.st.unverified.Load(),
+		Rejected:            s.st.rejected.Load(),
+		Irregular:           s.st.irregular.Load(),
+		Damaged:             s.st.damaged.Load(),
 	}
 }
