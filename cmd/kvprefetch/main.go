@@ -1,6 +1,7 @@
 // Command kvprefetch runs the prefetch module from a shell.
 //
 //	kvprefetch demo     run a preset or a policy file on a generated node (no setup needed)
+//	kvprefetch serve    run the prefetcher as a node-local HTTP service
 //	kvprefetch help     show this help
 //
 // Run "kvprefetch COMMAND -h" for a command's flags. Data goes to stdout,
@@ -34,6 +35,8 @@ const usage = `kvprefetch: warm a KV-cache flat tier from its cold tier, as a no
 
 Usage:
   kvprefetch demo [flags]     run a preset or a policy file on a generated node (no setup needed)
+  kvprefetch serve --flat DIR --cold URL [flags]
+                              run the prefetcher as a node-local HTTP service
   kvprefetch replay [flags]   compare prefetch policies on a request trace (the policy lab)
   kvprefetch replay merge FILE.json...
                               join the JSON of sharded replays (--shard I/N) into one table and plots
@@ -54,12 +57,14 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return usagef("no command given, want one of: demo, replay, help")
+		return usagef("no command given, want one of: demo, serve, replay, help")
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "demo":
 		return runDemo(ctx, rest, stdout, stderr)
+	case "serve":
+		return runServe(ctx, rest, stdout, stderr)
 	case "replay":
 		return runReplay(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
@@ -67,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
-	return usagef("unknown command %q, want one of: demo, replay, help", cmd)
+	return usagef("unknown command %q, want one of: demo, serve, replay, help", cmd)
 }
 
 // parseFlags parses args into fs, turning a flag error into a usageError
