@@ -181,7 +181,9 @@ func (c *serveConfig) readFile(path string) error {
 		return fmt.Errorf("serve: --config %s: %w (the fields: listen, flat, cold, flat_budget, admission, namespace, token_file, snapshot, snapshot_interval, shutdown_timeout, max_block_bytes, max_hint_blocks, background, hints)", path, err)
 	}
 	var errs []error
-	bad := func(field string, err error) { errs = append(errs, fmt.Errorf("serve: --config %s: %s: %w", path, field, err)) }
+	bad := func(field string, err error) {
+		errs = append(errs, fmt.Errorf("serve: --config %s: %s: %w", path, field, err))
+	}
 	str := func(dst *string, v string) {
 		if v != "" {
 			*dst = v
