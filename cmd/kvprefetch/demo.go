@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/stages/emit"
 	"github.com/wombatkv/prefetch/stages/fetch"
@@ -110,11 +111,17 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { node.traffic(ctx, f.seed) })
+	var read func(context.Context, block.Hash)
+	if f.readTraffic {
+		sum.readers = "--read-traffic"
+		read = func(ctx context.Context, h block.Hash) { ds.Get(ctx, f.namespace, block.Key(h)) } // the store counts what it served
+	}
+	wg.Go(func() { node.traffic(ctx, f.seed, read) })
 	defer func() { cancel(); wg.Wait() }()
 	// With hints, requests are also announced ahead and read.
 	stopAnnouncing, hintsRead := make(chan struct{}), make(chan struct{})
 	if hints != nil {
+		sum.readers = "the hinted traffic"
 		sum.hinted = &hintedTraffic{node: node, hints: hints, store: ds, ns: f.namespace, lead: f.lead}
 		wg.Go(func() {
 			defer close(hintsRead)
@@ -131,6 +138,10 @@ wait:
 		select {
 		case o := <-outcomes:
 			sum.add(o)
+			if sum.cycles%summaryEvery == 0 {
+				// The Outcome stream's periodic summary of the accounting.
+				fmt.Fprintf(stderr, "after %d cycles:\n%s", sum.cycles, prefetchSummary("  ", t.store.Stats().Prefetch, sum.readers))
+			}
 		case <-ctx.Done():
 			interrupted = true
 			break wait
@@ -175,6 +186,10 @@ wait:
 	}
 	return nil
 }
+
+// summaryEvery is how many cycles apart the demo writes the prefetch
+// accounting's summary to stderr while it runs.
+const summaryEvery = 10
 
 // serveMetrics serves reg at http://addr/metrics until the returned stop
 // is called.

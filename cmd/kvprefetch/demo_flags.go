@@ -41,6 +41,7 @@ type demoFlags struct {
 	admission    string
 	metricsAddr  string
 	keep         bool
+	readTraffic  bool
 
 	given         map[string]bool // the flags the command line set
 	spec          *policy.Spec    // the --policy file, parsed
@@ -69,6 +70,13 @@ requests the node knows about ahead: the simulated traffic then also sends
 a request every %v (a block and the chain before it), announced as hints
 --lead before it reads its blocks, and the summary says how many of those
 reads flat served.
+
+The summary (and stderr every %d cycles) tells what became of the blocks
+the prefetcher put in flat, as the store counts them: useful (read while
+in flat), late (a read joined their GET in flight) or wasted (they left
+flat unread), with the precision, and the share of the node's reads the
+prefetcher served. Only reads make a prefetch useful: --read-traffic has
+the simulated requests read every block they touch through the store.
 
 Point it at real storage with --cold and --flat, e.g. an S3-compatible
 server:
@@ -110,8 +118,9 @@ func parseDemoFlags(args []string, stderr io.Writer) (*demoFlags, error) {
 	fs.StringVar(&f.admission, "admission", store.DefaultAdmission, `where a prefetched block enters flat's LRU order: "mru", "lru" or "probation:F"`)
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics while the demo runs (e.g. 127.0.0.1:9464)")
 	fs.BoolVar(&f.keep, "keep", false, "keep the temporary tiers, and the objects seeded in a --cold bucket")
+	fs.BoolVar(&f.readTraffic, "read-traffic", false, "the simulated requests also read each block they touch through the store (from flat, else from cold, then published to flat), so that the summary can tell which prefetches were read")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), demoUsage, hintRequestEvery, sizeFlag(maxBlockSize))
+		fmt.Fprintf(fs.Output(), demoUsage, hintRequestEvery, summaryEvery, sizeFlag(maxBlockSize))
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {

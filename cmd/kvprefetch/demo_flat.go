@@ -56,8 +56,8 @@ func (f *demoFlags) checkFlatRoom(ctx context.Context, cfg pipeline.Config) erro
 // mayFetch is the most payload bytes the run of cfg may fetch into flat:
 // none for a dry run or a pipeline that fetches only into free room.
 func (f *demoFlags) mayFetch(cfg pipeline.Config) int64 {
-	if dryRun(cfg) || onlyIntoFreeRoom(cfg) {
-		return 0
+	if !f.readTraffic && (dryRun(cfg) || onlyIntoFreeRoom(cfg)) {
+		return 0 // with --read-traffic, the reads may bring any block into flat
 	}
 	n, size := int64(f.blocks), int64(f.blockSize)
 	if n > math.MaxInt64/size {

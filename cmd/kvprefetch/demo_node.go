@@ -76,8 +76,9 @@ func generateNode(seed uint64, n int, size int64, now time.Time) *demoNode {
 }
 
 // traffic touches random blocks, as requests on the node would, until ctx
-// ends: recently read blocks rise in the next cycle's ranking.
-func (n *demoNode) traffic(ctx context.Context, seed uint64) {
+// ends: recently read blocks rise in the next cycle's ranking. With read
+// not nil it also reads each block it touches.
+func (n *demoNode) traffic(ctx context.Context, seed uint64, read func(context.Context, block.Hash)) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	t := time.NewTicker(2 * time.Millisecond)
 	defer t.Stop()
@@ -86,7 +87,11 @@ func (n *demoNode) traffic(ctx context.Context, seed uint64) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n.index.Touch(n.hashes[rng.IntN(len(n.hashes))])
+			h := n.hashes[rng.IntN(len(n.hashes))]
+			n.index.Touch(h)
+			if read != nil {
+				read(ctx, h)
+			}
 		}
 	}
 }

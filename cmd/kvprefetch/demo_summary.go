@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/store"
 )
 
 // demoSummary totals the cycles the demo saw, and what the hinted
@@ -21,6 +22,9 @@ type demoSummary struct {
 	// (not counted above, but in flat all the same).
 	cutShort int
 	hinted   *hintedTraffic // nil: none ran
+	// readers says what reads blocks through the store, for a summary
+	// with no reads: "" when nothing does.
+	readers string
 }
 
 func (s *demoSummary) add(o *pipeline.Outcome) {
@@ -60,6 +64,7 @@ func (s *demoSummary) print(w io.Writer, what string, t *tiers, took time.Durati
 	st := t.store.Stats()
 	fmt.Fprintf(w, "  flat tier: %d blocks, %d bytes (%s) of a %s budget, %d evicted\n", st.FlatBlocks, st.FlatBytes, sizeFlag(st.FlatBytes), sizeFlag(st.FlatBudget), st.Evicted)
 	fmt.Fprintf(w, "  cold tier: %d blocks seeded (%s) in %v, %d GETs\n", t.seededN, sizeFlag(t.seededB), t.seedTook.Round(time.Millisecond), st.ColdGets)
+	fmt.Fprint(w, prefetchSummary("  ", st.Prefetch, s.readers))
 	if h := s.hinted; h != nil {
 		failed := fmt.Sprint(h.failed)
 		if h.firstErr != nil {
@@ -68,4 +73,35 @@ func (s *demoSummary) print(w io.Writer, what string, t *tiers, took time.Durati
 		fmt.Fprintf(w, "  hinted traffic: %d requests announced %v ahead; of their %d block reads, %d from flat (%d prefetched), %d from cold, failed %s\n",
 			h.requests, h.lead, h.reads, h.fromFlat, h.prefetched, h.fromCold, failed)
 	}
+}
+
+// prefetchSummary is what the store's prefetch accounting says, in two
+// lines, each starting with indent: what became of the prefetched blocks
+// and their precision, then the node's reads and the share the prefetcher
+// served. readers names what reads blocks in this run ("" if nothing
+// does), for a run with no reads.
+func prefetchSummary(indent string, st store.PrefetchStats, readers string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%sprefetch: %d blocks published: %d useful, %d late, %d wasted (%d evicted, %d removed), %d unread; precision %s\n",
+		indent, st.Prefetched, st.Useful, st.Late, st.Wasted(), st.WastedEvicted, st.WastedRemoved, st.Unread(), percent(st.Precision()))
+	if n := st.Reads.Total(); n > 0 || readers != "" {
+		r := st.Reads
+		fmt.Fprintf(&b, "%sreads: %d (flat %d, prefetched %d, joined %d, cold %d); the prefetcher served %s of them",
+			indent, n, r.Flat, r.Prefetched, r.Joined, r.Cold, percent(st.Served()))
+		if st.Useful > 0 {
+			fmt.Fprintf(&b, ", %v ahead on average", (time.Duration(st.Lead.Sum / float64(st.Lead.Count) * float64(time.Second))).Round(time.Millisecond))
+		}
+		b.WriteString("\n")
+	} else {
+		fmt.Fprintf(&b, "%sreads: none (the traffic reads blocks with --read-traffic, or with a pipeline that reads hints)\n", indent)
+	}
+	return b.String()
+}
+
+// percent renders a share as "86.5%", or "n/a" when it is not known.
+func percent(share float64, ok bool) string {
+	if !ok {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f%%", 100*share)
 }
