@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -12,6 +13,7 @@ import (
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	inFlight *prometheus.GaugeVec
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
@@ -25,13 +27,20 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 			Help:    "Time to answer an HTTP request, by route and method.",
 			Buckets: prometheus.ExponentialBuckets(1e-4, 4, 10), // 100 µs to 26 s
 		}, []string{"route", "method"}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kvprefetch_http_requests_in_flight",
+			Help: "HTTP requests being answered, by route.",
+		}, []string{"route"}),
 	}
-	if err := reg.Register(m.requests); err != nil {
-		return nil, err
-	}
-	if err := reg.Register(m.duration); err != nil {
-		reg.Unregister(m.requests)
-		return nil, err
+	var done []prometheus.Collector
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight} {
+		if err := reg.Register(c); err != nil {
+			for _, d := range done {
+				reg.Unregister(d)
+			}
+			return nil, fmt.Errorf("server: Config.Registerer: %w", err)
+		}
+		done = append(done, c)
 	}
 	return m, nil
 }
@@ -67,6 +76,9 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		g := s.metrics.inFlight.WithLabelValues(route)
+		g.Inc()
+		defer g.Dec()
 		h.ServeHTTP(sw, r)
 		method := r.Method
 		switch method {
