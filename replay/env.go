@@ -12,6 +12,7 @@ import (
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/policy"
 	"github.com/wombatkv/prefetch/presets"
+	"github.com/wombatkv/prefetch/stages/emit"
 	"github.com/wombatkv/prefetch/stages/fetch"
 	"github.com/wombatkv/prefetch/stages/filter"
 	topk "github.com/wombatkv/prefetch/stages/select"
@@ -49,7 +50,9 @@ type Env struct {
 	Settings Settings
 	// Index is the node's metadata index: every block seen so far, with
 	// its last access, position and parent. A policy reads it; the lab
-	// alone writes it, as requests are served.
+	// alone writes it, as requests are served, unless every stage of the
+	// policy's config is one the lab knows reads nothing of it (the
+	// oracle's, see [Policy]): then nothing does, and it stays empty.
 	Index *index.Memory
 	// Tiers are the flat and cold tiers, for the filters and fetchers. A
 	// GET does not block: Materialize answers at once, and the lab times
@@ -72,6 +75,7 @@ type Env struct {
 }
 
 func newEnv(r *run, s Settings) *Env {
+	r.idx = index.NewMemory(r.clock)
 	return &Env{
 		Settings: s,
 		Index:    r.idx,
@@ -185,6 +189,7 @@ func (p *Policy) build(e *Env) (*built, error) {
 		maxGetsPerSec: rateOf(cfg),
 		timing:        t,
 		quiet:         quietOf(cfg, e),
+		readsIndex:    e.readsIndex(bt.Config),
 	}, nil
 }
 
@@ -298,6 +303,68 @@ func quietOf(cfg pipeline.Config, e *Env) quietFunc {
 		return quietWarmup
 	}
 	return quietWhenNoneSelected
+}
+
+// readsIndex reports whether a stage of cfg, a pipeline over e, may read
+// the index: false only when no hint intake was made (it looks its blocks
+// up in the index) and every stage is one the lab knows, over the run's
+// tiers or nothing: the oracle as source and scorer, the module's
+// selectors, the filters of the run's state and the budget, the
+// sequential and parallel fetchers or a dry run, the MyelonInstr
+// emitter, and no observer. Such a replay does not keep the index: it
+// saves an index write per block read (oracle-v3: the lab's share of the
+// oracle), and changes no figure, as nothing reads it.
+func (e *Env) readsIndex(cfg pipeline.Config) bool {
+	if e.hints != nil || e.oracle == nil || len(cfg.Observers) > 0 || any(cfg.Scorer) != any(e.oracle) || !knownSelector(cfg.Selector) {
+		return true
+	}
+	for _, src := range cfg.Sources {
+		if any(src) != any(e.oracle) {
+			return true
+		}
+	}
+	for _, fs := range [][]pipeline.Filter{cfg.PreFilters, cfg.Filters} {
+		for _, f := range fs {
+			if !e.tiersFilter(f) {
+				return true
+			}
+		}
+	}
+	switch f := cfg.Fetcher.(type) {
+	case nil, fetch.DryRun, *fetch.DryRun:
+	case *fetch.Sequential:
+		if any(f.Materializer) != any(e.Tiers) {
+			return true
+		}
+	case *fetch.Parallel:
+		if any(f.Materializer) != any(e.Tiers) {
+			return true
+		}
+	default:
+		return true
+	}
+	switch cfg.Emitter.(type) {
+	case nil, *emit.MyelonInstr:
+		return false
+	}
+	return true
+}
+
+// tiersFilter reports whether f is a filter of the module over the run's
+// tiers, or over nothing of the node (the backoff, the budget).
+func (e *Env) tiersFilter(f pipeline.Filter) bool {
+	t := any(e.Tiers)
+	switch f := f.(type) {
+	case *filter.Backoff, *filter.Budget:
+		return true
+	case *filter.AlreadyFlat:
+		return any(f.Flat) == t
+	case *filter.NotInFlight:
+		return any(f.InFlight) == t
+	case *filter.FreeRoom:
+		return any(f.Room) == t
+	}
+	return false
 }
 
 // isIndex reports whether src streams the node's whole index.

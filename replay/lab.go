@@ -312,9 +312,15 @@ func replayOne(ctx context.Context, m *model, s Settings, j *job, runIdle bool) 
 	capacity := j.sc.Capacity(m.uniqueBytes)
 	adm := s.Admission
 	r := newRun(m, capacity, adm)
-	b, err := j.policy.build(newEnv(r, s))
-	if err != nil {
-		return fmt.Errorf("replay: policy %s: %w", j.policy.Name, err)
+	b := &built{} // no prefetch
+	if j.policy.Build != nil {
+		var err error
+		if b, err = j.policy.build(newEnv(r, s)); err != nil {
+			return fmt.Errorf("replay: policy %s: %w", j.policy.Name, err)
+		}
+	}
+	if !b.readsIndex {
+		r.idx = nil // nothing reads it: serve keeps none
 	}
 	if b.admission.Mode != "" { // the policy sets its own admission
 		adm = b.admission

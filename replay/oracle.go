@@ -1,10 +1,10 @@
 package replay
 
 import (
-	"container/heap"
 	"context"
 	"iter"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -167,8 +167,8 @@ func (q *oracleQueue) sync() {
 				live = append(live, k)
 			}
 		}
+		slices.Sort(live) // a sorted slice is a heap
 		q.keys = live
-		heap.Init(&q.keys)
 	}
 }
 
@@ -206,40 +206,43 @@ func (q *oracleQueue) soonest(k int, dst []int32) []int32 {
 	return dst
 }
 
-// refHeap is a min-heap of positions in m.refs (container/heap).
+// refHeap is a min-heap of positions in m.refs.
 type refHeap []int32
 
-func (h refHeap) Len() int           { return len(h) }
-func (h refHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h refHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-
-// Push and Pop are heap.Interface's; push and pop below are what the
-// queue calls.
-func (h *refHeap) Push(x any) { *h = append(*h, x.(int32)) }
-
-func (h *refHeap) Pop() any {
-	old := *h
-	n := len(old) - 1
-	x := old[n]
-	*h = old[:n]
-	return x
-}
-
-// push adds k: heap.Push, less its boxing of k into an interface.
+// push adds k.
 func (h *refHeap) push(k int32) {
 	*h = append(*h, k)
-	heap.Fix(h, len(*h)-1)
+	q := *h
+	for i := len(q) - 1; i > 0; {
+		p := (i - 1) / 2
+		if q[p] <= q[i] {
+			break
+		}
+		q[p], q[i] = q[i], q[p]
+		i = p
+	}
 }
 
-// pop removes the least key, which h must hold: heap.Pop, less its
-// boxing.
+// pop removes the least key, which h must hold.
 func (h *refHeap) pop() {
-	old := *h
-	n := len(old) - 1
-	old[0] = old[n]
-	*h = old[:n]
-	if n > 0 {
-		heap.Fix(h, 0)
+	q := *h
+	n := len(q) - 1
+	q[0] = q[n]
+	q = q[:n]
+	*h = q
+	for i := 0; ; {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if c+1 < n && q[c+1] < q[c] {
+			c++
+		}
+		if q[i] <= q[c] {
+			break
+		}
+		q[i], q[c] = q[c], q[i]
+		i = c
 	}
 }
 

@@ -11,6 +11,10 @@ import (
 
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/stages/fetch"
+	"github.com/wombatkv/prefetch/stages/filter"
+	"github.com/wombatkv/prefetch/stages/score"
+	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
 // proposal is one block an oracle cycle proposes: its id and the request
@@ -157,5 +161,55 @@ func TestOracleQueueBounded(t *testing.T) {
 	}
 	if diff := cmp.Diff(walkProposals(r, 8), got); diff != "" {
 		t.Errorf("proposals mismatch (-walk +queue):\n%s", diff)
+	}
+}
+
+// TestReadsIndex: a replay keeps the index unless every stage is one the
+// lab knows reads nothing of it (oracle-v3's).
+func TestReadsIndex(t *testing.T) {
+	newEnvOf := func() *Env {
+		r := newRun(prepare(&Trace{Name: "tiny", Requests: []Request{req(0, 1)}}, tiny), 1, Admission{Mode: AdmitMRU})
+		return newEnv(r, tiny)
+	}
+	oracle, err := PolicyByName(PolicyOracleV3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keepAll := pipeline.FilterFunc(func(context.Context, *pipeline.Cycle, pipeline.Candidate) string { return "" })
+	for _, tc := range []struct {
+		name   string
+		change func(e *Env, cfg *pipeline.Config)
+		want   bool
+	}{
+		{"oracle-v3", func(*Env, *pipeline.Config) {}, false},
+		{"and the index as a source", func(e *Env, cfg *pipeline.Config) {
+			cfg.Sources = append(cfg.Sources, snapshot.NewIndex(e.Index))
+		}, true},
+		{"scored by RFC 0008", func(e *Env, cfg *pipeline.Config) { cfg.Scorer = score.NewRFC0008(e.Model) }, true},
+		{"a filter of one's own", func(_ *Env, cfg *pipeline.Config) { cfg.Filters = append(cfg.Filters, keepAll) }, true},
+		{"already-flat over other tiers", func(_ *Env, cfg *pipeline.Config) {
+			cfg.Filters = append(cfg.Filters, filter.NewAlreadyFlat(filter.FlatFunc(func(context.Context, string, block.Hash) bool { return false })))
+		}, true},
+		{"a budget", func(_ *Env, cfg *pipeline.Config) { cfg.Filters = append(cfg.Filters, filter.NewBudget(4, 0, 0)) }, false},
+		{"a fetcher over other tiers", func(e *Env, cfg *pipeline.Config) {
+			cfg.Fetcher = fetch.NewSequential(fetch.MaterializerFunc(e.Tiers.Materialize))
+		}, true},
+		{"a dry run", func(_ *Env, cfg *pipeline.Config) { cfg.Fetcher = nil }, false},
+		{"an observer", func(_ *Env, cfg *pipeline.Config) {
+			cfg.Observers = []pipeline.Observer{pipeline.ObserverFunc(func(*pipeline.Outcome) {})}
+		}, true},
+		{"the hint intake made", func(e *Env, _ *pipeline.Config) { e.Hints() }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvOf()
+			bt, err := oracle.Build(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.change(e, &bt.Config)
+			if got := e.readsIndex(bt.Config); got != tc.want {
+				t.Errorf("readsIndex = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

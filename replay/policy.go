@@ -25,9 +25,11 @@ import (
 // how a cycle's GETs complete (from the fetcher's type: one after another
 // for *fetch.Sequential, a sliding window of Limit for *fetch.Parallel),
 // the GET rate the record gives (a budget's rate, else TopK per
-// Interval), and which cycles of an idle stretch it may credit without
+// Interval), which cycles of an idle stretch it may credit without
 // running them (for stages it can reason about; for others every cycle
-// runs, and only the time a replay takes differs).
+// runs, and only the time a replay takes differs), and whether a stage
+// may read Env.Index (when every stage is one it knows reads nothing of
+// it, as oracle-v3's, it does not keep the index).
 type Policy struct {
 	// Name names the policy's results (Result.Policy), and is unique in
 	// Config.Policies. The policies named PolicyNone and PolicyOracleV3
@@ -71,6 +73,9 @@ type built struct {
 	// quiet says until when the cycles of an idle stretch repeat the
 	// last (see idle.go); nil: they all run.
 	quiet quietFunc
+	// readsIndex says a stage may read Env.Index: when none can, the
+	// replay does not keep the index up to date (see Env.readsIndex).
+	readsIndex bool
 }
 
 // Builtin returns the shipped policies, the reference's first: none,

@@ -27,6 +27,9 @@ type run struct {
 	adm      Admission
 	timing   timing
 	now      int64
+	// idx is the node's index, made with the replay's Env (newEnv): a
+	// replay with no policy to build (none) has no Env and keeps no index,
+	// as nothing could read it.
 	idx      *index.Memory
 	ptr      int // the next request to serve
 	seen     []bool
@@ -99,7 +102,6 @@ func newRun(m *model, capacity int64, adm Admission) *run {
 	}
 	r.where = r.flat.Segments()
 	r.setAdmission(adm)
-	r.idx = index.NewMemory(r.clock)
 	return r
 }
 

@@ -14,18 +14,21 @@ func (r *run) serve(i int) {
 	missed := false
 	for j := m.start[i]; j < m.start[i+1]; j++ {
 		b := m.refs[j]
-		h := Hash(m.ids[b])
 		r.lastRead[b] = t
 		r.next[b] = m.nextRef[j]
 		r.note(b)
 		if !r.seen[b] {
 			// Computed: no stall; it enters the index, cold and flat.
 			r.seen[b] = true
-			r.idx.Insert(h, m.meta(b, 0))
+			if r.idx != nil {
+				r.idx.Insert(Hash(m.ids[b]), m.meta(b, 0))
+			}
 			r.demandInsert(b)
 			continue
 		}
-		r.idx.Touch(h)
+		if r.idx != nil {
+			r.idx.Touch(Hash(m.ids[b]))
+		}
 		cost := m.cost[b]
 		switch {
 		case r.where[b] != inNone:
