@@ -12,13 +12,29 @@ import (
 	"github.com/wombatkv/prefetch/pipeline"
 )
 
-// Budget caps the GETs a pipeline starts: at most PerCycle per cycle, and
-// a token bucket that refills at Rate per second up to Burst, so that an
-// event-driven pipeline (woken by every hint) spends no more than a grid
-// of TopK per Interval would, yet can follow a burst at once. A candidate
-// the budget lets through takes one token; the rest of the cycle's
-// candidates are skipped with reason pipeline.SkipBudget and may pass at a
-// later cycle.
+// Budget caps the GETs a pipeline starts, with three separate limits:
+//
+//   - PerCycle: at most that many candidates per cycle;
+//   - MaxInFlight: at most that many GETs in flight at once across the
+//     worker, every cycle and every pipeline over the same tiers counted
+//     (read through [Pending], which a store and the replay lab
+//     implement), so that overlapping event-driven cycles cannot together
+//     start more than a grid of one fan-out would;
+//   - a token bucket that refills at Rate per second up to Burst tokens:
+//     the average GET rate, and its depth, the GETs banked during a quiet
+//     spell.
+//
+// An event-driven pipeline (woken by every hint) so spends no more than a
+// grid of TopK per Interval would, yet can follow a burst at once. The
+// depth and the cap are different things: a deeper bucket lets a burst of
+// hints take more GETs in the seconds after a quiet spell (at 16/s, a
+// depth of 8 + 16 x D is D seconds of rate banked, worth about D seconds
+// of extra lead), while MaxInFlight bounds the parallelism of those GETs
+// whatever the depth. A candidate the budget lets through takes one token;
+// the rest of the cycle's candidates are skipped with reason
+// pipeline.SkipBudget and may pass at a later cycle. The limits are
+// checked in the order above, so a candidate the cap refuses takes no
+// token.
 //
 // The bucket is a [rate.Limiter] read at the cycle's clock (Cycle.Now),
 // never the wall clock, so the budget runs unchanged on the replay lab's
@@ -40,9 +56,19 @@ type Budget struct {
 	// Rate is the bucket's refill in tokens per second, at most 1e18; 0
 	// means no rate cap.
 	Rate float64
-	// Burst is the bucket's depth: the most GETs started at once after a
-	// quiet spell. 0 means PerCycle, or 1 when PerCycle is 0.
+	// Burst is the bucket's depth: the most tokens it banks during a quiet
+	// spell, so the most GETs a burst of candidates can take before the
+	// rate holds them back (spread over cycles when MaxInFlight or
+	// PerCycle is lower). 0 means PerCycle, or 1 when PerCycle is 0.
 	Burst int
+	// MaxInFlight is the most GETs in flight at once that the budget lets
+	// a cycle add to: a candidate passes only while Pending's count plus
+	// the candidates this cycle passed is below it. 0 means no cap (the
+	// fetcher's own Limit still bounds one cycle).
+	MaxInFlight int
+	// Pending counts the GETs in flight across the worker; required when
+	// MaxInFlight is set.
+	Pending Pending
 
 	mu     sync.Mutex
 	seq    uint64 // cycle whose spending `used` counts
@@ -55,11 +81,27 @@ type Budget struct {
 const maxRate = 1e18
 
 // NewBudget returns a budget of perCycle GETs per cycle and rate per second
-// with bursts of burst (0 values as in [Budget]). It checks nothing:
+// with a bucket burst deep (0 values as in [Budget]), and no cap on the
+// GETs in flight: set MaxInFlight and Pending for one. It checks nothing:
 // [Budget.Validate] does, and pipeline.New calls it.
 func NewBudget(perCycle int, rate float64, burst int) *Budget {
 	return &Budget{PerCycle: perCycle, Rate: rate, Burst: burst}
 }
+
+// Pending reports how many prefetch GETs are in flight in namespace ns:
+// started, by any cycle of any pipeline over the same tiers, and not yet
+// finished. A store that tracks its fetches implements it, and so does
+// the replay lab's simulated node. It must be cheap: [Budget] asks it for
+// every candidate it is shown.
+type Pending interface {
+	PendingGets(ns string) int
+}
+
+// PendingFunc adapts a function to [Pending].
+type PendingFunc func(ns string) int
+
+// PendingGets calls f(ns).
+func (f PendingFunc) PendingGets(ns string) int { return f(ns) }
 
 // Validate reports every field of b that is out of range.
 func (b *Budget) Validate() error {
@@ -75,6 +117,12 @@ func (b *Budget) Validate() error {
 	}
 	if b.Burst < 0 {
 		errs = append(errs, fmt.Errorf("filter: Budget.Burst = %d, want >= 0 (0 means PerCycle, or 1 when PerCycle is 0)", b.Burst))
+	}
+	if b.MaxInFlight < 0 {
+		errs = append(errs, fmt.Errorf("filter: Budget.MaxInFlight = %d, want >= 0 (0 means no cap on the GETs in flight)", b.MaxInFlight))
+	}
+	if b.MaxInFlight > 0 && b.Pending == nil {
+		errs = append(errs, fmt.Errorf("filter: Budget.MaxInFlight = %d needs Budget.Pending, what counts the GETs in flight (a store, the replay lab); or set MaxInFlight to 0 for no cap", b.MaxInFlight))
 	}
 	return errors.Join(errs...)
 }
@@ -98,6 +146,9 @@ func (b *Budget) Skip(_ context.Context, cy *pipeline.Cycle, _ pipeline.Candidat
 		b.seq, b.used = cy.Seq, 0
 	}
 	if b.PerCycle > 0 && b.used >= b.PerCycle {
+		return pipeline.SkipBudget
+	}
+	if b.MaxInFlight > 0 && b.Pending != nil && b.Pending.PendingGets(cy.Namespace)+b.used >= b.MaxInFlight {
 		return pipeline.SkipBudget
 	}
 	if b.Rate > 0 {

@@ -182,6 +182,13 @@ func TestValidate(t *testing.T) {
 			"pipeline: Filters[0]: filter: Budget.Rate = +Inf, want 0 <= Rate <= 1e+18 (0 means no rate cap)",
 		}},
 		{"a good budget", filter.NewBudget(8, 16, 8), nil},
+		{"MaxInFlight without Pending", &filter.Budget{MaxInFlight: 8}, []string{
+			"pipeline: Filters[0]: filter: Budget.MaxInFlight = 8 needs Budget.Pending, what counts the GETs in flight (a store, the replay lab); or set MaxInFlight to 0 for no cap",
+		}},
+		{"negative MaxInFlight", &filter.Budget{MaxInFlight: -1}, []string{
+			"pipeline: Filters[0]: filter: Budget.MaxInFlight = -1, want >= 0 (0 means no cap on the GETs in flight)",
+		}},
+		{"a capped budget", &filter.Budget{Rate: 16, Burst: 16, MaxInFlight: 8, Pending: filter.PendingFunc(func(string) int { return 0 })}, nil},
 		{"nil *Budget", (*filter.Budget)(nil), []string{"pipeline: Filters[0]: filter: Budget is nil"}},
 		{"Backoff{-1, -1, -1}", &filter.Backoff{Base: -1, Max: -1, MaxEntries: -1}, []string{
 			"pipeline: Filters[0]: filter: Backoff.Base = -1ns, want >= 0 (0 means the default, 1s)",
@@ -255,5 +262,87 @@ func TestFreeRoom(t *testing.T) {
 	}
 	if got := f.Skip(context.Background(), cy, pipeline.Candidate{Meta: block.Meta{PayloadBytes: 10}}); got != "" {
 		t.Errorf("10 B with 1 TiB free: reason %q, want none", got)
+	}
+}
+
+// TestBudgetMaxInFlight: the cap counts the GETs already in flight (from
+// any cycle) plus those the cycle passed, and a candidate it refuses takes
+// no token from the bucket.
+func TestBudgetMaxInFlight(t *testing.T) {
+	pending := 0
+	b := &filter.Budget{Rate: 16, Burst: 8, MaxInFlight: 8, Pending: filter.PendingFunc(func(string) int { return pending })}
+	for _, s := range []struct {
+		seq     uint64
+		ms      int64
+		pending int
+		n, want int
+	}{
+		{1, 0, 0, 5, 5},     // 5 of 8 tokens, 5 of 8 slots
+		{2, 10, 5, 5, 3},    // 3 slots left; tokens 3.16 -> 0.16
+		{3, 20, 8, 5, 0},    // no slot: no token taken (0.32 banked)
+		{4, 500, 2, 20, 6},  // 0.32 + 7.68 = 8.0 tokens, 6 slots: 2 tokens left
+		{5, 500, 0, 20, 2},  // same instant, the GETs landed: the 2 tokens
+		{6, 1000, 8, 20, 0}, // full: 8 tokens banked
+		{7, 1000, 3, 20, 5}, // 5 slots, 5 of the 8 tokens
+	} {
+		pending = s.pending
+		if got := passes(b, s.seq, s.ms, s.n); got != s.want {
+			t.Errorf("cycle %d at %d ms with %d in flight: passed %d of %d, want %d", s.seq, s.ms, s.pending, got, s.n, s.want)
+		}
+	}
+}
+
+// TestBudgetCapOverlappingCycles replays event-driven cycles on a virtual
+// clock, each woken by a burst of candidates, whose GETs take 300 ms and
+// outlive the cycle that started them: with the cap the GETs in flight
+// never exceed it, and every figure is exact.
+func TestBudgetCapOverlappingCycles(t *testing.T) {
+	const getMs = 300
+	for _, tc := range []struct {
+		name              string
+		maxInFlight       int
+		wantGets, wantMax int
+	}{
+		// Tokens per cycle 16 -> 8, 9.6 -> 8, 3.2 -> 3, 3.4 -> 3, 5.2 ->
+		// 5, 5.0 -> 5, 1.6 -> 1: 33 GETs, 19 in flight at 200 ms.
+		{"no cap", 0, 33, 19},
+		// 8 at 0; none at 100 and 200 (8 in flight, the bucket fills
+		// to 11.2); 8 at 400 (12.8 tokens) and at 700 (9.6), when the
+		// earlier 8 have landed; 6 at 1000 (6.4 tokens); 2 at 1100
+		// (2.0 tokens, 6 in flight).
+		{"cap 8", 8, 32, 8},
+		// 4 at 0, 400, 700 and 1000 (the bucket stays near full), none
+		// at 100, 200 and 1100.
+		{"cap 4", 4, 16, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var done []int64 // completion times of the GETs started
+			now := int64(0)
+			inFlight := func(string) int {
+				n := 0
+				for _, d := range done {
+					if d > now {
+						n++
+					}
+				}
+				return n
+			}
+			b := &filter.Budget{PerCycle: 8, Rate: 16, Burst: 16, MaxInFlight: tc.maxInFlight}
+			if tc.maxInFlight > 0 {
+				b.Pending = filter.PendingFunc(inFlight)
+			}
+			most := 0
+			for seq, at := range []int64{0, 100, 200, 400, 700, 1000, 1100} {
+				now = at
+				passed := passes(b, uint64(seq+1), at, 8)
+				for range passed {
+					done = append(done, at+getMs)
+				}
+				most = max(most, inFlight(""))
+			}
+			if len(done) != tc.wantGets || most != tc.wantMax {
+				t.Errorf("GETs %d, most in flight %d; want %d and %d", len(done), most, tc.wantGets, tc.wantMax)
+			}
+		})
 	}
 }

@@ -89,6 +89,7 @@ type hintEntry struct {
 	arrival uint64 // Add order
 	added   int64  // Clock at Add, ns since the Unix epoch
 	served  bool   // a cycle fetched the block or found it in flat
+	seen    bool   // a cycle has seen it (and leased its block, if set to)
 }
 
 // Hints is the hint intake and the [pipeline.Source] of hinted blocks. A
@@ -123,6 +124,7 @@ type Hints struct {
 	due     map[block.Hash]int64 // earliest pending Due, as of the last cycle
 	rank    map[block.Hash]int   // position in the last cycle's order
 	acct    hintAccount          // what became of the hints (hints_stats.go)
+	lease   lease                // what to lease (lease.go); no leaser: none
 }
 
 // Validate reports a negative Capacity or Grace.
@@ -262,7 +264,8 @@ func (h *Hints) Rank(hash block.Hash) (int, bool) {
 }
 
 // Candidates drops the hints whose Due (plus Grace) is not after the
-// cycle's clock, then streams each hinted block once, earliest pending Due
+// cycle's clock, leases the blocks of the hints it sees for the first time
+// (when [Hints.SetLease] says to, before it returns), then streams each hinted block once, earliest pending Due
 // first, then in the arrival order of that hint, with its metadata (from Lookup when set; a
 // block Lookup does not know is held back).
 func (h *Hints) Candidates(_ context.Context, cy *pipeline.Cycle) iter.Seq2[block.Hash, block.Meta] {
@@ -273,6 +276,8 @@ func (h *Hints) Candidates(_ context.Context, cy *pipeline.Cycle) iter.Seq2[bloc
 	clear(h.rank)
 	live := make([]hintEntry, 0, h.n)
 	kept := 0
+	ls := h.lease
+	var leases []leaseCall
 	for i := range h.n {
 		e := h.ring[(h.head+i)%len(h.ring)]
 		if e.due <= math.MaxInt64-grace && now >= e.due+grace {
@@ -280,6 +285,12 @@ func (h *Hints) Candidates(_ context.Context, cy *pipeline.Cycle) iter.Seq2[bloc
 				h.acct.expired++
 			}
 			continue // served by now
+		}
+		if !e.seen {
+			e.seen = true
+			if ls.leaser != nil && now < e.due {
+				leases = append(leases, leaseCall{hash: e.hash, until: leaseUntil(e.due, ls.grace)})
+			}
 		}
 		h.ring[(h.head+kept)%len(h.ring)] = e
 		kept++
@@ -308,6 +319,9 @@ func (h *Hints) Candidates(_ context.Context, cy *pipeline.Cycle) iter.Seq2[bloc
 	}
 	h.n = kept
 	h.mu.Unlock()
+	if len(leases) > 0 {
+		h.leaseAll(ls, cy.Namespace, leases)
+	}
 	return func(yield func(block.Hash, block.Meta) bool) {
 		for _, e := range live {
 			m := e.meta

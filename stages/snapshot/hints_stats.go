@@ -35,6 +35,11 @@ type HintStats struct {
 	// intake knows it only through a flat check wrapped by
 	// [Hints.WatchFlat]; without one, such hints count as Expired.
 	AlreadyFlat uint64
+	// Leased counts the hints whose block the flat tier leased when the
+	// hint first reached a cycle ([Hints.SetLease]): it was in flat then,
+	// and was moved to the most recently used end (and pinned, with
+	// LeasePin).
+	Leased uint64
 	// Pending is the number of hints held ([Hints.Len]).
 	Pending int
 	// Lag is the time from a hint's Add to the end of the cycle that
@@ -74,6 +79,7 @@ type HintHistogram struct {
 // is Hints.arrived and Dropped Hints.dropped.
 type hintAccount struct {
 	expired, fetched, flat uint64
+	leased                 uint64
 	lag, slack, share      hintHist
 	// done are the hashes the cycle being observed fetched; inFlat, those
 	// of pending hints found in flat since the last Observe, with
@@ -144,6 +150,7 @@ func (h *Hints) Stats() HintStats {
 		Expired:     a.expired,
 		Fetched:     a.fetched,
 		AlreadyFlat: a.flat,
+		Leased:      a.leased,
 		Pending:     h.n,
 		Lag:         a.lag.snapshot(),
 		Slack:       a.slack.snapshot(),
