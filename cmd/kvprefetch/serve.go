@@ -9,6 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -158,6 +161,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 // starts with the flat tier's blocks alone (a read enters each in the
 // index again): it never trusts part of a file.
 func restoreIndex(path string, idx *index.Memory, log *slog.Logger) {
+	removeStaleSnapshots(path, log)
 	n, err := index.LoadSnapshot(path, idx)
 	switch {
 	case err == nil:
@@ -166,6 +170,30 @@ func restoreIndex(path string, idx *index.Memory, log *slog.Logger) {
 		log.Info("serve: no index snapshot yet, starting with an empty index", "path", path)
 	default:
 		log.Error("serve: index snapshot refused, starting with an empty index: the flat tier's blocks are served and enter the index as they are read", "path", path, "err", err)
+	}
+}
+
+// removeStaleSnapshots removes the temporary files a crash during
+// index.SaveSnapshot left beside path (".<base>.tmp-*"): the store locks
+// the flat directory, so no other serve writes them now.
+func removeStaleSnapshots(path string, log *slog.Logger) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return // LoadSnapshot says what is wrong with the directory
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "."+base+".tmp-") && e.Type().IsRegular() {
+			stale := filepath.Join(dir, e.Name())
+			if err := os.Remove(stale); err != nil {
+				log.Warn("serve: cannot remove a stale snapshot temporary file", "path", stale, "err", err)
+				continue
+			}
+			log.Info("serve: removed a stale snapshot temporary file", "path", stale)
+		}
 	}
 }
 
