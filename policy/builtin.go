@@ -36,9 +36,21 @@ func Builtin() *Registry {
 		}
 		return snapshot.NewIndex(env.Index), nil
 	})))
-	must(r.RegisterSource("hints", Typed(func(_ struct{}, env Env) (pipeline.Source, error) {
+	must(r.RegisterSource("hints", Typed(func(p hintsParams, env Env) (pipeline.Source, error) {
 		if env.Hints == nil {
 			return nil, errors.New("hints needs Env.Hints (the intake the node feeds, snapshot.NewHints), which is nil")
+		}
+		mode := snapshot.LeaseNone
+		leaser, ok := env.Store.(snapshot.Leaser)
+		if ok && p.Lease.m != "" {
+			mode = p.Lease.m
+		}
+		grace := p.LeaseGrace
+		if grace == 0 {
+			grace = snapshot.DefaultLeaseGrace
+		}
+		if err := env.Hints.SetLease(mode, leaser, grace); err != nil {
+			return nil, err
 		}
 		return env.Hints, nil
 	}), hints))
@@ -123,8 +135,12 @@ func Builtin() *Registry {
 		b.MaxEntries = p.MaxEntries
 		return b, nil
 	})))
-	must(r.RegisterFilter("budget", Typed(func(p budgetParams, _ Env) (pipeline.Filter, error) {
-		return filter.NewBudget(p.PerCycle, p.Rate, p.Burst), nil
+	must(r.RegisterFilter("budget", Typed(func(p budgetParams, env Env) (pipeline.Filter, error) {
+		b := filter.NewBudget(p.PerCycle, p.Rate, p.Burst)
+		if pend, ok := env.Store.(filter.Pending); ok && p.MaxInFlight > 0 {
+			b.MaxInFlight, b.Pending = p.MaxInFlight, pend
+		}
+		return b, nil
 	})))
 	must(r.RegisterFilter("free-room", Typed(func(_ struct{}, env Env) (pipeline.Filter, error) {
 		room, err := roomOf("free-room", env)
@@ -292,6 +308,10 @@ type budgetParams struct {
 	PerCycle int     `json:"per_cycle"`
 	Rate     float64 `json:"rate"`
 	Burst    int     `json:"burst"`
+	// MaxInFlight caps the GETs in flight across the worker; it applies
+	// when Env.Store counts them (filter.Pending), and is left out
+	// otherwise.
+	MaxInFlight int `json:"max_in_flight"`
 }
 
 // maxRate is filter.Budget's bound on Rate.
@@ -308,7 +328,39 @@ func (p *budgetParams) Validate() error {
 	if p.Burst < 0 {
 		errs = append(errs, fmt.Errorf("burst: want >= 0 (0 or left out: per_cycle, or 1 without it), got %d", p.Burst))
 	}
+	if p.MaxInFlight < 0 {
+		errs = append(errs, fmt.Errorf("max_in_flight: want the most GETs in flight across the worker, >= 1 (0 or left out: no cap), got %d", p.MaxInFlight))
+	}
 	return errors.Join(errs...)
+}
+
+type hintsParams struct {
+	// Lease is what the intake asks of a store that leases
+	// (snapshot.Leaser) for the block of each new hint: "none", "touch"
+	// or "pin"; left out, or a store that does not lease, is none.
+	Lease      leaseMode     `json:"lease"`
+	LeaseGrace time.Duration `json:"lease_grace"`
+}
+
+func (p *hintsParams) Validate() error {
+	if p.LeaseGrace < 0 {
+		return fmt.Errorf("lease_grace: want >= 0 (leave it out for the default, %v), got %v", snapshot.DefaultLeaseGrace, p.LeaseGrace)
+	}
+	return nil
+}
+
+// leaseMode is a snapshot.LeaseMode: "none", "touch" or "pin".
+type leaseMode struct{ m snapshot.LeaseMode }
+
+func (l *leaseMode) UnmarshalJSON(data []byte) error {
+	var s string
+	_ = json.Unmarshal(data, &s)
+	m, err := snapshot.ParseLeaseMode(s)
+	if err != nil {
+		return fmt.Errorf(`want "none", "touch" or "pin", got %s`, show(data))
+	}
+	l.m = m
+	return nil
 }
 
 type parallelParams struct {

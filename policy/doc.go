@@ -67,7 +67,11 @@
 //
 // Sources:
 //   - "index": every entry of the index (snapshot.Index); needs Index.
-//   - "hints": the pending hinted blocks (snapshot.Hints); needs Hints.
+//   - "hints" {"lease": "none", "lease_grace": "1s"}: the pending hinted
+//     blocks (snapshot.Hints); needs Hints. With a Store that leases
+//     (snapshot.Leaser), "touch" or "pin" leases the block of each new
+//     hint if flat holds it (snapshot.Hints.SetLease; pinned until Due
+//     plus lease_grace); over any other Store nothing is leased.
 //   - "room-gate" {"source": stage}: source, but nothing while flat has no
 //     room for the largest block seen (snapshot.RoomGate); needs a Store
 //     that implements filter.Room.
@@ -96,9 +100,11 @@
 //     the presets do), or an error when required.
 //   - "backoff" {"base": "1s", "max": "5m", "max_entries": 65536}: skip a
 //     block that failed recently (filter.Backoff), new in each build.
-//   - "budget" {"per_cycle": 0, "rate": 16, "burst": 8}: a GET budget
-//     (filter.Budget): per cycle, and a token bucket of rate per second up
-//     to burst; 0s mean no cap of that kind. List it last.
+//   - "budget" {"per_cycle": 0, "rate": 16, "burst": 8, "max_in_flight":
+//     8}: a GET budget (filter.Budget): per cycle, the GETs in flight
+//     across the worker (over a Store that counts them, filter.Pending;
+//     left out otherwise), and a token bucket of rate per second, burst
+//     deep; 0s mean no cap of that kind. List it last.
 //   - "free-room": pass only what fits in flat's free room
 //     (filter.FreeRoom); needs a Store that implements filter.Room.
 //

@@ -64,9 +64,18 @@
 // so a request's prefix comes first; a block due sooner than
 // Options.GetTime says its GET takes ranks after every block that can
 // still land), keeps TopK within the GET budget ([filter.Budget]:
-// Options.GetsPerSecond in bursts of Options.Burst) and fetches them with
-// at most Limit in flight. It ticks every DefaultHintInterval unless
-// Options.Interval says otherwise, and [Worker] wakes it at each hint.
+// Options.GetsPerSecond on average, from a bucket Options.Burst deep, and
+// at most Options.MaxInFlight GETs in flight across the worker when the
+// store counts them) and fetches them with at most Limit in flight. It
+// ticks every DefaultHintInterval unless Options.Interval says otherwise,
+// and [Worker] wakes it at each hint.
+//
+// A hinted block already in flat needs no GET, but flat may evict it
+// before its request comes. On a store that leases ([snapshot.Leaser]),
+// the preset leases it when its hint first reaches a cycle
+// (Options.Lease, default touch: moved to the most recently used end; pin
+// also holds it until the hint's Due plus Options.LeaseGrace, within the
+// store's bound).
 //
 // A hint is a perfect predictor: every block fetched is read by the
 // request that was announced, unless it is evicted first. The budget keeps

@@ -1,6 +1,7 @@
 package presets
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/wombatkv/prefetch/stages/filter"
 	"github.com/wombatkv/prefetch/stages/score"
 	topk "github.com/wombatkv/prefetch/stages/select"
+	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
 // Defaults of the hints preset's [Options].
@@ -20,6 +22,9 @@ const (
 	DefaultHintGetsPerSecond = 16
 	// DefaultHintBurst is the hint budget's depth: one grid cycle's worth.
 	DefaultHintBurst = 8
+	// DefaultHintLease is the hints preset's lease of hinted blocks
+	// already in flat, on a store that leases (snapshot.Leaser).
+	DefaultHintLease = snapshot.LeaseTouch
 	// DefaultHintGetTime is the expected duration of one GET when
 	// Options.GetTime is nil (score.DefaultGetTime).
 	DefaultHintGetTime = score.DefaultGetTime
@@ -48,6 +53,20 @@ func hintsConfig(o Options) (pipeline.Config, error) {
 	if o.Burst < 0 {
 		errs = append(errs, fmt.Errorf("presets: Burst = %d, want >= 1 (0 means the default, %d)", o.Burst, DefaultHintBurst))
 	}
+	if o.MaxInFlight < 0 {
+		errs = append(errs, fmt.Errorf("presets: MaxInFlight = %d, want >= 1 (0 means the default, Limit)", o.MaxInFlight))
+	}
+	leaser, leases := o.Store.(snapshot.Leaser)
+	if o.Lease != "" {
+		if err := o.Lease.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("presets: Lease: %w", err))
+		} else if o.Lease != snapshot.LeaseNone && o.Store != nil && !leases {
+			errs = append(errs, fmt.Errorf("presets: Lease = %q needs a Store that leases (snapshot.Leaser), and %T does not; leave Lease empty for the default (%s when the store leases, else none)", string(o.Lease), o.Store, DefaultHintLease))
+		}
+	}
+	if o.LeaseGrace < 0 {
+		errs = append(errs, fmt.Errorf("presets: LeaseGrace = %v, want >= 0 (0 means the default, %v)", o.LeaseGrace, snapshot.DefaultLeaseGrace))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return pipeline.Config{}, err
 	}
@@ -60,6 +79,21 @@ func hintsConfig(o Options) (pipeline.Config, error) {
 	if o.Interval == 0 {
 		o.Interval = DefaultHintInterval
 	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = cmp.Or(o.Limit, fetch.DefaultLimit)
+	}
+	if o.Lease == "" {
+		o.Lease = snapshot.LeaseNone
+		if leases {
+			o.Lease = DefaultHintLease
+		}
+	}
+	if o.LeaseGrace == 0 {
+		o.LeaseGrace = snapshot.DefaultLeaseGrace
+	}
+	if err := o.Hints.SetLease(o.Lease, leaser, o.LeaseGrace); err != nil {
+		return pipeline.Config{}, fmt.Errorf("presets: %w", err) // checked above
+	}
 	cfg := o.base(emit.V3)
 	cfg.Sources = []pipeline.Source{o.Hints}
 	cfg.Scorer = score.NewDeadline(o.Hints, o.GetTime)
@@ -68,7 +102,11 @@ func hintsConfig(o Options) (pipeline.Config, error) {
 	// The intake learns which hinted blocks were found in flat (served,
 	// not expired), with or without metrics.
 	watchFlat(o.Hints, cfg.PreFilters)
-	cfg.Filters = []pipeline.Filter{filter.NewBudget(0, o.GetsPerSecond, o.Burst)} // TopK is the per-cycle cap
+	budget := filter.NewBudget(0, o.GetsPerSecond, o.Burst) // TopK is the per-cycle cap
+	if p, ok := o.Store.(filter.Pending); ok {
+		budget.MaxInFlight, budget.Pending = o.MaxInFlight, p
+	}
+	cfg.Filters = []pipeline.Filter{budget}
 	cfg.Fetcher = fetch.NewParallel(o.Store, o.Limit)
 	return o.withMetrics(cfg)
 }

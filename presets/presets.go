@@ -84,11 +84,29 @@ type Options struct {
 	// it knows about before serving them (snapshot.NewHints). Required by
 	// the hints preset; the others ignore it.
 	Hints *snapshot.Hints
-	// GetsPerSecond and Burst are the hints preset's GET budget, a token
-	// bucket (defaults DefaultHintGetsPerSecond and DefaultHintBurst); each
-	// cycle also fetches at most TopK. The other presets ignore them.
+	// GetsPerSecond, Burst and MaxInFlight are the hints preset's GET
+	// budget ([filter.Budget]), three separate limits: the average rate
+	// (default DefaultHintGetsPerSecond), the depth of the token bucket
+	// that holds it, the GETs banked during a quiet spell (default
+	// DefaultHintBurst), and the most GETs in flight at once across the
+	// worker, every overlapping cycle counted (default Limit), which
+	// applies when Store counts its GETs in flight ([filter.Pending]).
+	// Each cycle also fetches at most TopK. The other presets ignore them.
 	GetsPerSecond float64
 	Burst         int
+	MaxInFlight   int
+	// Lease is what the hints preset asks of the flat tier for a hinted
+	// block it already holds, when the hint first reaches a cycle
+	// ([snapshot.Hints.SetLease]): snapshot.LeaseTouch (move it to the
+	// most recently used end, so that it is not evicted before its
+	// request), snapshot.LeasePin (also pin it until the hint's Due plus
+	// LeaseGrace, within the store's bound) or snapshot.LeaseNone. Empty
+	// means DefaultHintLease when Store implements [snapshot.Leaser], and
+	// none otherwise; an explicit touch or pin needs a Store that does.
+	// LeaseGrace 0 means snapshot.DefaultLeaseGrace. The other presets
+	// ignore them.
+	Lease      snapshot.LeaseMode
+	LeaseGrace time.Duration
 	// GetTime is how long the hints preset expects a GET of a block of the
 	// given payload size to take (nil means DefaultHintGetTime for any
 	// block). A hinted block due sooner than that cannot land before its
