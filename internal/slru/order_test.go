@@ -259,6 +259,15 @@ func checkAccounts(t *testing.T, ord *Order) {
 	if bytes != ord.Bytes() || prob != ord.ProbationBytes() || n != ord.Len() || members != n {
 		t.Errorf("accounts: bytes %d/%d, probation %d/%d, entries %d/%d/%d (listed/held)", bytes, ord.Bytes(), prob, ord.ProbationBytes(), n, ord.Len(), members)
 	}
+	for s := Main; s < nSegments; s++ {
+		var sb int64
+		for h := ord.lists[s].head; h >= 0; h = ord.next[h] {
+			sb += ord.size[h]
+		}
+		if sb != ord.SegmentBytes(s) {
+			t.Errorf("accounts: segment %d holds %d bytes, counted %d", s, sb, ord.SegmentBytes(s))
+		}
+	}
 }
 
 // ref is the order written the plain way: slices, least recently used
