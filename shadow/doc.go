@@ -21,6 +21,11 @@
 // the live pipeline's outcomes ([Shadow.Observe]), whose fetch durations
 // are the GET time the shadow's would-be GETs take.
 //
+// A candidate without a fetcher (a dry run, as the v1 preset) is shadowed
+// as if it fetched what it selects: that is what a shadow asks of it.
+// [Shadow.Cycle] runs one cycle on the caller's goroutine instead, for a
+// caller that paces the shadow itself (a test, a virtual clock).
+//
 // # What counts as wasted
 //
 // A would-be fetch is wasted when its block is evicted unread from the

@@ -201,8 +201,9 @@ type Stats struct {
 	// Prefetch is what became of them, as the store counts its own.
 	Prefetch PrefetchStats
 	// StallSaved is the stall its would-be prefetches would have saved
-	// the node's reads: one GET time for each useful block, and the GET
-	// time less the wait for each late one, at the GET time observed.
+	// the node's reads, at the GET time observed by now, by the rule of
+	// the package's StallSaved: the rule a live store's figures are put
+	// beside it with.
 	StallSaved time.Duration
 	// GetCost is that GET time: the mean of the live GETs observed, or
 	// Config.GetCost before any.
@@ -214,20 +215,22 @@ func (s *Shadow) Stats() Stats {
 	t := s.tiers
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	st, cost := t.tally.Stats(), t.getCost()
 	return Stats{
 		Name:       s.name,
 		Cycles:     s.cycles.Load(),
 		WouldFetch: t.wouldFetch,
-		Prefetch:   t.tally.Stats(),
-		StallSaved: t.saved,
-		GetCost:    t.getCost(),
+		Prefetch:   st,
+		StallSaved: StallSaved(st, cost),
+		GetCost:    cost,
 	}
 }
 
-// StallSaved estimates the stall a live store's prefetches saved, by the
-// rule a shadow uses for its own: a GET time (cost) for each useful
-// block, and for each late one the GET time less its wait. It puts a live
-// policy's row beside its shadows'.
+// StallSaved estimates the stall prefetches saved the node's reads, from
+// their accounting st (a live store's Stats.Prefetch, or a shadow's) and
+// the GET time cost: a GET time for each useful or late block, less the
+// waits of the late ones (never below 0). Shadows and the live store are
+// compared by this one rule.
 func StallSaved(st PrefetchStats, cost time.Duration) time.Duration {
 	wait := time.Duration(st.Wait.Sum * float64(time.Second))
 	saved := time.Duration(st.Useful+st.Late)*cost - wait

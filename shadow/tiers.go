@@ -35,7 +35,6 @@ type Tiers struct {
 
 	tally      usefulness.Tally
 	wouldFetch uint64
-	saved      time.Duration
 	getSum     time.Duration // the live GETs observed
 	getN       uint64
 	getDefault time.Duration
@@ -153,16 +152,13 @@ func (t *Tiers) read(h block.Hash, size int64, now time.Time) {
 	defer t.mu.Unlock()
 	t.land(now)
 	if hd, ok := t.inFlat(h); ok {
-		if t.tally.Hit(&t.marks[hd], now) == usefulness.ReadPrefetched {
-			t.saved += t.getCost()
-		}
+		t.tally.Hit(&t.marks[hd], now)
 		t.flat.Touch(hd)
 		return
 	}
 	if l, ok := t.pending[h]; ok {
 		t.tally.Late(now, l.at)
 		t.tally.Read(usefulness.ReadJoined)
-		t.saved += max(t.getCost()-l.at.Sub(now), 0)
 		heap.Remove(&t.landing, l.i)
 		delete(t.pending, h)
 		t.pendB -= l.size

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/shadow"
 	"github.com/wombatkv/prefetch/stages/emit"
 	"github.com/wombatkv/prefetch/stages/fetch"
 	"github.com/wombatkv/prefetch/stages/snapshot"
@@ -36,7 +37,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	var middleware []fetch.Middleware
 	var emitters []pipeline.Emitter
 	outcomes := make(chan *pipeline.Outcome, 1)
-	emitters = append(emitters, emit.Func(func(o *pipeline.Outcome) { outcomes <- o }))
+	var shadows *demoShadows // set before the worker starts
+	emitters = append(emitters, emit.Func(func(o *pipeline.Outcome) {
+		shadows.observe(o) // the live GET times
+		outcomes <- o
+	}))
 	if f.metricsAddr != "" {
 		reg = prometheus.NewRegistry()
 		pe, err := emit.NewPrometheus(reg, emit.PrometheusOptions{})
@@ -64,6 +69,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	}
 	cfg := w.Pipeline().Config()
 	f.namespace = cfg.Namespace // the tiers' and the traffic's: the flag's, the policy's or the default
+	if shadows, err = f.buildShadows(node); err != nil {
+		return err
+	}
+	ds.shadows = shadows
+	if reg != nil && len(shadows.list) > 0 {
+		if _, err := shadow.NewMetrics(reg, shadows.list...); err != nil {
+			return fmt.Errorf("demo: register shadow metrics: %w", err)
+		}
+	}
 	if reg != nil {
 		stopMetrics, err := serveMetrics(f.metricsAddr, reg, stderr)
 		if err != nil {
@@ -118,11 +132,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	}
 	wg.Go(func() { node.traffic(ctx, f.seed, read) })
 	defer func() { cancel(); wg.Wait() }()
+	if err := shadows.start(ctx); err != nil {
+		return err
+	}
+	defer shadows.stop() // at once, when the run ends early
 	// With hints, requests are also announced ahead and read.
 	stopAnnouncing, hintsRead := make(chan struct{}), make(chan struct{})
-	if hints != nil {
+	if f.announces() {
 		sum.readers = "the hinted traffic"
-		sum.hinted = &hintedTraffic{node: node, hints: hints, store: ds, ns: f.namespace, lead: f.lead}
+		sum.hinted = &hintedTraffic{node: node, hints: hints, also: shadows.hints, store: ds, ns: f.namespace, lead: f.lead}
 		wg.Go(func() {
 			defer close(hintsRead)
 			sum.hinted.run(ctx, stopAnnouncing, f.seed)
@@ -180,7 +198,11 @@ wait:
 			done = true
 		}
 	}
+	shadows.stop()
 	sum.print(stdout, f.running(), t, time.Since(start))
+	if len(shadows.list) > 0 {
+		shadows.printTable(stdout, f.running(), sum.cycles, t.store.Stats().Prefetch, sum.getCost())
+	}
 	if interrupted {
 		return ctx.Err()
 	}

@@ -42,9 +42,11 @@ type demoFlags struct {
 	metricsAddr  string
 	keep         bool
 	readTraffic  bool
+	shadowArgs   shadowFlag
 
 	given         map[string]bool // the flags the command line set
 	spec          *policy.Spec    // the --policy file, parsed
+	shadows       []shadowSpec    // the --shadow candidates, checked
 	admissionFrom string          // what set admission: the flag, or the policy
 }
 
@@ -77,6 +79,16 @@ in flat), late (a read joined their GET in flight) or wasted (they left
 flat unread), with the precision, and the share of the node's reads the
 prefetcher served. Only reads make a prefetch useful: --read-traffic has
 the simulated requests read every block they touch through the store.
+
+--shadow NAME_OR_FILE (repeatable) runs a candidate policy beside the
+live one, in shadow: a preset or a policy spec file, cycling on the same
+index (and hints) over a simulated flat tier of the same budget, fetching
+nothing; its would-be fetches are checked against what the node then
+reads, and the summary ends with a table comparing live and shadow
+policies. The flags given on the command line that override a policy's
+settings (--top-k, --interval, --fetch-timeout, --namespace) apply to the
+candidates too, so that they differ from the live policy in policy alone.
+A candidate that reads hints makes the traffic announce its requests.
 
 Point it at real storage with --cold and --flat, e.g. an S3-compatible
 server:
@@ -118,6 +130,7 @@ func parseDemoFlags(args []string, stderr io.Writer) (*demoFlags, error) {
 	fs.StringVar(&f.admission, "admission", store.DefaultAdmission, `where a prefetched block enters flat's LRU order: "mru", "lru" or "probation:F"`)
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics while the demo runs (e.g. 127.0.0.1:9464)")
 	fs.BoolVar(&f.keep, "keep", false, "keep the temporary tiers, and the objects seeded in a --cold bucket")
+	fs.Var(&f.shadowArgs, "shadow", "a candidate policy to run in shadow beside the live one, fetching nothing: a preset name or a policy spec file; repeatable. The summary compares them")
 	fs.BoolVar(&f.readTraffic, "read-traffic", false, "the simulated requests also read each block they touch through the store (from flat, else from cold, then published to flat), so that the summary can tell which prefetches were read")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), demoUsage, hintRequestEvery, summaryEvery, sizeFlag(maxBlockSize))
@@ -142,8 +155,17 @@ func parseDemoFlags(args []string, stderr io.Writer) (*demoFlags, error) {
 			f.admission, f.admissionFrom = a, fmt.Sprintf("the admission of --policy %s", f.policy)
 		}
 	}
+	shadows, serrs := parseShadows(f.shadowArgs)
+	f.shadows = shadows
 	if err := f.validate(); err != nil {
-		return nil, err
+		var ue usageError
+		if !errors.As(err, &ue) {
+			return nil, err
+		}
+		serrs = append([]error{ue.err}, serrs...)
+	}
+	if len(serrs) > 0 {
+		return nil, usageError{errors.Join(serrs...)}
 	}
 	return f, nil
 }
@@ -156,8 +178,13 @@ func (f *demoFlags) running() string {
 	return "preset " + f.preset
 }
 
-// readsHints reports whether the pipeline reads hints, which the traffic
-// then announces.
+// announces reports whether the traffic announces its requests as hints:
+// the live pipeline or a shadow reads them.
+func (f *demoFlags) announces() bool {
+	return f.readsHints() || slices.ContainsFunc(f.shadows, shadowSpec.readsHints)
+}
+
+// readsHints reports whether the live pipeline reads hints.
 func (f *demoFlags) readsHints() bool {
 	if f.spec != nil {
 		return f.spec.UsesHints()
@@ -182,8 +209,8 @@ func (f *demoFlags) validate() error {
 	switch {
 	case f.lead <= 0:
 		bad("--lead = %v, want > 0", f.lead)
-	case f.given["lead"] && !f.readsHints() && (f.spec != nil || slices.Contains(presets.Names(), f.preset)):
-		bad("--lead: %s reads no hints, so the traffic announces nothing; want --preset hints or a --policy that uses hints", f.running())
+	case f.given["lead"] && !f.announces() && (f.spec != nil || slices.Contains(presets.Names(), f.preset)):
+		bad("--lead: %s reads no hints, so the traffic announces nothing; want --preset hints or a --policy that uses hints (or a --shadow that does)", f.running())
 	}
 	if err := block.ValidateNamespace(f.namespace); err != nil {
 		bad("--namespace: %v", err)

@@ -127,7 +127,8 @@ func (n *demoNode) chain(h block.Hash) []block.Hash {
 // the prefetch (or an earlier read) put it there.
 type hintedTraffic struct {
 	node  *demoNode
-	hints *snapshot.Hints
+	hints *snapshot.Hints   // the live pipeline's intake, nil when it reads none
+	also  []*snapshot.Hints // the intakes of the shadows that read hints
 	store *demoStore
 	ns    string
 	lead  time.Duration
@@ -161,7 +162,12 @@ func (t *hintedTraffic) run(ctx context.Context, stop <-chan struct{}, seed uint
 			m, _ := t.node.index.Get(h)
 			hs[i] = snapshot.Hint{Hash: h, Meta: m, Due: r.due}
 		}
-		t.hints.Add(hs...)
+		if t.hints != nil {
+			t.hints.Add(hs...)
+		}
+		for _, h := range t.also {
+			h.Add(hs...)
+		}
 		pending = append(pending, r)
 		t.requests++
 	}

@@ -18,6 +18,8 @@ type demoSummary struct {
 	bytes                                              int64
 	failedBy                                           map[string]int
 	fetchTime                                          time.Duration
+	getTime                                            time.Duration // of the fetches that got a block
+	gets                                               int
 	// cutShort counts the blocks fetched by cycles the stop canceled
 	// (not counted above, but in flat all the same).
 	cutShort int
@@ -36,12 +38,27 @@ func (s *demoSummary) add(o *pipeline.Outcome) {
 	s.failed += o.Failed
 	s.bytes += o.BytesMaterialized
 	s.fetchTime += o.Timings.Fetch
+	for _, r := range o.Fetches {
+		if r.Fetched() && r.Bytes > 0 {
+			s.getTime += r.Duration
+			s.gets++
+		}
+	}
 	for r, n := range o.FailedBy {
 		if s.failedBy == nil {
 			s.failedBy = map[string]int{}
 		}
 		s.failedBy[r] += n
 	}
+}
+
+// getCost is the mean time of the live fetches that got a block: the GET
+// time the shadows' estimates use.
+func (s *demoSummary) getCost() time.Duration {
+	if s.gets == 0 {
+		return 0
+	}
+	return s.getTime / time.Duration(s.gets)
 }
 
 // print writes the summary of the run of what ("preset v3") over t.

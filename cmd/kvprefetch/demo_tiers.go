@@ -35,6 +35,17 @@ type demoStore struct {
 
 	mu      sync.Mutex
 	fetched map[block.Hash]bool
+
+	shadows *demoShadows // told of each read; nil without --shadow
+}
+
+// Get reads through the store, and tells the shadows of the read.
+func (d *demoStore) Get(ctx context.Context, ns, key string) ([]byte, error) {
+	data, err := d.Store.Get(ctx, ns, key)
+	if err == nil {
+		d.shadows.read(ns, key, len(data))
+	}
+	return data, err
 }
 
 func (d *demoStore) Materialize(ctx context.Context, ns string, h block.Hash, meta block.Meta) (int64, bool, error) {
