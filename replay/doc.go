@@ -28,7 +28,10 @@
 // [pipeline.Pipeline.Run] at each virtual cycle time. A GET does not
 // block: Materialize answers at once and the GET's completion is
 // scheduled on the virtual clock, so GETs outlive their cycle and later
-// cycles skip them as in flight. Requests become hints Settings.Lead
+// cycles skip them as in flight. (As its GETs answer at once, a
+// *fetch.Parallel over the lab's tiers runs them one after another on the
+// cycle's goroutine, with the same results; the lab times them as its
+// window.) Requests become hints Settings.Lead
 // before they are served; an event-driven policy's intake wakes a cycle
 // at that instant, as it wakes a node's worker.
 //

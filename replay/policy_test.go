@@ -13,6 +13,7 @@ import (
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/presets"
+	"github.com/wombatkv/prefetch/stages/fetch"
 	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
@@ -233,6 +234,40 @@ func TestLearnsFromConfig(t *testing.T) {
 			got := learnt{tm, rateOf(tc.cfg), quietName(quietOf(tc.cfg, e))}
 			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(timing{})); diff != "" {
 				t.Errorf("mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// A parallel fetcher over the lab's tiers runs its GETs on the cycle's
+// goroutine (they answer at once), timed as its window; over anything
+// else it runs as built.
+func TestParallelOverTheTiersInline(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		wrap   bool
+		inline bool
+	}{{"over the tiers", false, true}, {"over a wrapped materializer", true, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRun(prepare(&Trace{Name: "tiny", Requests: []Request{req(0, 1)}}, tiny), 1, Admission{Mode: AdmitMRU})
+			p := Policy{Name: "v3", Build: func(e *Env) (Built, error) {
+				cfg, err := presets.Config(presets.NameV3, e.PresetOptions())
+				if tc.wrap {
+					cfg.Fetcher = fetch.NewParallel(fetch.MaterializerFunc(e.Tiers.Materialize), 3)
+				}
+				return Built{Config: cfg}, err
+			}}
+			b, err := p.build(newEnv(r, tiny))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, inline := b.p.Config().Fetcher.(*fetch.Sequential)
+			want := timing{limit: 8}
+			if tc.wrap {
+				want = timing{limit: 3}
+			}
+			if inline != tc.inline || b.timing != want {
+				t.Errorf("fetcher %T timed %+v, want inline = %v, timed %+v", b.p.Config().Fetcher, b.timing, tc.inline, want)
 			}
 		})
 	}
