@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -347,5 +348,57 @@ func TestProbesAndMetrics(t *testing.T) {
 	}
 	if a := do(t, http.MethodGet, n.url+"/healthz", nil); a.status != http.StatusOK {
 		t.Errorf("healthz after Drain: %d, want 200", a.status)
+	}
+}
+
+// TestOneColdGetPerKey: concurrent GETs of a block only cold holds share
+// one cold GET, and every one gets the whole payload.
+func TestOneColdGetPerKey(t *testing.T) {
+	n := startNode(t, nodeOptions{})
+	h, payload := hashN(7), payloadN(7, 3<<20)
+	if err := n.st.PutCold(context.Background(), testNS, block.Key(h), payload); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			a := do(t, http.MethodGet, n.blockURL(testNS, h), nil)
+			if a.status != http.StatusOK || !bytes.Equal(a.body, payload) {
+				t.Errorf("GET: %d, %d bytes; want 200 and the %d bytes", a.status, len(a.body), len(payload))
+			}
+		})
+	}
+	wg.Wait()
+	if got := n.st.Stats().ColdGets; got != 1 {
+		t.Errorf("16 concurrent GETs sent %d cold GETs, want 1", got)
+	}
+}
+
+// TestChunkedPutLimit: a PUT without Content-Length is cut at the limit
+// (413) and stores nothing; one within it is stored.
+func TestChunkedPutLimit(t *testing.T) {
+	n := startNode(t, nodeOptions{maxBlock: 1000})
+	for _, size := range []int{1000, 1001} {
+		h := hashN(size)
+		req, err := http.NewRequest(http.MethodPut, n.blockURL(testNS, h), io.MultiReader(bytes.NewReader(payloadN(1, size))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = -1 // chunked
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := http.StatusCreated
+		if size > 1000 {
+			want = http.StatusRequestEntityTooLarge
+		}
+		if resp.StatusCode != want {
+			t.Errorf("chunked PUT of %d bytes over a 1000-byte limit: %d, want %d", size, resp.StatusCode, want)
+		}
+		if _, ok := n.idx.Get(h); ok != (want == http.StatusCreated) {
+			t.Errorf("chunked PUT of %d bytes: in the index = %v", size, ok)
+		}
 	}
 }
