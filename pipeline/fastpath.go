@@ -269,6 +269,18 @@ const ctxCheckShards = 8
 // scanPruned is the pruned path (see above), for a plan that allows it.
 // The candidates gathered from the other sources (p.extras) come first;
 // the index's entries they hold are passed over, found of them in all.
+//
+// Then, when the index can look entries up (pl.warm), comes the warm
+// start: the blocks the last pruned cycle selected, each looked up in the
+// index and offered with its entry as it is now, and passed over by the
+// scan. The scan meets entries in the index's order, and over a large
+// index with a large K the bar would otherwise rise slowly, each zone
+// read until it does (1e7 entries, K = 1024: most of the cycle); the last
+// selection is usually most of this one, so the bar starts near where it
+// ends. Each entry is still offered once, as it is at one moment of the
+// cycle, so the selection is the one the scan alone would make: only
+// the order of the offers changes, and the selector's is independent of
+// it.
 func (p *Pipeline) scanPruned(ctx context.Context, cy *Cycle, o *Outcome, pl *scanPlan, found int) {
 	cfg := &p.cfg
 	sc, sb, cs := cfg.Scorer, pl.sb, pl.cs
@@ -276,6 +288,16 @@ func (p *Pipeline) scanPruned(ctx context.Context, cy *Cycle, o *Outcome, pl *sc
 	var skip map[block.Hash]struct{}
 	if len(p.extras.hashes) > 0 {
 		skip = p.extraSet
+	}
+	warm := pl.warm != nil && len(p.warm) > 0
+	if warm {
+		if skip == nil {
+			if p.extraSet == nil {
+				p.extraSet = make(map[block.Hash]struct{})
+			}
+			clear(p.extraSet)
+			skip = p.extraSet
+		}
 	}
 	now := cy.Now
 	headBonus, tailBonus := sb.MaxBonus(true), sb.MaxBonus(false)
@@ -339,6 +361,24 @@ func (p *Pipeline) scanPruned(ctx context.Context, cy *Cycle, o *Outcome, pl *sc
 			scored++
 			if !offer(&Candidate{Hash: h, Meta: p.extras.metas[i]}) {
 				return
+			}
+		}
+		if warm {
+			stage = StageSource
+			for _, h := range p.warm {
+				if _, dup := skip[h]; dup { // another source's
+					continue
+				}
+				m, in := pl.warm.Get(h)
+				if !in {
+					continue
+				}
+				skip[h] = struct{}{}
+				scored++
+				found++ // the scan counts it again as it passes over it
+				if !offer(&Candidate{Hash: h, Meta: m}) {
+					return
+				}
 			}
 		}
 		stage = StageSource
@@ -414,6 +454,12 @@ func (p *Pipeline) scanPruned(ctx context.Context, cy *Cycle, o *Outcome, pl *sc
 	o.Scored = max(scored-found, 0)
 	if seqErr != nil && o.Err == nil {
 		o.Err = seqErr
+	}
+	p.warm = p.warm[:0] // the warm start above has read it
+	if o.Err == nil && pl.warm != nil {
+		for _, c := range o.Selected {
+			p.warm = append(p.warm, c.Hash)
+		}
 	}
 }
 

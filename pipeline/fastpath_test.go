@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"iter"
 	"log/slog"
 	"math"
@@ -332,6 +333,52 @@ func checkFastPath(t *testing.T, x *fpIndex, data []byte, k int, scorer, selecto
 	}
 	if n := min(k, want.Scored); len(want.Selected) != n {
 		t.Errorf("reference selected %d, want %d", len(want.Selected), n)
+	}
+	if pruned == pipeline.PathPruned {
+		checkWarmStart(t, data, func(idx index.Reader) pipeline.Config { return with(idx, sel) })
+	}
+}
+
+// checkWarmStart runs cycles of one pipeline over an index of data's
+// entries that changes between them: the pruned path offers each cycle's
+// selection first to the next (the warm start), and every cycle must
+// still select what the reference selects over the index as it is then,
+// with the same count. Between cycles the index loses some of the last
+// selection, has some of it written with other metadata (older, another
+// chain position), and gains entries.
+func checkWarmStart(t *testing.T, data []byte, with func(index.Reader) pipeline.Config) {
+	t.Helper()
+	x := fpIndexOf(data)
+	p, err := pipeline.New(with(x))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cycle := range 4 {
+		want := fpReference(with(x))
+		got := p.Run(context.Background())
+		if got.Err != nil {
+			t.Fatalf("warm start, cycle %d: %v", cycle, got.Err)
+		}
+		if got.Path != pipeline.PathPruned {
+			t.Fatalf("warm start, cycle %d: path %q (%s), want pruned", cycle, got.Path, got.PathReason)
+		}
+		fpCompare(t, fmt.Sprintf("warm start, cycle %d", cycle), want, got)
+		for i, c := range got.Selected {
+			switch (i + cycle) % 3 {
+			case 0:
+				x.Remove(c.Hash)
+			case 1:
+				m := c.Meta
+				m.LastAccessNs -= int64(time.Duration(i+1) * time.Minute)
+				m.Seq = (m.Seq + 1) % 3
+				x.Insert(c.Hash, m)
+			}
+		}
+		for i := 0; i+4 <= len(data) && i < 64; i += 4 {
+			var h block.Hash
+			h[0], h[1], h[2] = data[i], byte(cycle+1), byte(i)
+			x.Insert(h, block.Meta{Seq: uint32(data[i+2] % 3), LastAccessNs: fpNow.UnixNano() - int64(data[i+1])*int64(7*time.Second), Model: fpModel(data[i+3])})
+		}
 	}
 }
 

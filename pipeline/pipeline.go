@@ -30,6 +30,9 @@ type Pipeline struct {
 	extraSet map[block.Hash]struct{}
 	after    []bool
 	batch    rows
+	// warm is the last pruned cycle's selection, offered first by the
+	// next pruned cycle (see scanPruned).
+	warm []block.Hash
 	// The last cycle's scan path and why, as logged.
 	lastPath   ScanPath
 	lastWhy    pathWhy

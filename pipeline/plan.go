@@ -43,9 +43,12 @@ type scanPlan struct {
 	// order (one source, or several without such an index).
 	index int
 	get   Getter
-	cs    ColumnScanner     // pruned path: the index
-	sb    ScoreBounder      // pruned path: the scorer's bound
-	ts    ThresholdSelector // pruned and scored paths
+	// warm is the index source's index when it can look entries up, for
+	// the pruned path's warm start (see scanPruned); nil otherwise.
+	warm Getter
+	cs   ColumnScanner     // pruned path: the index
+	sb   ScoreBounder      // pruned path: the scorer's bound
+	ts   ThresholdSelector // pruned and scored paths
 }
 
 // plan decides how the cycle scans. It calls stage code (a source's
@@ -73,8 +76,12 @@ func (p *Pipeline) plan(stage *Stage) scanPlan {
 		note(pathWhy{kind: whyNoReaderSources, i: len(cfg.Sources)})
 	default:
 		r := rs.Reader()
+		g, isGetter := r.(Getter)
+		if isGetter {
+			pl.warm = g
+		}
 		if len(cfg.Sources) > 1 {
-			if g, ok := r.(Getter); ok {
+			if isGetter {
 				pl.get = g
 			} else {
 				note(pathWhy{kind: whyNoGetter, i: pl.index, t: reflect.TypeOf(r)})
