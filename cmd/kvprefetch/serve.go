@@ -63,6 +63,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 
 	cold, err := openCold(ctx, c.cold)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && strings.HasPrefix(c.cold, "file://") && !strings.Contains(c.cold, "create_dir") {
+			return fmt.Errorf("serve: --cold: %w (create the directory, or add ?create_dir=true to the URL)", err)
+		}
 		return fmt.Errorf("serve: --cold: %w", err)
 	}
 	defer cold.Close()
