@@ -301,6 +301,9 @@ func TestHintsMakeFlatHits(t *testing.T) {
 	if hs := st.Hints[testNS]; hs.Added != 4 || hs.Fetched < 4 {
 		t.Errorf("status hints = %+v, want 4 added and fetched", hs)
 	}
+	if u := st.Usefulness; u.Prefetched != 4 || u.Useful != 4 || u.Served == nil || *u.Served != 1 {
+		t.Errorf("status usefulness = %+v, want the 4 hinted blocks prefetched and useful, serving every read", u)
+	}
 	if len(st.Policies) != 1 || st.Policies[0].Cycles == 0 || st.Policies[0].LastCycle == nil {
 		t.Errorf("status policies = %+v, want the hint pipeline with its last cycle", st.Policies)
 	}

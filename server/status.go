@@ -74,7 +74,11 @@ type Status struct {
 	Policies []PolicyStatus `json:"policies"`
 	Flat     FlatStatus     `json:"flat"`
 	Index    IndexStatus    `json:"index"`
-	// Store is the store's figures (store.Stats).
+	// Usefulness is what became of the blocks the pipelines prefetched,
+	// from the store's accounting (store.Stats.Prefetch).
+	Usefulness Usefulness `json:"usefulness"`
+	// Store is the store's figures (store.Stats), the accounting's
+	// histograms and its split by namespace included.
 	Store store.Stats `json:"store"`
 	// Hints is, per namespace with a hint pipeline, what became of its
 	// hints: how useful they were (snapshot.HintStats, histograms left
@@ -102,6 +106,34 @@ type IndexStatus struct {
 	Entries int `json:"entries"`
 }
 
+// Usefulness is the store's prefetch accounting in brief: of the blocks
+// prefetched, how many a read wanted while flat held them (useful) or
+// while their GET was in flight (late), how many left flat unread
+// (wasted) and how many are in flat unread; precision, (useful + late) /
+// (useful + late + wasted), and served, the share of the node's reads
+// the prefetcher served, each left out while undefined.
+type Usefulness struct {
+	Prefetched uint64   `json:"prefetched"`
+	Useful     uint64   `json:"useful"`
+	Late       uint64   `json:"late"`
+	Wasted     uint64   `json:"wasted"`
+	Unread     uint64   `json:"unread"`
+	Reads      uint64   `json:"reads"`
+	Precision  *float64 `json:"precision,omitempty"`
+	Served     *float64 `json:"served,omitempty"`
+}
+
+func usefulness(p store.PrefetchStats) Usefulness {
+	u := Usefulness{Prefetched: p.Prefetched, Useful: p.Useful, Late: p.Late, Wasted: p.Wasted(), Unread: p.Unread(), Reads: p.Reads.Total()}
+	if v, ok := p.Precision(); ok {
+		u.Precision = &v
+	}
+	if v, ok := p.Served(); ok {
+		u.Served = &v
+	}
+	return u
+}
+
 // HintStatus is one intake's figures: snapshot.HintStats without its
 // histograms.
 type HintStatus struct {
@@ -117,11 +149,12 @@ type HintStatus struct {
 func (s *Server) Status() Status {
 	st := s.cfg.Store.Stats()
 	out := Status{
-		Ready:    !s.draining.Load(),
-		Policies: []PolicyStatus{},
-		Flat:     FlatStatus{Blocks: st.FlatBlocks, Bytes: st.FlatBytes, BudgetBytes: st.FlatBudget},
-		Index:    IndexStatus{Entries: s.cfg.Index.Len()},
-		Store:    st,
+		Ready:      !s.draining.Load(),
+		Policies:   []PolicyStatus{},
+		Flat:       FlatStatus{Blocks: st.FlatBlocks, Bytes: st.FlatBytes, BudgetBytes: st.FlatBudget},
+		Index:      IndexStatus{Entries: s.cfg.Index.Len()},
+		Usefulness: usefulness(st.Prefetch),
+		Store:      st,
 	}
 	for _, p := range s.cfg.Policies {
 		ps := PolicyStatus{Name: p.Name, About: p.About}
