@@ -119,10 +119,11 @@ func (s *Store) readFlat(n name, via usefulness.Read) (data []byte, ok bool) {
 	}
 	now, id := time.Now(), n.id()
 	s.mu.Lock()
+	e = s.rec.touch(id, now)
 	if s.accounting {
-		s.hit(n, s.rec.get(id), via, s.clock())
+		s.hit(n, e, via, s.accountingNow(now))
 	}
-	if s.rec.touch(id, now) {
+	if e != nil {
 		// Mirror the new recency in the mtime, which a reopen orders by.
 		// Under the lock, so it cannot touch a file an eviction replaced.
 		if err := s.flat.Chtimes(rel, now, now); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -143,17 +143,18 @@ func (r *recency) trim() []*entry {
 }
 
 // touch marks the block under key as just used: it moves to the front of
-// the main list (promoted out of probation). It reports false when key is
-// not indexed.
-func (r *recency) touch(key string, now time.Time) bool {
+// the main list (promoted out of probation). It returns the block's entry,
+// or nil when key is not indexed.
+func (r *recency) touch(key string, now time.Time) *entry {
 	h, ok := r.ids[key]
 	if !ok || !r.o.Touch(h) {
-		return false
+		return nil
 	}
-	if e := r.ents[h]; now.After(e.stamp) {
+	e := r.ents[h]
+	if now.After(e.stamp) {
 		e.stamp = now
 	}
-	return true
+	return e
 }
 
 // forget drops key from the index (its file is gone or was never

@@ -51,6 +51,7 @@ type Store struct {
 	acct       map[string]*usefulness.Tally
 	accounting bool
 	clock      func() time.Time
+	wallClock  bool // Config.Clock was nil: clock is time.Now
 
 	fmu     sync.Mutex // guards flights; a key is there iff sf runs a call for it
 	flights map[string]*flight
@@ -128,6 +129,7 @@ type Stats struct {
 // namespace or fan-out directory: it could not tell what that holds
 // against the budget. Open starts no goroutines; call Close when done.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
+	wall := cfg.Clock == nil
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -149,6 +151,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		clock:   cfg.Clock,
 
 		accounting: true,
+		wallClock:  wall,
 	}
 	if s.cold == nil {
 		c, err := OpenCold(ctx, cfg.ColdURL)

@@ -32,6 +32,17 @@ type flight struct {
 	joinedAt time.Time // when the first Get joined it, on the accounting clock
 }
 
+// accountingNow returns the accounting clock's reading: wall, the wall
+// clock's reading the caller took already, when the accounting runs on the
+// wall clock (Config.Clock nil), which saves a second reading on the read
+// path.
+func (s *Store) accountingNow(wall time.Time) time.Time {
+	if s.wallClock {
+		return wall
+	}
+	return s.clock()
+}
+
 // tally returns namespace ns's tally, creating it. Call with mu held.
 func (s *Store) tally(ns string) *usefulness.Tally {
 	t := s.acct[ns]

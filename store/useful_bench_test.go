@@ -82,3 +82,35 @@ func BenchmarkFlatBlockMemory(b *testing.B) {
 	b.ReportMetric(float64(unsafe.Sizeof(entry{})), "B/entry")
 	b.ReportMetric(float64(unsafe.Sizeof(usefulness.Mark{})), "B/mark")
 }
+
+// BenchmarkReadAccounting isolates what the accounting adds to a flat
+// read, which BenchmarkGetFlat measures among its file system calls: the
+// lookup of the namespace's tally and the count, under the store's lock,
+// against the lock and index lookup the read takes anyway.
+//
+//	go test ./store -run X -bench ReadAccounting -count 10
+func BenchmarkReadAccounting(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run("accounting="+strconv.FormatBool(on), func(b *testing.B) {
+			ctx := context.Background()
+			s := open(b, Config{})
+			s.accounting = on
+			blk := newBlock(b, 100)
+			if err := s.Put(ctx, testNS, blk.key(), blk.payload); err != nil {
+				b.Fatal(err)
+			}
+			n := name{ns: testNS, hex: blk.hash.String()}
+			id := n.id()
+			b.ReportAllocs()
+			for b.Loop() {
+				now := time.Now()
+				s.mu.Lock()
+				e := s.rec.touch(id, now)
+				if s.accounting {
+					s.hit(n, e, usefulness.ReadFlat, s.accountingNow(now))
+				}
+				s.mu.Unlock()
+			}
+		})
+	}
+}
