@@ -198,3 +198,32 @@ func TestSnapshotOverwrite(t *testing.T) {
 		t.Errorf("mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// BenchmarkSnapshot saves and loads a snapshot of an index of n entries
+// (128 bytes each on disk), the save fsynced.
+//
+//	go test ./index/ -run '^$' -bench BenchmarkSnapshot -benchtime 5x -count 1
+func BenchmarkSnapshot(b *testing.B) {
+	for _, n := range []int{100000, 1000000} {
+		x, _ := snapshotFixture(n)
+		path := filepath.Join(b.TempDir(), "index.snap")
+		b.Run("n="+itoa(n)+"/save", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := index.SaveSnapshot(path, x); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*128*float64(b.N)/b.Elapsed().Seconds()/(1<<20), "MiB/s")
+		})
+		b.Run("n="+itoa(n)+"/load", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := index.LoadSnapshot(path, index.NewMemory(nil)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*128*float64(b.N)/b.Elapsed().Seconds()/(1<<20), "MiB/s")
+		})
+	}
+}
