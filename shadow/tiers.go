@@ -45,6 +45,7 @@ type landing struct {
 	h    block.Hash
 	size int64
 	at   time.Time // when it lands
+	seq  uint64    // issue order, which orders landings at one instant
 	i    int       // index in the heap
 }
 
@@ -137,7 +138,7 @@ func (t *Tiers) Materialize(ctx context.Context, ns string, h block.Hash, m bloc
 		return 0, false, errTooLarge{size, max}
 	}
 	t.wouldFetch++
-	l := &landing{h: h, size: size, at: now.Add(t.getCost())}
+	l := &landing{h: h, size: size, at: now.Add(t.getCost()), seq: t.wouldFetch}
 	heap.Push(&t.landing, l)
 	t.pending[h] = l
 	t.pendB += size
@@ -243,7 +244,8 @@ func (t *Tiers) getCost() time.Duration {
 	return t.getSum / time.Duration(t.getN)
 }
 
-// landings is a min-heap of would-be GETs by landing time.
+// landings is a min-heap of would-be GETs by landing time, then issue
+// order (as the lab lands its GETs).
 type landings []*landing
 
 func (q landings) Len() int { return len(q) }
@@ -251,7 +253,7 @@ func (q landings) Less(i, j int) bool {
 	if !q[i].at.Equal(q[j].at) {
 		return q[i].at.Before(q[j].at)
 	}
-	return q[i].h.Compare(q[j].h) < 0
+	return q[i].seq < q[j].seq
 }
 func (q landings) Swap(i, j int) {
 	q[i], q[j] = q[j], q[i]
