@@ -123,11 +123,11 @@ func (s *shard) scan(skip func(int, Bounds) bool, f func(Columns) bool) bool {
 	s.tighten()
 	for _, hc := range s.hot {
 		for zi := range hc.zones {
-			last, seqs := hc.times(zi)
-			n := len(last)
+			n := min(zoneSize, len(hc.last)-zi<<zoneBits) // len(hc.times(zi))
 			if skip != nil && skip(n, hc.bounds[zi]) {
 				continue
 			}
+			last, seqs := hc.times(zi)
 			z := &hc.zones[zi]
 			if !f(Columns{LastAccessNs: last, Seqs: seqs, Hashes: z.hashes[:n:n], Metas: z.metas[:n:n], Bounds: hc.bounds[zi]}) {
 				return false
