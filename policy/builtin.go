@@ -140,6 +140,9 @@ func Builtin() *Registry {
 		if pend, ok := env.Store.(filter.Pending); ok && p.MaxInFlight > 0 {
 			b.MaxInFlight, b.Pending = p.MaxInFlight, pend
 		}
+		if b.PerCycle == 0 && b.Rate == 0 && b.MaxInFlight == 0 {
+			return nil, nil // no limit left (a cap over a store that does not count): left out, as the presets do
+		}
 		return b, nil
 	})))
 	must(r.RegisterFilter("free-room", Typed(func(_ struct{}, env Env) (pipeline.Filter, error) {

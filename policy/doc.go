@@ -104,7 +104,8 @@
 //     8}: a GET budget (filter.Budget): per cycle, the GETs in flight
 //     across the worker (over a Store that counts them, filter.Pending;
 //     left out otherwise), and a token bucket of rate per second, burst
-//     deep; 0s mean no cap of that kind. List it last.
+//     deep; 0s mean no cap of that kind, and with none left it is left
+//     out. List it last.
 //   - "free-room": pass only what fits in flat's free room
 //     (filter.FreeRoom); needs a Store that implements filter.Room.
 //

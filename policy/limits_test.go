@@ -97,3 +97,29 @@ func TestHintsLeaseParams(t *testing.T) {
 		}
 	}
 }
+
+// Over a store that counts its GETs in flight, the warm-up spec caps them
+// at 8 as the preset does; over one that does not, both leave the cap out.
+func TestPresetWarmupCap(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		store policy.Store
+		want  int // filters
+	}{{"counting store", &leasingStore{fakeStore: newFakeStore()}, 2}, {"plain store", newFakeStore(), 1}} {
+		d := deps{store: tc.store}
+		want, err := presetConfig("warmup", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := specConfig(t, "warmup", d)
+		if diff := cmp.Diff(want, got, cmpConfig); diff != "" {
+			t.Errorf("%s: config mismatch (-preset +spec):\n%s", tc.name, diff)
+		}
+		if len(got.Filters) != tc.want {
+			t.Errorf("%s: %d filters, want %d", tc.name, len(got.Filters), tc.want)
+		}
+		if b, ok := got.Filters[0].(*filter.Budget); tc.want == 2 && (!ok || b.MaxInFlight != 8) {
+			t.Errorf("%s: Filters[0] = %#v, want a cap of 8 in flight", tc.name, got.Filters[0])
+		}
+	}
+}

@@ -224,3 +224,37 @@ func TestHintedLimitErrors(t *testing.T) {
 		}
 	}
 }
+
+// pendingRoomStore is a roomStore with GETs of other pipelines in flight.
+type pendingRoomStore struct {
+	*roomStore
+	pending int
+}
+
+func (s pendingRoomStore) PendingGets(string) int { return s.pending }
+
+// The warm-up holds the worker-wide cap too: with 6 GETs of another
+// pipeline in flight it starts 2 of the 8 it would, and none with 8.
+func TestWarmupMaxInFlight(t *testing.T) {
+	now := time.Unix(1000, 0)
+	idx := index.NewMemory(func() time.Time { return now })
+	for i := byte(1); i <= 10; i++ {
+		idx.BulkLoad(func(yield func(block.Hash, block.Meta) bool) {
+			yield(hintHash(i), block.Meta{PayloadBytes: 10, LastAccessNs: now.Add(-time.Duration(i) * time.Second).UnixNano()})
+		})
+	}
+	for _, tc := range []struct {
+		pending int
+		want    []byte
+	}{{6, []byte{1, 2}}, {8, nil}, {0, []byte{1, 2, 3, 4, 5, 6, 7, 8}}} {
+		st := pendingRoomStore{newRoomStore(1 << 20), tc.pending}
+		p, err := presets.New(presets.NameWarmup, presets.Options{Index: idx, Store: st, Clock: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Run(context.Background())
+		if diff := cmp.Diff(tc.want, st.got()); diff != "" {
+			t.Errorf("%d in flight: GETs mismatch (-want +got):\n%s", tc.pending, diff)
+		}
+	}
+}

@@ -91,7 +91,9 @@ type Options struct {
 	// DefaultHintBurst), and the most GETs in flight at once across the
 	// worker, every overlapping cycle counted (default Limit), which
 	// applies when Store counts its GETs in flight ([filter.Pending]).
-	// Each cycle also fetches at most TopK. The other presets ignore them.
+	// Each cycle also fetches at most TopK. The warm-up preset takes
+	// MaxInFlight too (its rate is the grid's); v1, v2 and v3 ignore
+	// them.
 	GetsPerSecond float64
 	Burst         int
 	MaxInFlight   int

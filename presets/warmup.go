@@ -1,6 +1,7 @@
 package presets
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 
@@ -32,6 +33,9 @@ func warmupConfig(o Options) (pipeline.Config, error) {
 	if err := o.checkLimit(); err != nil {
 		errs = append(errs, err)
 	}
+	if o.MaxInFlight < 0 {
+		errs = append(errs, fmt.Errorf("presets: MaxInFlight = %d, want >= 1 (0 means the default, Limit)", o.MaxInFlight))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return pipeline.Config{}, err
 	}
@@ -41,6 +45,12 @@ func warmupConfig(o Options) (pipeline.Config, error) {
 	cfg.Selector = topk.Heap{}
 	cfg.PreFilters = needFetch(o.Store)
 	cfg.Filters = []pipeline.Filter{filter.NewFreeRoom(room)}
+	if p, ok := o.Store.(filter.Pending); ok {
+		// At most MaxInFlight GETs in flight across the worker, however
+		// slow they get: a grid's cycles overlap when GETs outlast them.
+		capped := &filter.Budget{MaxInFlight: cmp.Or(o.MaxInFlight, o.Limit, fetch.DefaultLimit), Pending: p}
+		cfg.Filters = []pipeline.Filter{capped, filter.NewFreeRoom(room)}
+	}
 	cfg.Fetcher = fetch.NewParallel(o.Store, o.Limit)
 	return o.withMetrics(cfg)
 }
