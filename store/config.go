@@ -102,7 +102,8 @@ type Config struct {
 	// prefetched block's lead, a late read's wait, a wasted block's age).
 	// Nil means time.Now. The recency stamps, mirrored as file times, stay
 	// on the wall clock; a test or the replay lab passes a virtual clock
-	// here.
+	// here. It is read under the store's locks: it must be quick and must
+	// not call the store.
 	Clock func() time.Time
 }
 
