@@ -324,9 +324,9 @@ func quietOf(cfg pipeline.Config, e *Env) quietFunc {
 // tiers or nothing: the oracle as source and scorer, the module's
 // selectors, the filters of the run's state and the budget, the
 // sequential and parallel fetchers or a dry run, the MyelonInstr
-// emitter, and no observer. Such a replay does not keep the index: it
-// saves an index write per block read (oracle-v3: the lab's share of the
-// oracle), and changes no figure, as nothing reads it.
+// emitter, and no observer. Such a replay (oracle-v3, the baseline of
+// every run) does not keep the index: that saves an index write per block
+// read, and changes no figure, as nothing reads it.
 func (e *Env) readsIndex(cfg pipeline.Config) bool {
 	if e.hints != nil || e.oracle == nil || len(cfg.Observers) > 0 || any(cfg.Scorer) != any(e.oracle) || !knownSelector(cfg.Selector) {
 		return true
