@@ -85,6 +85,9 @@ type Config struct {
 	//     not persisted: a reopened store puts every block in the main
 	//     segment, ordered by file mtime.
 	//
+	// Leases of hinted blocks ([Store.Lease]) pin at most PinShare of
+	// FlatBudget, whatever the admission.
+	//
 	// The replay lab (kvprefetch replay --admission) takes the same values
 	// and simulates this same order, eviction for eviction.
 	Admission string

@@ -43,6 +43,15 @@ func newRecency(budget, probBudget int64) *recency {
 	return &recency{o: slru.New(0, budget, probBudget), ids: make(map[string]int32)}
 }
 
+// timed sets the lists bound by time of an index of budget bytes:
+// PinShare of the budget for the leases' pins.
+func (r *recency) timed(budget int64, _ slru.Admission) {
+	r.o.SetPinBudget(int64(float64(budget) * PinShare))
+}
+
+// pinned returns the bytes the leases pin.
+func (r *recency) pinned() int64 { return r.o.SegmentBytes(slru.Pinned) }
+
 // bytes returns the bytes flat holds, both lists.
 func (r *recency) bytes() int64 { return r.o.Bytes() }
 
@@ -105,6 +114,7 @@ func (r *recency) evicted() []*entry {
 // remove) and the block's recency stamp. A block already indexed under key
 // is replaced. The caller has checked that size fits maxSize(p).
 func (r *recency) admit(key string, size int64, p place, now time.Time) (evicted []*entry, stamp time.Time) {
+	r.o.Advance(now.UnixNano()) // pins end, guesses age, on the wall clock
 	h := r.handle(key)
 	r.o.Remove(h)
 	e := &entry{key: key, size: size, stamp: now}

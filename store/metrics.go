@@ -20,6 +20,9 @@ import (
 //	kvprefetch_store_rejected_total           counter: objects refused (corrupt, size, ...)
 //	kvprefetch_store_flat_irregular_total     counter: flat entries neither plain files nor directories
 //	kvprefetch_store_flat_damaged_total       counter: flat blocks found not as published, dropped
+//	kvprefetch_store_leases_total{result}     counter: leases of hinted blocks ([Store.Lease]), result "touched", "pinned", "pin_refused" or "missed"
+//	kvprefetch_store_pinned_bytes             gauge: payload bytes the leases pin
+//	kvprefetch_store_pin_budget_bytes         gauge: the most they may pin (PinShare of the budget)
 //
 // and the prefetch accounting ([Stats].PrefetchByNamespace), per namespace
 // as kv_namespace (the label of the pipeline's metrics, emit.Prometheus):
@@ -48,25 +51,29 @@ func (s *Store) Collector() prometheus.Collector {
 		wait:      ns("kvprefetch_prefetch_late_wait_seconds", "How long the first read that joined a late prefetch's GET waited for it."),
 		age:       ns("kvprefetch_prefetch_unread_age_seconds", "How long a wasted prefetched block sat in the flat tier unread."),
 		reads:     ns("kvprefetch_store_reads_total", `Gets by where they were served: result="flat" (a block flat held, not a first read of a prefetch), "prefetched" (the first read of a prefetched block), "joined" (joined a GET in flight), "cold" (fetched from the cold tier).`, "result"),
-	}, descs: [...]*prometheus.Desc{
-		d("kvprefetch_store_flat_blocks", "Blocks in the flat tier."),
-		d("kvprefetch_store_flat_bytes", "Payload bytes in the flat tier."),
-		d("kvprefetch_store_flat_budget_bytes", "The flat tier's byte budget."),
-		d("kvprefetch_store_cold_gets_total", "GETs sent to the cold tier."),
-		d("kvprefetch_store_published_total", "Blocks published to the flat tier."),
-		d("kvprefetch_store_evicted_total", "Blocks evicted from the flat tier for its budget."),
-		d("kvprefetch_store_evicted_bytes_total", "Payload bytes evicted from the flat tier for its budget."),
-		d("kvprefetch_store_unverified_total", `Cold objects accepted without "b3" metadata, their size alone checked.`),
-		d("kvprefetch_store_rejected_total", "Cold objects refused for their content or size."),
-		d("kvprefetch_store_flat_irregular_total", "Entries found where the flat tier keeps blocks that are neither plain files nor directories (symlinks, devices, fifos), skipped or dropped, never followed."),
-		d("kvprefetch_store_flat_damaged_total", "Flat blocks found missing, unreadable or of another size than published (or than the index expects), dropped to be fetched afresh."),
-	}}
+	}, leases: prometheus.NewDesc("kvprefetch_store_leases_total", `Leases of hinted blocks: result="touched" (moved to the most recently used end), "pinned", "pin_refused" (the pin budget was full: touched instead), "missed" (not in flat).`, []string{"result"}, nil),
+		pinned:    d("kvprefetch_store_pinned_bytes", "Payload bytes the leases of hinted blocks pin in the flat tier."),
+		pinBudget: d("kvprefetch_store_pin_budget_bytes", "The most payload bytes leases may pin: PinShare of the flat tier's budget."),
+		descs: [...]*prometheus.Desc{
+			d("kvprefetch_store_flat_blocks", "Blocks in the flat tier."),
+			d("kvprefetch_store_flat_bytes", "Payload bytes in the flat tier."),
+			d("kvprefetch_store_flat_budget_bytes", "The flat tier's byte budget."),
+			d("kvprefetch_store_cold_gets_total", "GETs sent to the cold tier."),
+			d("kvprefetch_store_published_total", "Blocks published to the flat tier."),
+			d("kvprefetch_store_evicted_total", "Blocks evicted from the flat tier for its budget."),
+			d("kvprefetch_store_evicted_bytes_total", "Payload bytes evicted from the flat tier for its budget."),
+			d("kvprefetch_store_unverified_total", `Cold objects accepted without "b3" metadata, their size alone checked.`),
+			d("kvprefetch_store_rejected_total", "Cold objects refused for their content or size."),
+			d("kvprefetch_store_flat_irregular_total", "Entries found where the flat tier keeps blocks that are neither plain files nor directories (symlinks, devices, fifos), skipped or dropped, never followed."),
+			d("kvprefetch_store_flat_damaged_total", "Flat blocks found missing, unreadable or of another size than published (or than the index expects), dropped to be fetched afresh."),
+		}}
 }
 
 type statsCollector struct {
-	s     *Store
-	descs [11]*prometheus.Desc
-	pf    prefetchDescs
+	s                         *Store
+	descs                     [11]*prometheus.Desc
+	pf                        prefetchDescs
+	leases, pinned, pinBudget *prometheus.Desc
 }
 
 type prefetchDescs struct {
@@ -77,6 +84,9 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range c.descs {
 		ch <- d
 	}
+	ch <- c.leases
+	ch <- c.pinned
+	ch <- c.pinBudget
 	p := &c.pf
 	for _, d := range []*prometheus.Desc{p.published, p.useful, p.late, p.wasted, p.unread, p.lead, p.wait, p.age, p.reads} {
 		ch <- d
@@ -147,4 +157,13 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	for ns, pst := range st.PrefetchByNamespace {
 		c.collectPrefetch(ch, ns, pst)
 	}
+	l := st.Lease
+	for _, r := range []struct {
+		v   uint64
+		res string
+	}{{l.Touched, "touched"}, {l.Pinned, "pinned"}, {l.PinRefused, "pin_refused"}, {l.Missed, "missed"}} {
+		ch <- prometheus.MustNewConstMetric(c.leases, counter, float64(r.v), r.res)
+	}
+	ch <- prometheus.MustNewConstMetric(c.pinned, gauge, float64(l.PinnedBytes))
+	ch <- prometheus.MustNewConstMetric(c.pinBudget, gauge, float64(int64(float64(st.FlatBudget)*PinShare)))
 }

@@ -34,6 +34,9 @@ func (s *Store) shared(ctx context.Context, n name, expect int64, p place, prefe
 		if !joining {
 			fl = &flight{prefetch: prefetch}
 			s.flights[id] = fl
+			if prefetch {
+				s.prefetching[n.ns]++
+			}
 		} else if !prefetch && !fl.joined {
 			fl.joined, fl.joinedAt = true, s.clock()
 		}
@@ -73,6 +76,11 @@ func (s *Store) flight(ctx context.Context, n name, expect int64, p place, fl *f
 		}
 		s.fmu.Lock()
 		delete(s.flights, n.id())
+		if fl.prefetch {
+			if s.prefetching[n.ns]--; s.prefetching[n.ns] == 0 {
+				delete(s.prefetching, n.ns)
+			}
+		}
 		s.sf.Forget(n.id())
 		s.fmu.Unlock()
 	}()

@@ -56,6 +56,11 @@ type Store struct {
 	fmu     sync.Mutex // guards flights; a key is there iff sf runs a call for it
 	flights map[string]*flight
 	sf      singleflight.Group
+	// prefetching counts the flights a prefetch leads, by namespace
+	// (PendingGets), under fmu.
+	prefetching map[string]int
+	// lease counts the leases (Lease), under mu.
+	lease LeaseStats
 
 	closed atomic.Bool
 	st     struct {
@@ -118,6 +123,8 @@ type Stats struct {
 	// PrefetchByNamespace is Prefetch for each namespace that has had a
 	// prefetch or a read.
 	PrefetchByNamespace map[string]PrefetchStats
+	// Lease counts the leases of hinted blocks (Store.Lease).
+	Lease LeaseStats
 }
 
 // Open opens the store cfg describes: it opens the cold bucket, creates and
@@ -150,9 +157,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		acct:    make(map[string]*usefulness.Tally),
 		clock:   cfg.Clock,
 
-		accounting: true,
-		wallClock:  wall,
+		accounting:  true,
+		wallClock:   wall,
+		prefetching: make(map[string]int),
 	}
+	s.rec.timed(cfg.FlatBudget, adm)
 	if s.cold == nil {
 		c, err := OpenCold(ctx, cfg.ColdURL)
 		if err != nil {
@@ -215,11 +224,13 @@ func (s *Store) closeCold() error {
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	blocks, bytes := s.rec.o.Len(), s.rec.bytes()
+	lease := s.leaseStats()
 	s.mu.Unlock()
 	prefetch, byNS := s.prefetchStats()
 	return Stats{
 		Prefetch:            prefetch,
 		PrefetchByNamespace: byNS,
+		Lease:               lease,
 		FlatBlocks:          blocks,
 		FlatBytes:           bytes,
 		FlatBudget:          s.cfg.FlatBudget,
