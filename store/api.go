@@ -156,37 +156,26 @@ func (s *Store) Put(ctx context.Context, ns, key string, payload []byte) error {
 // the bytes received, not the size the object declares. It returns an
 // error wrapping [ErrNotFound] when neither tier holds the block.
 func (s *Store) Get(ctx context.Context, ns, key string) ([]byte, error) {
-	n, err := parseName(ns, key)
-	if err != nil {
-		return nil, err
+	// A flat file that fails its read is dropped (Reader.Read): the
+	// second try fetches it afresh.
+	for try := 0; ; try++ {
+		r, err := s.NewReader(ctx, ns, key)
+		if err != nil {
+			return nil, err
+		}
+		if r.data != nil {
+			return r.data, nil
+		}
+		data := make([]byte, r.size)
+		_, err = io.ReadFull(r, data)
+		r.Close()
+		switch {
+		case err == nil:
+			return data, nil
+		case try == 1:
+			return nil, err
+		}
 	}
-	if s.closed.Load() {
-		return nil, ErrClosed
-	}
-	if data, ok := s.readFlat(n, usefulness.ReadFlat); ok {
-		return data, nil
-	}
-	r, joined, err := s.shared(ctx, n, 0, placeFront, false)
-	via := usefulness.ReadCold
-	switch {
-	case r.already:
-		via = usefulness.ReadFlat
-	case joined:
-		via = usefulness.ReadJoined
-	}
-	switch reason := failureReason(err); {
-	case reason == ReasonTooLarge, reason == ReasonFlatWrite:
-		return s.readDirect(ctx, n, via)
-	case err != nil:
-		return nil, err
-	case !r.found:
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, n.object())
-	}
-	if data, ok := s.readFlat(n, via); ok {
-		return data, nil
-	}
-	// Published, then evicted before we read it (a tiny budget under load).
-	return s.readDirect(ctx, n, via)
 }
 
 // readDirect is Get's read of block n from cold into memory, counted as a

@@ -3,7 +3,6 @@ package store
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -85,45 +84,40 @@ func (s *Store) drop(n name, e *entry, c *atomic.Uint64, why string, err error) 
 	}
 }
 
-// readFlat reads block n from flat and marks it most recently used,
-// counting the read (reached by way via, see Store.hit). ok is
-// false when flat does not hold it as published: not indexed, or its file
-// not a plain file of the size published (then dropped). The file is
-// checked by lstat before it is opened (so a fifo is never opened, and the
-// open is non-blocking besides) and by fstat after, and only the size
-// published is read: memory follows what the store wrote.
-func (s *Store) readFlat(n name, via usefulness.Read) (data []byte, ok bool) {
-	e, size := s.indexed(n)
+// openFlat opens block n's file in flat for reading and marks the block
+// most recently used, counting the read (reached by way via, see
+// Store.hit); it returns the file, the block's index entry and its size.
+// ok is false when flat does not hold it as published: not indexed, or
+// its file not a plain file of the size published (then dropped). The
+// file is checked by lstat before it is opened (so a fifo is never
+// opened, and the open is non-blocking besides) and by fstat after.
+func (s *Store) openFlat(n name, via usefulness.Read) (f *os.File, e *entry, size int64, ok bool) {
+	e, size = s.indexed(n)
 	if e == nil {
-		return nil, false
+		return nil, nil, 0, false
 	}
 	rel := n.rel()
 	fi, err := s.flat.Lstat(rel)
 	if !s.check(n, e, size, 0, fi, err) {
-		return nil, false
+		return nil, nil, 0, false
 	}
-	f, err := s.flat.OpenFile(rel, os.O_RDONLY|openNonblock, 0)
+	f, err = s.flat.OpenFile(rel, os.O_RDONLY|openNonblock, 0)
 	if err != nil {
 		s.drop(n, e, &s.st.damaged, "cannot open it", err)
-		return nil, false
+		return nil, nil, 0, false
 	}
-	defer f.Close()
 	if oi, err := f.Stat(); err != nil || !os.SameFile(fi, oi) || !s.check(n, e, size, 0, oi, nil) {
+		f.Close()
 		s.drop(n, e, &s.st.damaged, "it changed between lstat and open", err)
-		return nil, false
-	}
-	data = make([]byte, size)
-	if _, err := io.ReadFull(f, data); err != nil {
-		s.drop(n, e, &s.st.damaged, "cannot read it whole", err)
-		return nil, false
+		return nil, nil, 0, false
 	}
 	now, id := time.Now(), n.id()
 	s.mu.Lock()
-	e = s.rec.touch(id, now)
+	te := s.rec.touch(id, now)
 	if s.accounting {
-		s.hit(n, e, via, s.accountingNow(now))
+		s.hit(n, te, via, s.accountingNow(now))
 	}
-	if e != nil {
+	if te != nil {
 		// Mirror the new recency in the mtime, which a reopen orders by.
 		// Under the lock, so it cannot touch a file an eviction replaced.
 		if err := s.flat.Chtimes(rel, now, now); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -131,7 +125,7 @@ func (s *Store) readFlat(n name, via usefulness.Read) (data []byte, ok bool) {
 		}
 	}
 	s.mu.Unlock()
-	return data, true
+	return f, e, size, true
 }
 
 // kindOf names the type of a file mode for a message.

@@ -1,0 +1,122 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"testing"
+)
+
+// TestNewReader streams a block from flat (the payload whole, a read
+// counted as Get's), from cold through flat (one GET, then in flat), and
+// from memory when flat cannot take it; a block cold lacks is
+// ErrNotFound; a flat file that shrinks under an open reader ends the read
+// with io.ErrUnexpectedEOF and is dropped, to be fetched afresh.
+func TestNewReader(t *testing.T) {
+	ctx := context.Background()
+	read := func(t *testing.T, s *Store, key string) ([]byte, *Reader) {
+		t.Helper()
+		r, err := s.NewReader(ctx, testNS, key)
+		if err != nil {
+			t.Fatalf("NewReader: %v", err)
+		}
+		defer r.Close()
+		var buf bytes.Buffer
+		if _, err := io.Copy(&buf, r); err != nil { // through WriteTo
+			t.Fatalf("copy: %v", err)
+		}
+		if int64(buf.Len()) != r.Size() {
+			t.Errorf("read %d bytes, Size %d", buf.Len(), r.Size())
+		}
+		return buf.Bytes(), r
+	}
+
+	t.Run("flat", func(t *testing.T) {
+		s := open(t, Config{})
+		b := newBlock(t, 5000)
+		if err := s.Put(ctx, testNS, b.key(), b.payload); err != nil {
+			t.Fatal(err)
+		}
+		got, r := read(t, s, b.key())
+		mustEqual(t, "NewReader", b.payload, got)
+		if r.f == nil {
+			t.Error("a block in flat was read into memory, want streamed from its file")
+		}
+		if st := s.Stats(); st.ColdGets != 0 || st.Prefetch.Reads.Flat != 1 {
+			t.Errorf("cold GETs %d, flat reads %d; want 0 and 1", st.ColdGets, st.Prefetch.Reads.Flat)
+		}
+	})
+
+	t.Run("cold", func(t *testing.T) {
+		s := open(t, Config{})
+		b := newBlock(t, 5000)
+		if err := s.PutCold(ctx, testNS, b.key(), b.payload); err != nil {
+			t.Fatal(err)
+		}
+		got, r := read(t, s, b.key())
+		mustEqual(t, "NewReader", b.payload, got)
+		if r.f == nil {
+			t.Error("a block flat takes was read into memory, want streamed from flat")
+		}
+		got, _ = read(t, s, b.key())
+		mustEqual(t, "second NewReader", b.payload, got)
+		if st := s.Stats(); st.ColdGets != 1 || st.FlatBlocks != 1 {
+			t.Errorf("cold GETs %d, flat blocks %d; want 1 and 1", st.ColdGets, st.FlatBlocks)
+		}
+	})
+
+	t.Run("larger than flat", func(t *testing.T) {
+		s := open(t, Config{FlatBudget: 4096})
+		b := newBlock(t, 5000)
+		if err := s.PutCold(ctx, testNS, b.key(), b.payload); err != nil {
+			t.Fatal(err)
+		}
+		got, r := read(t, s, b.key())
+		mustEqual(t, "NewReader", b.payload, got)
+		if r.f != nil || s.Stats().FlatBlocks != 0 {
+			t.Errorf("a block larger than flat's budget: file %v, flat blocks %d; want it read into memory", r.f != nil, s.Stats().FlatBlocks)
+		}
+	})
+
+	t.Run("not found", func(t *testing.T) {
+		s := open(t, Config{})
+		if _, err := s.NewReader(ctx, testNS, newBlock(t, 10).key()); !errors.Is(err, ErrNotFound) {
+			t.Errorf("NewReader of a block no tier holds: %v, want ErrNotFound", err)
+		}
+		if _, err := s.NewReader(ctx, "../x", newBlock(t, 10).key()); err == nil {
+			t.Error("NewReader with a bad namespace succeeded")
+		}
+	})
+
+	t.Run("shrinks while open", func(t *testing.T) {
+		flat := t.TempDir()
+		s := open(t, Config{FlatDir: flat})
+		b := newBlock(t, 5000)
+		if err := s.Put(ctx, testNS, b.key(), b.payload); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.NewReader(ctx, testNS, b.key())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(blockPath(flat, b), 1000); err != nil {
+			t.Fatal(err)
+		}
+		_, err = io.Copy(io.Discard, r)
+		r.Close()
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("reading a shrunk file: %v, want io.ErrUnexpectedEOF", err)
+		}
+		if st := s.Stats(); st.Damaged != 1 || st.FlatBlocks != 0 {
+			t.Errorf("damaged %d, flat blocks %d; want the block dropped (1, 0)", st.Damaged, st.FlatBlocks)
+		}
+		// Get fetches it afresh from cold, which Put wrote through to.
+		got, err := s.Get(ctx, testNS, b.key())
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustEqual(t, "Get after the drop", b.payload, got)
+	})
+}
