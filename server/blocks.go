@@ -205,15 +205,16 @@ func (s *Server) getBlock(w http.ResponseWriter, r *http.Request) error {
 	if s.cfg.Store.ContainsFlat(r.Context(), ns, h) {
 		tier = "flat"
 	}
-	data, err := s.cfg.Store.Get(r.Context(), ns, block.Key(h))
+	br, err := s.cfg.Store.NewReader(r.Context(), ns, block.Key(h))
 	if err != nil {
 		return storeError(err)
 	}
+	defer br.Close()
 	// A read touches the index; a block it does not know (written
 	// before a lost snapshot, or by another node) enters it with its
 	// size, so that the background policies see it.
 	if !s.cfg.Index.Touch(h) {
-		s.cfg.Index.Insert(h, block.Meta{PayloadBytes: uint64(len(data))})
+		s.cfg.Index.Insert(h, block.Meta{PayloadBytes: uint64(br.Size())})
 	}
 	hdr := w.Header()
 	if m, ok := s.cfg.Index.Get(h); ok {
@@ -221,10 +222,15 @@ func (s *Server) getBlock(w http.ResponseWriter, r *http.Request) error {
 	}
 	hdr.Set(HeaderTier, tier)
 	hdr.Set("Content-Type", "application/octet-stream")
-	hdr.Set("Content-Length", strconv.Itoa(len(data)))
+	hdr.Set("Content-Length", strconv.FormatInt(br.Size(), 10))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		w.Write(data) // the client gone: nothing to do
+		// Streamed from the flat file (sendfile on a TCP connection).
+		// A failed read or a client gone mid-body: the answer is cut
+		// short, which the client sees against Content-Length.
+		if _, err := io.Copy(w, br); err != nil {
+			s.cfg.Logger.Debug("server: get: body cut short", "namespace", ns, "key", block.Key(h), "err", err)
+		}
 	}
 	return nil
 }

@@ -8,8 +8,9 @@
 // The handler is a thin layer: every rule stays in the packages under it.
 // Names are checked by the module's one validator
 // ([block.ValidateNamespace], [block.ParseKey]) before any I/O; blocks go
-// through [store.Store.Put] and [store.Store.Get] (atomic, verified, one
-// cold GET per key however many callers); hints go to a
+// through [store.Store.Put] and [store.Store.NewReader] (atomic, verified,
+// one cold GET per key however many callers; a GET streams the block from
+// its flat file); hints go to a
 // [snapshot.Hints] intake, which wakes its pipeline; the index is the
 // node's [index.Memory], which [index.SaveSnapshot] persists.
 //
