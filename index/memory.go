@@ -12,12 +12,13 @@ import (
 	"github.com/wombatkv/prefetch/block"
 )
 
-// shardBits sets the shard count (4096). A scan reads one shard under its
-// read lock, so the shard size bounds how long a writer can wait behind a
-// scan: at 1e6 entries a shard holds about 250 entries.
+// shardBits sets the default shard count (4096). A scan reads one shard
+// under its read lock, so the shard size bounds how long a writer can wait
+// behind a scan: at 1e6 entries a shard holds about 250 entries.
 const shardBits = 12
 
-const numShards = 1 << shardBits
+// MaxShards is the most shards an index has, and [NewMemory]'s count.
+const MaxShards = 1 << shardBits
 
 // Memory is a concurrent in-memory metadata index. It is safe for concurrent
 // use; the zero value is not usable, call [NewMemory].
@@ -38,7 +39,8 @@ const numShards = 1 << shardBits
 // whatever the shard's size: columns grow a chunk or a zone at a time, and
 // the slot table grows incrementally (see [Memory.Insert]).
 type Memory struct {
-	shards [numShards]shard
+	shards []shard
+	bits   uint // len(shards) == 1<<bits
 	now    func() time.Time
 	seed   maphash.Seed
 	n      atomic.Int64
@@ -334,10 +336,23 @@ type allBuf struct {
 // NewMemory returns an empty index whose Insert and Touch stamp the time
 // read from now (nil means time.Now).
 func NewMemory(now func() time.Time) *Memory {
+	return NewMemoryShards(now, MaxShards)
+}
+
+// NewMemoryShards is [NewMemory] with shards shards, rounded up to a power
+// of two and clamped to [1, MaxShards]. Every scan visits every shard, so
+// a small index scans faster with fewer of them (the replay lab sizes its
+// index to its trace); a writer waits behind a scan of its shard, so a
+// large index that writers share keeps the default.
+func NewMemoryShards(now func() time.Time, shards int) *Memory {
 	if now == nil {
 		now = time.Now
 	}
-	x := &Memory{now: now, seed: maphash.MakeSeed()}
+	bits := uint(0)
+	for bits < shardBits && 1<<bits < shards {
+		bits++
+	}
+	x := &Memory{shards: make([]shard, 1<<bits), bits: bits, now: now, seed: maphash.MakeSeed()}
 	for i := range x.shards {
 		s := &x.shards[i]
 		s.headMax.Store(math.MinInt64)
@@ -346,12 +361,15 @@ func NewMemory(now func() time.Time) *Memory {
 	return x
 }
 
+// Shards returns the index's shard count.
+func (x *Memory) Shards() int { return len(x.shards) }
+
 func (x *Memory) shardOf(h *block.Hash) *shard {
 	// Hashes are uniformly random in a node, but the replay lab builds them
 	// from small ids in the last bytes: mix both ends.
 	v := binary.LittleEndian.Uint64(h[:8]) ^ binary.BigEndian.Uint64(h[24:])
 	v *= 0x9e3779b97f4a7c15
-	return &x.shards[v>>(64-shardBits)]
+	return &x.shards[v>>(64-x.bits)]
 }
 
 // fingerprint is the slot table's hash of h: seeded, so that no choice of

@@ -366,3 +366,47 @@ func TestConcurrentWritersAndScans(t *testing.T) {
 		t.Log("no scan completed while writers ran (a slow machine); the final checks still hold")
 	}
 }
+
+// TestMemoryShards: an index of any shard count holds, finds, scans and
+// removes the same entries; the count is rounded up to a power of two and
+// clamped to [1, MaxShards].
+func TestMemoryShards(t *testing.T) {
+	for _, tc := range []struct{ ask, want int }{{-1, 1}, {0, 1}, {1, 1}, {3, 4}, {64, 64}, {index.MaxShards, index.MaxShards}, {1 << 30, index.MaxShards}} {
+		x := index.NewMemoryShards(func() time.Time { return time.Unix(0, 42) }, tc.ask)
+		if got := x.Shards(); got != tc.want {
+			t.Errorf("NewMemoryShards(%d): %d shards, want %d", tc.ask, got, tc.want)
+		}
+		want := map[block.Hash]block.Meta{}
+		for i := range 3000 {
+			var h block.Hash
+			binary.BigEndian.PutUint64(h[24:], uint64(i)) // small ids, as the lab's
+			m := block.Meta{Seq: uint32(i % 5), LastAccessNs: 42, PayloadBytes: uint64(i + 1)} // Insert stamps the clock's 42
+			x.Insert(h, m)
+			want[h] = m
+		}
+		for h := range want {
+			if h[31]%3 == 0 {
+				x.Remove(h)
+				delete(want, h)
+			}
+		}
+		got := map[block.Hash]block.Meta{}
+		x.ScanColumns(func(c index.Columns) bool {
+			for i, h := range c.Hashes {
+				got[h] = c.Metas[i]
+			}
+			return true
+		})
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%d shards: scanned entries differ (-want +got):\n%s", tc.want, diff)
+		}
+		for h, m := range want {
+			if g, ok := x.Get(h); !ok || g != m {
+				t.Fatalf("%d shards: Get(%x) = %v, %v", tc.want, h[24:], g, ok)
+			}
+		}
+		if x.Len() != len(want) {
+			t.Errorf("%d shards: Len %d, want %d", tc.want, x.Len(), len(want))
+		}
+	}
+}

@@ -74,8 +74,13 @@ type Env struct {
 	oracle *Oracle
 }
 
+// labEntriesPerShard sizes the lab's index: a replay is one goroutine, so
+// no writer waits behind a scan, and every cycle visits every shard; a
+// shard of about this many of the trace's blocks keeps that walk short.
+const labEntriesPerShard = 512
+
 func newEnv(r *run, s Settings) *Env {
-	r.idx = index.NewMemory(r.clock)
+	r.idx = index.NewMemoryShards(r.clock, len(r.m.ids)/labEntriesPerShard)
 	return &Env{
 		Settings: s,
 		Index:    r.idx,
