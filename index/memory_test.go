@@ -379,7 +379,7 @@ func TestMemoryShards(t *testing.T) {
 		want := map[block.Hash]block.Meta{}
 		for i := range 3000 {
 			var h block.Hash
-			binary.BigEndian.PutUint64(h[24:], uint64(i)) // small ids, as the lab's
+			binary.BigEndian.PutUint64(h[24:], uint64(i))                                      // small ids, as the lab's
 			m := block.Meta{Seq: uint32(i % 5), LastAccessNs: 42, PayloadBytes: uint64(i + 1)} // Insert stamps the clock's 42
 			x.Insert(h, m)
 			want[h] = m
