@@ -127,7 +127,7 @@ func (r *run) complete(t int64) bool {
 		r.pend[b] = false
 		r.pendBytes -= r.m.size[b]
 		r.pending--
-		r.admit(b)
+		r.admit(b, e.t)
 		r.note(b) // flat may not admit it
 		landed = true
 	}
@@ -137,7 +137,7 @@ func (r *run) complete(t int64) bool {
 // restart empties flat and cancels the GETs in flight; the index and the
 // cold tier survive.
 func (r *run) restart() {
-	r.emptyFlat()
+	r.emptyFlat(r.now)
 	for b, p := range r.pend {
 		if p {
 			r.note(int32(b))

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/wombatkv/prefetch/internal/usefulness"
 	"github.com/wombatkv/prefetch/pipeline"
 )
 
@@ -99,10 +100,18 @@ type Result struct {
 	Useful             int            `json:"useful"`
 	Wasted             int            `json:"wasted"`
 	Precision          float64        `json:"precision"`
-	Share              float64        `json:"share_of_oracle_stall_reduction"`
-	PrefixShare        float64        `json:"prefix_share_of_oracle_stall_reduction"`
-	HintsDropped       uint64         `json:"hints_dropped,omitempty"`
-	Settings           RunSettings    `json:"settings"`
+	// Prefetch is what became of the blocks prefetch GETs put in flat,
+	// counted by the store's own accounting (the same type as
+	// store.PrefetchStats): useful, late, wasted (evicted, or removed by
+	// a restart), unread at the end, with the lead, wait and unread-age
+	// histograms, and the reads of blocks seen before by where they were
+	// served. Useful above is Prefetch.Useful + Prefetch.Late; Wasted
+	// also counts the GETs that never landed or were redundant.
+	Prefetch     PrefetchStats `json:"prefetch"`
+	Share        float64       `json:"share_of_oracle_stall_reduction"`
+	PrefixShare  float64       `json:"prefix_share_of_oracle_stall_reduction"`
+	HintsDropped uint64        `json:"hints_dropped,omitempty"`
+	Settings     RunSettings   `json:"settings"`
 	// Elapsed is the wall time of the replay.
 	Elapsed time.Duration `json:"-"`
 
@@ -110,6 +119,10 @@ type Result struct {
 	// idle (tests check the saving).
 	ran int
 }
+
+// PrefetchStats is the store's accounting of prefetched blocks
+// (store.PrefetchStats is the same type), as [Result.Prefetch] reports it.
+type PrefetchStats = usefulness.Stats
 
 // job is one replay to run.
 type job struct {
@@ -360,6 +373,7 @@ func replayOne(ctx context.Context, m *model, s Settings, j *job, runIdle bool) 
 		FailedGets:         r.failed,
 		MaxInFlight:        r.maxPend,
 		Useful:             r.useful,
+		Prefetch:           r.tally.Stats(),
 		Wasted:             r.gets - r.useful,
 		HintsDropped:       r.hintDropped,
 		Settings: RunSettings{

@@ -272,3 +272,46 @@ func TestParallelOverTheTiersInline(t *testing.T) {
 		})
 	}
 }
+
+// TestPrefetchAccounting: the lab's figures come from the store's
+// accounting (internal/usefulness), and agree with its own tallies on
+// every scenario and policy of a reference run: each late hit is a late
+// prefetch, each hit a flat or prefetched read, each cold load a cold
+// read, and every block a GET landed is useful, late, wasted or unread.
+func TestPrefetchAccounting(t *testing.T) {
+	tr, err := ReadTraceFile(arxivPath, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), tr, Config{Leads: []time.Duration{0, time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	landed := 0
+	for _, r := range res {
+		p := r.Prefetch
+		name := r.Scenario + " " + r.Policy
+		if got := int(p.Useful + p.Late); got != r.Useful {
+			t.Errorf("%s: accounting useful+late %d, lab useful %d", name, got, r.Useful)
+		}
+		if int(p.Late) != r.LatePrefetchHits || int(p.Reads.Joined) != r.LatePrefetchHits {
+			t.Errorf("%s: accounting late %d, joined reads %d; lab late hits %d", name, p.Late, p.Reads.Joined, r.LatePrefetchHits)
+		}
+		if int(p.Reads.Flat+p.Reads.Prefetched) != r.Hits || int(p.Reads.Prefetched) != int(p.Useful) {
+			t.Errorf("%s: accounting reads flat %d + prefetched %d, lab hits %d (useful %d)", name, p.Reads.Flat, p.Reads.Prefetched, r.Hits, p.Useful)
+		}
+		if int(p.Reads.Cold) != r.ColdLoads {
+			t.Errorf("%s: accounting cold reads %d, lab cold loads %d", name, p.Reads.Cold, r.ColdLoads)
+		}
+		if sum := p.Useful + p.Late + p.Wasted() + p.Unread(); sum != p.Prefetched || int(p.Prefetched) > r.PrefetchGets {
+			t.Errorf("%s: prefetched %d, of which useful, late, wasted, unread %d; GETs %d", name, p.Prefetched, sum, r.PrefetchGets)
+		}
+		if p.Lead.Count != p.Useful || p.Wait.Count != p.Late || p.UnreadAge.Count != p.Wasted() {
+			t.Errorf("%s: histogram counts lead %d, wait %d, unread age %d; want %d, %d, %d", name, p.Lead.Count, p.Wait.Count, p.UnreadAge.Count, p.Useful, p.Late, p.Wasted())
+		}
+		landed += int(p.Prefetched)
+	}
+	if landed == 0 {
+		t.Fatal("no GET landed in the whole run: the test checks nothing")
+	}
+}

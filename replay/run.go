@@ -8,6 +8,7 @@ import (
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/index"
 	"github.com/wombatkv/prefetch/internal/slru"
+	"github.com/wombatkv/prefetch/internal/usefulness"
 )
 
 // run is one replay of a trace under one scenario and one policy: the
@@ -47,7 +48,7 @@ type run struct {
 	where     []slru.Segment
 	place     slru.Place
 	victims   []int32
-	unread    []bool // prefetched, not yet read
+	marks     []usefulness.Mark // the accounting's record of each block in flat
 	pend      []bool
 	pendAt    []int64
 	gen       []uint32
@@ -73,6 +74,8 @@ type run struct {
 	canceled         int
 	redundant        int
 	hintDropped      uint64
+	// tally is the store's accounting of the prefetched blocks.
+	tally usefulness.Tally
 }
 
 // timing is how a fetch stage's GETs of one cycle complete: one after
@@ -92,7 +95,7 @@ func newRun(m *model, capacity int64, adm Admission) *run {
 		lastRead: make([]int64, u),
 		next:     make([]int32, u),
 		flat:     slru.New(u, capacity, 0),
-		unread:   make([]bool, u),
+		marks:    make([]usefulness.Mark, u),
 		pend:     make([]bool, u),
 		pendAt:   make([]int64, u),
 		gen:      make([]uint32, u),

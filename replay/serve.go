@@ -3,6 +3,7 @@ package replay
 import (
 	"time"
 
+	"github.com/wombatkv/prefetch/internal/usefulness"
 	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
@@ -23,7 +24,7 @@ func (r *run) serve(i int) {
 			if r.idx != nil {
 				r.idx.Insert(Hash(m.ids[b]), m.meta(b, 0))
 			}
-			r.demandInsert(b)
+			r.demandInsert(b, t)
 			continue
 		}
 		if r.idx != nil {
@@ -34,8 +35,7 @@ func (r *run) serve(i int) {
 		case r.where[b] != inNone:
 			r.hits++
 			r.touch(b)
-			if r.unread[b] {
-				r.unread[b] = false
+			if r.tally.Hit(&r.marks[b], at(t)) == usefulness.ReadPrefetched {
 				r.useful++
 			}
 			if missed {
@@ -44,6 +44,8 @@ func (r *run) serve(i int) {
 		case r.pend[b]:
 			r.late++
 			wait := max(0, r.pendAt[b]-(t+stall))
+			r.tally.Late(at(t+stall), at(r.pendAt[b]))
+			r.tally.Read(usefulness.ReadJoined)
 			stall += wait
 			r.lateWait += wait
 			r.useful++
@@ -51,7 +53,7 @@ func (r *run) serve(i int) {
 			r.gen[b]++
 			r.pendBytes -= m.size[b]
 			r.pending--
-			r.demandInsert(b)
+			r.demandInsert(b, t)
 			if missed {
 				prefix += cost
 			} else {
@@ -60,9 +62,10 @@ func (r *run) serve(i int) {
 			missed = true
 		default:
 			r.cold++
+			r.tally.Read(usefulness.ReadCold)
 			stall += cost
 			prefix += cost
-			r.demandInsert(b)
+			r.demandInsert(b, t)
 			missed = true
 		}
 	}

@@ -198,8 +198,8 @@ func TestLatePrefetchHit(t *testing.T) {
 			// The GET's completion does nothing more: the block is in
 			// flat once, from the request.
 			r.complete(10 * int64(time.Second))
-			if r.flat.Bytes() != int64(len(tc.ids))*blk || r.unread[1] {
-				t.Errorf("after the completion: flat %d B, unread %v; want %d B, false", r.flat.Bytes(), r.unread[1], int64(len(tc.ids))*blk)
+			if unread := r.tally.Stats().Unread(); r.flat.Bytes() != int64(len(tc.ids))*blk || unread != 0 {
+				t.Errorf("after the completion: flat %d B, %d unread; want %d B, 0", r.flat.Bytes(), unread, int64(len(tc.ids))*blk)
 			}
 		})
 	}
