@@ -109,7 +109,7 @@ func (c *statsCollector) collectPrefetch(ch chan<- prometheus.Metric, ns string,
 		d *prometheus.Desc
 		h PrefetchHistogram
 	}{{p.lead, st.Lead}, {p.wait, st.Wait}, {p.age, st.UnreadAge}} {
-		ch <- prometheus.MustNewConstHistogram(x.d, x.h.Count, x.h.Sum, cumulative(x.h), ns)
+		ch <- prometheus.MustNewConstHistogram(x.d, x.h.Count, x.h.Sum, x.h.Cumulative(), ns)
 	}
 	for _, r := range []struct {
 		v   uint64
@@ -117,20 +117,6 @@ func (c *statsCollector) collectPrefetch(ch chan<- prometheus.Metric, ns string,
 	}{{st.Reads.Flat, usefulness.ReadFlat}, {st.Reads.Prefetched, usefulness.ReadPrefetched}, {st.Reads.Joined, usefulness.ReadJoined}, {st.Reads.Cold, usefulness.ReadCold}} {
 		counter(p.reads, r.v, r.res.String())
 	}
-}
-
-// cumulative returns h's buckets as Prometheus counts them: each bound
-// with the observations at or below it.
-func cumulative(h PrefetchHistogram) map[float64]uint64 {
-	b := make(map[float64]uint64, len(h.Bounds))
-	var n uint64
-	for i, le := range h.Bounds {
-		if i < len(h.Counts) {
-			n += h.Counts[i]
-		}
-		b[le] = n
-	}
-	return b
 }
 
 func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {

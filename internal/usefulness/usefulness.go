@@ -17,8 +17,9 @@
 package usefulness
 
 import (
-	"sort"
 	"time"
+
+	"github.com/wombatkv/prefetch/internal/hist"
 )
 
 // Mark is what a flat tier keeps beside one block it holds: whether the
@@ -82,19 +83,19 @@ var (
 // one above them all.
 const nBuckets = len(leadBounds) + 1
 
-type hist struct {
+type buckets struct {
 	counts [nBuckets]uint64
 	n      uint64
 	sum    float64
 }
 
-func (h *hist) observe(bounds []float64, v float64) {
-	h.counts[sort.SearchFloat64s(bounds, v)]++ // the first bound >= v
+func (h *buckets) observe(bounds []float64, v float64) {
+	h.counts[hist.Bucket(bounds, v)]++
 	h.n++
 	h.sum += v
 }
 
-func (h *hist) snapshot(bounds []float64) Histogram {
+func (h *buckets) snapshot(bounds []float64) Histogram {
 	return Histogram{Bounds: append([]float64(nil), bounds...), Counts: append([]uint64(nil), h.counts[:len(bounds)+1]...), Count: h.n, Sum: h.sum}
 }
 
@@ -104,7 +105,7 @@ func (h *hist) snapshot(bounds []float64) Histogram {
 type Tally struct {
 	prefetched, useful, late, evicted, removed uint64
 	reads                                      [nReads]uint64
-	lead, wait, age                            hist
+	lead, wait, age                            buckets
 }
 
 // Published records that a prefetch GET put a block in flat at now with
@@ -236,17 +237,9 @@ type Reads struct {
 // Total is the number of reads.
 func (r Reads) Total() uint64 { return r.Flat + r.Prefetched + r.Joined + r.Cold }
 
-// Histogram is a histogram of fixed buckets. Bounds are inclusive upper
-// bounds, ascending, as Prometheus's le; Counts holds one count per
-// bucket, not cumulative (Counts[i] counts the observations v with
-// Bounds[i-1] < v <= Bounds[i], and Counts[len(Bounds)] those above every
-// bound). Count and Sum are the number and the sum of the observations.
-type Histogram struct {
-	Bounds []float64
-	Counts []uint64
-	Count  uint64
-	Sum    float64
-}
+// Histogram is the module's histogram of fixed buckets (internal/hist):
+// inclusive upper bounds in seconds, counts not cumulative.
+type Histogram = hist.Histogram
 
 // Wasted is WastedEvicted plus WastedRemoved.
 func (s Stats) Wasted() uint64 { return s.WastedEvicted + s.WastedRemoved }
@@ -292,19 +285,7 @@ func (s *Stats) Add(o Stats) {
 	s.Reads.Prefetched += o.Reads.Prefetched
 	s.Reads.Joined += o.Reads.Joined
 	s.Reads.Cold += o.Reads.Cold
-	s.Lead.add(o.Lead)
-	s.Wait.add(o.Wait)
-	s.UnreadAge.add(o.UnreadAge)
-}
-
-func (h *Histogram) add(o Histogram) {
-	if h.Bounds == nil {
-		h.Bounds = append([]float64(nil), o.Bounds...)
-		h.Counts = make([]uint64, len(o.Counts))
-	}
-	for i := range min(len(h.Counts), len(o.Counts)) {
-		h.Counts[i] += o.Counts[i]
-	}
-	h.Count += o.Count
-	h.Sum += o.Sum
+	s.Lead.Add(o.Lead)
+	s.Wait.Add(o.Wait)
+	s.UnreadAge.Add(o.UnreadAge)
 }

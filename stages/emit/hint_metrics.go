@@ -98,20 +98,6 @@ func (m *HintMetrics) Collect(ch chan<- prometheus.Metric) {
 		d *prometheus.Desc
 		h snapshot.HintHistogram
 	}{{m.lag, st.Lag}, {m.slack, st.Slack}, {m.flatShare, st.FlatShare}} {
-		ch <- prometheus.MustNewConstHistogram(x.d, x.h.Count, x.h.Sum, cumulative(x.h))
+		ch <- prometheus.MustNewConstHistogram(x.d, x.h.Count, x.h.Sum, x.h.Cumulative())
 	}
-}
-
-// cumulative returns h's buckets as Prometheus counts them: each bound
-// with the observations at or below it.
-func cumulative(h snapshot.HintHistogram) map[float64]uint64 {
-	b := make(map[float64]uint64, len(h.Bounds))
-	var n uint64
-	for i, le := range h.Bounds {
-		if i < len(h.Counts) {
-			n += h.Counts[i]
-		}
-		b[le] = n
-	}
-	return b
 }

@@ -4,9 +4,9 @@ import (
 	"context"
 	"math"
 	"slices"
-	"sort"
 
 	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/internal/hist"
 	"github.com/wombatkv/prefetch/pipeline"
 )
 
@@ -62,18 +62,7 @@ type HintStats struct {
 
 // HintHistogram is a histogram of fixed buckets, as [HintStats] holds
 // them. Buckets are inclusive upper bounds, as Prometheus's le.
-type HintHistogram struct {
-	// Bounds are the buckets' upper bounds, ascending.
-	Bounds []float64
-	// Counts holds one count per bucket, not cumulative: Counts[i] counts
-	// the observations v with Bounds[i-1] < v <= Bounds[i], and
-	// Counts[len(Bounds)] those above every bound. len(Counts) is
-	// len(Bounds)+1.
-	Counts []uint64
-	// Count and Sum are the number and the sum of the observations.
-	Count uint64
-	Sum   float64
-}
+type HintHistogram = hist.Histogram
 
 // hintAccount is what [Hints] counts of its hints, under Hints.mu. Added
 // is Hints.arrived and Dropped Hints.dropped.
@@ -115,7 +104,7 @@ func newHintHist(bounds ...float64) hintHist {
 }
 
 func (h *hintHist) observe(v float64) {
-	h.counts[sort.SearchFloat64s(h.bounds, v)]++ // the first bound >= v
+	h.counts[hist.Bucket(h.bounds, v)]++
 	h.n++
 	h.sum += v
 }
