@@ -20,8 +20,12 @@ const (
 	// DefaultHintGetsPerSecond is the hint budget's rate: what the v3 grid
 	// spends at most (TopK 8 per 500 ms).
 	DefaultHintGetsPerSecond = 16
-	// DefaultHintBurst is the hint budget's depth: one grid cycle's worth.
-	DefaultHintBurst = 8
+	// DefaultHintBurst is the hint budget's depth: one second of
+	// DefaultHintGetsPerSecond. The bucket banks GETs in quiet spells
+	// for the next burst of hints; a depth of 8 + 16 x D is worth about D
+	// seconds more lead (replay/RESULTS.md), while MaxInFlight bounds how
+	// many of them run at once.
+	DefaultHintBurst = 16
 	// DefaultHintLease is the hints preset's lease of hinted blocks
 	// already in flat, on a store that leases (snapshot.Leaser).
 	DefaultHintLease = snapshot.LeaseTouch

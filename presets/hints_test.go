@@ -103,7 +103,7 @@ func TestHintedRanking(t *testing.T) {
 }
 
 // The budget holds an event-driven pipeline to its rate: woken every
-// 10 ms by a hint, it fetches a burst of 8 and then 16 per second.
+// 10 ms by a hint, it spends the bucket's 16 and then 16 per second.
 func TestHintedBudget(t *testing.T) {
 	now := time.Unix(100, 0)
 	hints := snapshot.NewHints(snapshot.HintsConfig{})
@@ -121,9 +121,10 @@ func TestHintedBudget(t *testing.T) {
 		p.Run(context.Background())
 		now = now.Add(10 * time.Millisecond)
 	}
-	// 8 at once, then 16/s over the 0.99 s that followed: 8 + 15.
-	if got := len(st.got()); got != 8+15 {
-		t.Errorf("%d GETs in 1 s, want %d", got, 8+15)
+	// The bucket's 16 at once, then 16/s over the 0.99 s that followed:
+	// 16 + 15.
+	if got := len(st.got()); got != 16+15 {
+		t.Errorf("%d GETs in 1 s, want %d", got, 16+15)
 	}
 }
 

@@ -35,6 +35,16 @@
 // before they are served; an event-driven policy's intake wakes a cycle
 // at that instant, as it wakes a node's worker.
 //
+// By default every GET has its own bandwidth (Settings.GetBandwidth), so
+// a burst of GETs costs nothing but the budget's tokens. With
+// Settings.LinkBandwidth, every GET, the requests' cold loads and the
+// prefetches alike, shares one link, the loads served first (link.go):
+// a wasted prefetch then slows the prefetches that follow it, and a
+// prefetch the link cannot carry in time lands late. The lab's tiers
+// also count their GETs in flight (filter.Pending, for the budgets' cap)
+// and lease hinted blocks (snapshot.Leaser) on the store's own segmented
+// LRU, pins and guesses included (internal/slru).
+//
 // The cost of a replay follows its work, not its span of time: in an idle
 // stretch (no request, no hint, no GET in flight), cycles that provably
 // repeat the last one are counted without being run, and every figure is

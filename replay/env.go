@@ -21,12 +21,15 @@ import (
 
 // Tiers are the lab's simulated flat and cold tiers, through the
 // interfaces a real store (store.Store) satisfies: presence in flat, GETs
-// in flight, flat's free room, and materialization from cold. They are
+// in flight (each block's, and how many), flat's free room, leases of
+// hinted blocks, and materialization from cold. They are
 // [presets.TiersWithRoom] and a policy.Store.
 type Tiers interface {
 	filter.Flat
 	filter.InFlight
+	filter.Pending
 	filter.Room
+	snapshot.Leaser
 	fetch.Materializer
 }
 
@@ -136,6 +139,8 @@ func (e *Env) PresetOptions() presets.Options {
 		Limit:         s.Limit,
 		GetsPerSecond: s.GetsPerSecond,
 		Burst:         s.Burst,
+		MaxInFlight:   s.MaxInFlight,
+		Lease:         s.Lease,
 		GetTime:       e.GetTime,
 		InstrLog:      io.Discard,
 		Clock:         e.Clock,
@@ -373,8 +378,10 @@ func (e *Env) readsIndex(cfg pipeline.Config) bool {
 func (e *Env) tiersFilter(f pipeline.Filter) bool {
 	t := any(e.Tiers)
 	switch f := f.(type) {
-	case *filter.Backoff, *filter.Budget:
+	case *filter.Backoff:
 		return true
+	case *filter.Budget:
+		return f.Pending == nil || any(f.Pending) == t
 	case *filter.AlreadyFlat:
 		return any(f.Flat) == t
 	case *filter.NotInFlight:

@@ -71,6 +71,7 @@ func (q *eventQueue) pop() event {
 func (r *run) schedule(o *pipeline.Outcome) {
 	t0 := r.now
 	cum := t0
+	r.cycle++
 	var window []int64 // completion times of the cycle's GETs in flight
 	for _, f := range o.Fetches {
 		if !f.Fetched() {
@@ -90,6 +91,21 @@ func (r *run) schedule(o *pipeline.Outcome) {
 			continue
 		}
 		var done int64
+		if r.link != nil {
+			limit := r.timing.limit
+			if r.timing.sequential {
+				limit = 1
+			}
+			r.issue++
+			r.link.prefetch(b, r.issue, r.cycle, limit, float64(r.m.size[b]))
+			r.pend[b] = true
+			r.pendAt[b] = -1 // the link knows
+			r.gen[b]++
+			r.pendBytes += r.m.size[b]
+			r.pending++
+			r.maxPend = max(r.maxPend, r.pending)
+			continue
+		}
 		if r.timing.sequential {
 			cum = addSat(cum, r.m.cost[b])
 			done = cum
@@ -118,20 +134,34 @@ func (r *run) schedule(o *pipeline.Outcome) {
 // then issue order, and reports whether any did.
 func (r *run) complete(t int64) bool {
 	landed := false
+	if r.link != nil {
+		r.link.advance(t, func(b int32, at int64) {
+			r.flat.Advance(at)
+			r.land(b, at)
+			landed = true
+		})
+		return landed
+	}
 	for len(r.events) > 0 && r.events[0].t <= t {
 		e := r.events.pop()
 		b := e.b
 		if !r.pend[b] || r.gen[b] != e.gen {
 			continue // consumed by a late hit, or canceled by a restart
 		}
-		r.pend[b] = false
-		r.pendBytes -= r.m.size[b]
-		r.pending--
-		r.admit(b, e.t)
-		r.note(b) // flat may not admit it
+		r.flat.Advance(e.t)
+		r.land(b, e.t)
 		landed = true
 	}
 	return landed
+}
+
+// land admits b, whose prefetch GET completed at t.
+func (r *run) land(b int32, t int64) {
+	r.pend[b] = false
+	r.pendBytes -= r.m.size[b]
+	r.pending--
+	r.admit(b, t)
+	r.note(b) // flat may not admit it
 }
 
 // restart empties flat and cancels the GETs in flight; the index and the
@@ -149,4 +179,7 @@ func (r *run) restart() {
 	r.pendBytes = 0
 	r.pending = 0
 	r.events = r.events[:0]
+	if r.link != nil {
+		r.link.cancel()
+	}
 }

@@ -68,6 +68,6 @@ func ExampleRun() {
 	// Output:
 	// none       share of the oracle 0.00, precision 0.00
 	// rfc0008-v3 share of the oracle 0.00, precision 0.00
-	// hint-v3    share of the oracle 0.95, precision 1.00
+	// hint-v3    share of the oracle 1.13, precision 1.00
 	// oracle-v3  share of the oracle 1.00, precision 0.98
 }

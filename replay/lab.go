@@ -69,6 +69,12 @@ type RunSettings struct {
 	GetBandwidthBytesPerS float64 `json:"get_bandwidth_bytes_per_s"`
 	BytesPerToken         int64   `json:"bytes_per_token"`
 	MaxGetsPerS           float64 `json:"max_gets_per_s"`
+	// The budgeted policies' cap on GETs in flight and bucket depth, and
+	// the shared link (0: none).
+	MaxInFlight      int     `json:"max_in_flight"`
+	Burst            int     `json:"burst"`
+	Lease            string  `json:"lease,omitempty"`
+	LinkBandwidthBPS float64 `json:"link_bandwidth_bytes_per_s,omitempty"`
 }
 
 // Result is one replay: a trace under one scenario, lead time and policy.
@@ -340,6 +346,9 @@ func replayOne(ctx context.Context, m *model, s Settings, j *job, runIdle bool) 
 		r.setAdmission(adm)
 	}
 	r.timing = b.timing
+	if s.LinkBandwidth > 0 {
+		r.link = newLink(s.LinkBandwidth, s.GetBandwidth, int64(s.GetLatency))
+	}
 	if err := r.play(ctx, b, j.lead, j.sc.Restart, runIdle); err != nil {
 		return fmt.Errorf("replay: %s, %s, policy %s: %w", m.name, j.sc.Name(), j.policy.Name, err)
 	}
@@ -384,6 +393,10 @@ func replayOne(ctx context.Context, m *model, s Settings, j *job, runIdle bool) 
 			GetBandwidthBytesPerS: s.GetBandwidth,
 			BytesPerToken:         s.BytesPerToken,
 			MaxGetsPerS:           b.maxGetsPerSec,
+			MaxInFlight:           s.MaxInFlight,
+			Burst:                 s.Burst,
+			Lease:                 string(s.Lease),
+			LinkBandwidthBPS:      s.LinkBandwidth,
 		},
 		Elapsed: time.Since(start),
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/wombatkv/prefetch/presets"
 	"github.com/wombatkv/prefetch/replay"
 	"github.com/wombatkv/prefetch/stages/score"
+	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
 // A team's policy, written outside the package with nothing but the Env,
@@ -44,6 +45,7 @@ func TestOwnPolicy(t *testing.T) {
 			h.SetNotify(nil) // cycles on the grid only
 			o := env.PresetOptions()
 			o.Hints = h
+			o.Lease = snapshot.LeaseNone // the reference's grid leases nothing
 			cfg, err := presets.Config(presets.NameHints, o)
 			cfg.Interval = env.Settings.Interval
 			cfg.Filters = nil

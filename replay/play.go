@@ -63,6 +63,7 @@ func (r *run) play(ctx context.Context, b *built, lead time.Duration, restart, r
 		}
 		r.now = t
 		changed := r.complete(t)
+		r.flat.Advance(t) // pins and guesses, on the virtual clock
 		if restartAt == t {
 			r.restart()
 			restartAt = never

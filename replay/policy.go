@@ -11,6 +11,7 @@ import (
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/policy"
 	"github.com/wombatkv/prefetch/presets"
+	"github.com/wombatkv/prefetch/stages/filter"
 	"github.com/wombatkv/prefetch/stages/score"
 	"github.com/wombatkv/prefetch/stages/snapshot"
 )
@@ -115,6 +116,10 @@ func Builtin() []Policy {
 				o := e.Oracle()
 				cfg.Sources = []pipeline.Source{o}
 				cfg.Scorer = o
+				// At most MaxInFlight GETs in flight, across its cycles
+				// too: without a shared link its GETs never outlast a
+				// cycle, so this changes no reference figure.
+				cfg.Filters = append(cfg.Filters, &filter.Budget{MaxInFlight: e.Settings.MaxInFlight, Pending: e.Tiers})
 				return Built{Config: cfg}, nil
 			},
 		},
@@ -127,6 +132,7 @@ func Builtin() []Policy {
 				h.SetNotify(nil) // grid-bound: a hint wakes no cycle
 				o := e.PresetOptions()
 				o.Hints = h
+				o.Lease = snapshot.LeaseNone // the reference's: no lease
 				cfg, err := presets.Config(presets.NameHints, o)
 				if err != nil {
 					return Built{}, err

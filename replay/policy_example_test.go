@@ -97,6 +97,6 @@ func ExampleFromSpec() {
 		fmt.Printf("%s at %v ms lead: share of the oracle %.2f, precision %.2f\n", r.Policy, r.Settings.LeadMs, r.Share, r.Precision)
 	}
 	// Output:
-	// hints at 500 ms lead: share of the oracle 0.85, precision 1.00
-	// hints at 2000 ms lead: share of the oracle 1.00, precision 1.00
+	// hints at 500 ms lead: share of the oracle 1.16, precision 1.00
+	// hints at 2000 ms lead: share of the oracle 1.56, precision 1.00
 }

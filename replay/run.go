@@ -58,6 +58,11 @@ type run struct {
 	events    eventQueue // the GETs in flight, by completion
 	issue     uint64
 	wake      bool
+	// link is the shared link (Settings.LinkBandwidth), nil for none:
+	// then events times the GETs.
+	link         *link
+	cycle        uint64 // the cycles scheduled, each GET's window
+	leases, pins int
 
 	// Tallies.
 	hits, late, cold int
@@ -105,8 +110,13 @@ func newRun(m *model, capacity int64, adm Admission) *run {
 	}
 	r.where = r.flat.Segments()
 	r.setAdmission(adm)
+	r.flat.SetPinBudget(int64(float64(capacity) * DefaultPinShare))
 	return r
 }
+
+// DefaultPinShare is the share of flat that leases may pin (the store's
+// own bound).
+const DefaultPinShare = 0.25
 
 // setAdmission sets where prefetched blocks enter flat, and the probation
 // segment's budget that follows from it, as the store sets them from
@@ -115,6 +125,7 @@ func (r *run) setAdmission(adm Admission) {
 	a := slru.Admission(adm)
 	r.adm, r.place = adm, a.Place()
 	r.flat.SetBudget(r.capacity, a.ProbationBudget(r.capacity))
+	r.flat.SetGuess(a.GuessBudget(r.capacity), int64(a.TTL))
 }
 
 // note tells the oracle, if any, that block b may have become one a GET
@@ -140,6 +151,27 @@ func (r *run) ContainsFlat(_ context.Context, _ string, h block.Hash) bool {
 func (r *run) InFlight(_ string, h block.Hash) bool {
 	b, ok := r.m.lookup(h)
 	return ok && r.pend[b]
+}
+
+// PendingGets returns the prefetch GETs in flight (filter.Pending), for a
+// budget's cap on them.
+func (r *run) PendingGets(string) int { return r.pending }
+
+// Lease leases block h, if flat holds it, until until (snapshot.Leaser):
+// it moves to the MRU end, and with pin it is also pinned, within
+// DefaultPinShare of flat, as the store leases it. It counts as no read.
+func (r *run) Lease(_ string, h block.Hash, until time.Time, pin bool) bool {
+	b, ok := r.m.lookup(h)
+	if !ok || r.where[b] == inNone {
+		return false
+	}
+	r.leases++
+	if pin && r.flat.Pin(b, until.UnixNano()) {
+		r.pins++
+		return true
+	}
+	r.flat.Touch(b)
+	return true
 }
 
 // FreeBytes returns the room where the admission puts a prefetched block,

@@ -43,8 +43,12 @@ func (r *run) serve(i int) {
 			}
 		case r.pend[b]:
 			r.late++
-			wait := max(0, r.pendAt[b]-(t+stall))
-			r.tally.Late(at(t+stall), at(r.pendAt[b]))
+			done := r.pendAt[b]
+			if r.link != nil {
+				done, _ = r.link.join(b) // the request's load from now on
+			}
+			wait := max(0, done-(t+stall))
+			r.tally.Late(at(t+stall), at(done))
 			r.tally.Read(usefulness.ReadJoined)
 			stall += wait
 			r.lateWait += wait
@@ -63,8 +67,12 @@ func (r *run) serve(i int) {
 		default:
 			r.cold++
 			r.tally.Read(usefulness.ReadCold)
-			stall += cost
-			prefix += cost
+			load := cost
+			if r.link != nil {
+				load = r.link.demand(t+stall, float64(m.size[b])) - (t + stall)
+			}
+			stall += load
+			prefix += load
 			r.demandInsert(b, t)
 			missed = true
 		}

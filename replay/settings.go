@@ -13,6 +13,7 @@ import (
 	"github.com/wombatkv/prefetch/presets"
 	"github.com/wombatkv/prefetch/stages/fetch"
 	"github.com/wombatkv/prefetch/stages/score"
+	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
 // Defaults of [Settings]: the reference model of docs/replay-model.md.
@@ -59,10 +60,24 @@ type Settings struct {
 	// Admission is where a prefetched block enters flat, for policies
 	// that do not set their own (default MRU).
 	Admission Admission
-	// GetsPerSecond and Burst are the token bucket of budgeted policies
-	// (16 GETs/s, bursts of 8: the grid's own rate, TopK per Interval).
+	// GetsPerSecond and Burst are the token bucket of budgeted policies:
+	// its rate and its depth (16 GETs/s, the grid's own rate, TopK per
+	// Interval, from a bucket 16 deep: the hints preset's defaults).
 	GetsPerSecond float64
 	Burst         int
+	// MaxInFlight caps the budgeted policies' GETs in flight at once,
+	// every cycle's counted (default Limit: the oracle's own 8).
+	MaxInFlight int
+	// Lease is what the hint policy asks of flat for a hinted block it
+	// already holds (snapshot.LeaseTouch, LeasePin or LeaseNone; empty
+	// means the preset's default, touch).
+	Lease snapshot.LeaseMode
+	// LinkBandwidth, in bytes per second, puts every GET, the requests'
+	// cold loads and the prefetches, on one shared link, the loads served
+	// first (see link.go); each GET still takes GetLatency and moves at
+	// most GetBandwidth. 0, the default, is no shared link: every GET its
+	// own GetBandwidth, the reference model.
+	LinkBandwidth float64
 	// Weights (recency, chain head, model) and HalfLife are the RFC 0008
 	// scorer's, for the rfc0008 policies (default 1.0, 0.3, 0.2 and 600 s,
 	// the seed's; all three weights zero means the default). HalfLife is
@@ -102,6 +117,9 @@ func (s Settings) WithDefaults() Settings {
 	}
 	if s.Burst == 0 {
 		s.Burst = DefaultBurst
+	}
+	if s.MaxInFlight == 0 {
+		s.MaxInFlight = s.Limit
 	}
 	if s.Weights == [3]float64{} {
 		s.Weights = DefaultWeights()
@@ -149,6 +167,17 @@ func (s Settings) Validate() error {
 	}
 	if s.Burst <= 0 {
 		bad("Burst = %d, want >= 1 (0 means the default, %d)", s.Burst, DefaultBurst)
+	}
+	if s.MaxInFlight <= 0 {
+		bad("MaxInFlight = %d, want >= 1 (0 means the default, Limit)", s.MaxInFlight)
+	}
+	if s.Lease != "" {
+		if err := s.Lease.Validate(); err != nil {
+			bad("Lease: %v", err)
+		}
+	}
+	if !(s.LinkBandwidth >= 0) || math.IsInf(s.LinkBandwidth, 0) {
+		bad("LinkBandwidth = %v, want a finite number of bytes per second > 0 (0 means no shared link)", s.LinkBandwidth)
 	}
 	for i, w := range s.Weights {
 		if math.IsNaN(w) || math.IsInf(w, 0) {
@@ -211,21 +240,29 @@ const (
 	// block larger than the segment is wasted and evicts nothing (the
 	// store does not fetch it).
 	AdmitProbation = slru.ModeProbation
+	// AdmitGuess inserts into a guess segment of at most
+	// floor(Fraction x capacity) bytes: a block there is evicted after
+	// the main LRU until it is TTL old, and before every other block from
+	// then on; a read promotes it to the main MRU end.
+	AdmitGuess = slru.ModeGuess
 )
 
 // Admission is where a prefetched block enters flat: a mode, and for
 // probation the segment's share of the capacity.
 type Admission struct {
-	// Mode is AdmitMRU, AdmitLRU or AdmitProbation.
+	// Mode is AdmitMRU, AdmitLRU, AdmitProbation or AdmitGuess.
 	Mode string
-	// Fraction is the probation segment's share of the capacity, in
-	// (0, 1] (1: prefetched blocks may take all of flat, but go before
-	// any block a request read); AdmitProbation only.
+	// Fraction is the probation (or guess) segment's share of the
+	// capacity, in (0, 1] (1: prefetched blocks may take all of flat, but
+	// go before any block a request read); AdmitProbation and AdmitGuess
+	// only.
 	Fraction float64
+	// TTL is how long a guess is protected (AdmitGuess only).
+	TTL time.Duration
 }
 
-// ParseAdmission parses "mru", "lru" or "probation:F" with 0 < F <= 1, as
-// the store parses Config.Admission.
+// ParseAdmission parses "mru", "lru", "probation:F" with 0 < F <= 1 or
+// "guess:F:TTL", as the store parses Config.Admission.
 func ParseAdmission(s string) (Admission, error) {
 	a, err := slru.ParseAdmission(s)
 	if err != nil {

@@ -84,6 +84,13 @@ type Config struct {
 	//     it, but still go before any block that was read. The segment is
 	//     not persisted: a reopened store puts every block in the main
 	//     segment, ordered by file mtime.
+	//   - "guess:F:TTL", 0 < F <= 1, TTL > 0 (e.g. "guess:0.1:5s"): for
+	//     prefetches that are guesses. They enter a guess segment of at
+	//     most floor(F x FlatBudget) bytes (its oldest go first to make
+	//     room), are evicted only after the main segment's blocks while
+	//     younger than TTL (on the wall clock), and before every other
+	//     block once older; a Get promotes one to the main segment. A wrong
+	//     guess so holds its room for at most TTL. Not persisted either.
 	//
 	// Leases of hinted blocks ([Store.Lease]) pin at most PinShare of
 	// FlatBudget, whatever the admission.

@@ -133,3 +133,41 @@ var (
 	_ snapshot.Leaser = (*Store)(nil)
 	_ filter.Pending  = (*Store)(nil)
 )
+
+// TestGuessAdmission: under "guess:F:TTL" a prefetched block is evicted
+// after the blocks read while it is younger than TTL (on the wall clock, a
+// bubble's here), and first once it is older.
+func TestGuessAdmission(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := open(t, Config{FlatBudget: 400, Admission: "guess:0.5:1s"})
+		var bs []testBlock
+		for range 6 {
+			bs = append(bs, newBlock(t, 100))
+		}
+		put := func(x testBlock) {
+			t.Helper()
+			if err := s.Put(ctx, testNS, x.key(), x.payload); err != nil {
+				t.Fatal(err)
+			}
+		}
+		put(bs[0])
+		put(bs[1])
+		put(bs[2])
+		g := bs[3]
+		if err := s.PutCold(ctx, testNS, g.key(), g.payload); err != nil {
+			t.Fatal(err)
+		}
+		if _, found, err := s.Materialize(ctx, testNS, g.hash, g.meta()); err != nil || !found {
+			t.Fatalf("Materialize = found %v, err %v", found, err)
+		}
+		put(bs[4]) // the guess is young: 0 goes
+		time.Sleep(2 * time.Second)
+		put(bs[5]) // the guess is stale: it goes
+		for i, want := range []bool{false, true, true, false, true, true} {
+			if got := s.ContainsFlat(ctx, testNS, bs[i].hash); got != want {
+				t.Errorf("block %d in flat = %v, want %v", i, got, want)
+			}
+		}
+	})
+}

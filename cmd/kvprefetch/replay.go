@@ -19,6 +19,7 @@ import (
 
 	"github.com/wombatkv/prefetch/policy"
 	"github.com/wombatkv/prefetch/replay"
+	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
 const replayAbout = `kvprefetch replay: compare prefetch policies on a request trace.
@@ -237,7 +238,10 @@ func parseReplay(args []string, stderr io.Writer) (*replayRun, error) {
 		interval    = fs.Duration("interval", replay.DefaultInterval, "time between grid cycles")
 		limit       = fs.Int("limit", replay.DefaultLimit, "v3: GETs in flight per cycle")
 		rate        = fs.Float64("gets-per-second", replay.DefaultGetsPerSecond, "GET budget of the budgeted (hint) policies, per second")
-		burst       = fs.Int("burst", replay.DefaultBurst, "burst of the GET budget")
+		burst       = fs.Int("burst", replay.DefaultBurst, "depth of the GET budget's token bucket: the GETs banked in a quiet spell")
+		maxInFlight = fs.Int("max-in-flight", replay.DefaultLimit, "budgeted (hint) policies: most GETs in flight at once, every cycle's counted")
+		lease       = fs.String("lease", "", "hint policy: none, touch or pin a hinted block already in flat (empty: the preset's default, touch)")
+		linkBW      = fs.Float64("link-bandwidth", 0, "put every GET (requests' loads first, then prefetches) on one shared link of `B` bytes per second; 0: none, each GET its own --get-bandwidth")
 		halfLife    = fs.Duration("half-life", replay.DefaultHalfLife, "RFC 0008's recency half-life (rfc0008 and recency policies)")
 		weights     = fs.String("rfc-weights", "1,0.3,0.2", "RFC 0008's weights: recency,chain-head,model")
 	)
@@ -265,7 +269,7 @@ func parseReplay(args []string, stderr io.Writer) (*replayRun, error) {
 	for _, c := range []struct {
 		name string
 		v    int64
-	}{{"k", int64(*k)}, {"limit", int64(*limit)}, {"burst", int64(*burst)}, {"block-tokens", int64(*blockTokens)},
+	}{{"k", int64(*k)}, {"limit", int64(*limit)}, {"burst", int64(*burst)}, {"max-in-flight", int64(*maxInFlight)}, {"block-tokens", int64(*blockTokens)},
 		{"synthetic-requests", int64(*synReqs)}, {"max-line-bytes", int64(*maxLine)}, {"max-request-blocks", int64(*maxBlocks)}} {
 		if c.v < 1 {
 			bad(c.name, ">= 1", c.v)
@@ -296,6 +300,14 @@ func parseReplay(args []string, stderr io.Writer) (*replayRun, error) {
 	if *lead < 0 {
 		bad("lead", ">= 0", *lead)
 	}
+	if !(*linkBW >= 0) || math.IsInf(*linkBW, 0) {
+		bad("link-bandwidth", "bytes per second, a finite number > 0 (0: no shared link)", *linkBW)
+	}
+	if *lease != "" {
+		if _, err := snapshot.ParseLeaseMode(*lease); err != nil {
+			errs = append(errs, fmt.Errorf("replay: --lease %q, want none, touch or pin (empty: the preset's default)", *lease))
+		}
+	}
 	if *parallel < 0 {
 		bad("parallel", ">= 0 (0: one per CPU)", *parallel)
 	}
@@ -312,7 +324,8 @@ func parseReplay(args []string, stderr io.Writer) (*replayRun, error) {
 			GetLatency: *latency, GetBandwidth: *bandwidth,
 			TopK: *k, Interval: *interval, Limit: *limit,
 			Lead: *lead, Admission: adm,
-			GetsPerSecond: *rate, Burst: *burst,
+			GetsPerSecond: *rate, Burst: *burst, MaxInFlight: *maxInFlight,
+			Lease: snapshot.LeaseMode(*lease), LinkBandwidth: *linkBW,
 			HalfLife: *halfLife,
 		},
 		Parallelism: *parallel,

@@ -81,6 +81,9 @@ func TestReplayUsage(t *testing.T) {
 		{"zero seed", append(syn, "--seed", "0"), 2, "--seed = 0, want >= 1 (default 1)"},
 		{"zero synthetic-requests", []string{"replay", "--synthetic", "--synthetic-requests", "0"}, 2, "--synthetic-requests = 0, want >= 1 (default 4000)"},
 		{"zero max-request-blocks", append(syn, "--max-request-blocks", "0"), 2, "--max-request-blocks = 0, want >= 1"},
+		{"zero max-in-flight", append(syn, "--max-in-flight", "0"), 2, "--max-in-flight = 0, want >= 1 (default 8)"},
+		{"negative link-bandwidth", append(syn, "--link-bandwidth", "-1"), 2, "--link-bandwidth = -1, want bytes per second, a finite number > 0 (0: no shared link)"},
+		{"bad lease", append(syn, "--lease", "hold"), 2, `--lease "hold", want none, touch or pin (empty: the preset's default)`},
 		{"every problem at once", append(syn, "--k", "0", "--burst", "0"), 2, "--burst = 0"},
 
 		{"empty trace", []string{"replay", "--trace", empty}, 1, "--trace " + empty + " holds no request"},

@@ -3,8 +3,10 @@ package slru
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Admission modes: where a prefetched entry enters the order.
@@ -19,7 +21,16 @@ const (
 	// list, which holds at most Fraction of the budget and is evicted
 	// before the main list; a read promotes the entry to the main list.
 	ModeProbation = "probation"
+	// ModeGuess admits to the guess list ([PlaceGuess]), which holds at
+	// most Fraction of the budget: a guess is evicted after the main list
+	// for TTL, and before every other entry once TTL has run out; a read
+	// promotes it to the main list. For prefetches that are guesses: a
+	// wrong one costs at most TTL of its room.
+	ModeGuess = "guess"
 )
+
+// wantGuess is what a guess admission must be, for its errors.
+const wantGuess = `want "guess:F:TTL" with 0 < F <= 1 and a TTL > 0, e.g. "guess:0.1:5s"`
 
 // want is what an admission may be, for the errors.
 const want = `want "mru", "lru" or "probation:F" with 0 < F <= 1, e.g. "probation:0.25"`
@@ -33,19 +44,26 @@ const want = `want "mru", "lru" or "probation:F" with 0 < F <= 1, e.g. "probatio
 // is refused: it would refuse every prefetch, which is no prefetch, not
 // an admission.
 type Admission struct {
-	// Mode is ModeMRU, ModeLRU or ModeProbation.
+	// Mode is ModeMRU, ModeLRU, ModeProbation or ModeGuess.
 	Mode string
-	// Fraction is the probation list's share of the budget, in (0, 1];
-	// ignored outside ModeProbation.
+	// Fraction is the probation (or guess) list's share of the budget,
+	// in (0, 1]; ignored under ModeMRU and ModeLRU.
 	Fraction float64
+	// TTL is how long a guess is protected (ModeGuess only).
+	TTL time.Duration
 }
 
-// ParseAdmission parses "mru", "lru" or "probation:F" with 0 < F <= 1.
-// Its errors say what is wrong and what would be right, without the
-// value or a package prefix: the caller names the field and the value.
+// ParseAdmission parses "mru", "lru", "probation:F" with 0 < F <= 1, or
+// "guess:F:TTL" with 0 < F <= 1 and a TTL > 0 (a time.Duration:
+// "guess:0.1:5s"). Its errors say what is wrong and what would be right,
+// without the value or a package prefix: the caller names the field and
+// the value.
 func ParseAdmission(s string) (Admission, error) {
 	mode, frac, hasFrac := strings.Cut(s, ":")
 	a := Admission{Mode: mode}
+	if mode == ModeGuess {
+		return parseGuess(frac)
+	}
 	switch {
 	case mode == ModeProbation && hasFrac:
 		f, err := strconv.ParseFloat(frac, 64)
@@ -67,6 +85,30 @@ func ParseAdmission(s string) (Admission, error) {
 	return a, nil
 }
 
+// parseGuess parses the F:TTL of "guess:F:TTL".
+func parseGuess(rest string) (Admission, error) {
+	frac, ttl, ok := strings.Cut(rest, ":")
+	if !ok {
+		return Admission{}, fmt.Errorf("guess lacks its fraction or its TTL, %s", wantGuess)
+	}
+	a := Admission{Mode: ModeGuess}
+	f, err := strconv.ParseFloat(frac, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return Admission{}, fmt.Errorf("fraction %q is not a number, %s", frac, wantGuess)
+	}
+	a.Fraction = f
+	if err != nil {
+		a.Fraction = math.Inf(1)
+	}
+	if a.TTL, err = time.ParseDuration(ttl); err != nil {
+		return Admission{}, fmt.Errorf("TTL %q is not a duration, %s", ttl, wantGuess)
+	}
+	if err := a.Validate(); err != nil {
+		return Admission{}, err
+	}
+	return a, nil
+}
+
 // Validate reports whether a is an admission ParseAdmission would return,
 // with an error in ParseAdmission's form.
 func (a Admission) Validate() error {
@@ -78,14 +120,25 @@ func (a Admission) Validate() error {
 			return fmt.Errorf("fraction %v is out of range, %s", a.Fraction, want)
 		}
 		return nil
+	case ModeGuess:
+		if !(a.Fraction > 0 && a.Fraction <= 1) {
+			return fmt.Errorf("fraction %v is out of range, %s", a.Fraction, wantGuess)
+		}
+		if a.TTL <= 0 {
+			return fmt.Errorf("TTL %v is out of range, %s", a.TTL, wantGuess)
+		}
+		return nil
 	}
 	return errors.New(want)
 }
 
 // String returns the admission as ParseAdmission reads it.
 func (a Admission) String() string {
-	if a.Mode == ModeProbation {
+	switch a.Mode {
+	case ModeProbation:
 		return a.Mode + ":" + strconv.FormatFloat(a.Fraction, 'g', -1, 64)
+	case ModeGuess:
+		return a.Mode + ":" + strconv.FormatFloat(a.Fraction, 'g', -1, 64) + ":" + a.TTL.String()
 	}
 	return a.Mode
 }
@@ -97,8 +150,19 @@ func (a Admission) Place() Place {
 		return PlaceBack
 	case ModeProbation:
 		return PlaceProbation
+	case ModeGuess:
+		return PlaceGuess
 	}
 	return PlaceFront
+}
+
+// GuessBudget returns the guess list's budget for a total budget of
+// budget bytes, by ProbationBudget's rule; 0 outside ModeGuess.
+func (a Admission) GuessBudget(budget int64) int64 {
+	if a.Mode != ModeGuess {
+		return 0
+	}
+	return Admission{Mode: ModeProbation, Fraction: a.Fraction}.ProbationBudget(budget)
 }
 
 // ProbationBudget returns the probation list's budget for a total budget

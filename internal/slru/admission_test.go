@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -30,6 +31,15 @@ func TestParseAdmission(t *testing.T) {
 		{"probation:", Admission{}, `fraction "" is not a number`},
 		{"probation", Admission{}, "probation lacks its fraction"},
 		{"lru:0.5", Admission{}, "only probation takes a fraction"},
+		{"guess:0.1:5s", Admission{Mode: ModeGuess, Fraction: 0.1, TTL: 5 * time.Second}, ""},
+		{"guess:1:1m0s", Admission{Mode: ModeGuess, Fraction: 1, TTL: time.Minute}, ""},
+		{"guess:0.1", Admission{}, `guess lacks its fraction or its TTL, want "guess:F:TTL" with 0 < F <= 1 and a TTL > 0, e.g. "guess:0.1:5s"`},
+		{"guess:0:5s", Admission{}, "fraction 0 is out of range"},
+		{"guess:x:5s", Admission{}, `fraction "x" is not a number`},
+		{"guess:1e400:5s", Admission{}, "fraction +Inf is out of range"},
+		{"guess:0.1:soon", Admission{}, `TTL "soon" is not a duration`},
+		{"guess:0.1:0s", Admission{}, "TTL 0s is out of range"},
+		{"guess:0.1:-1s", Admission{}, "TTL -1s is out of range"},
 		{"fifo", Admission{}, `want "mru", "lru" or "probation:F" with 0 < F <= 1`},
 		{"", Admission{}, `want "mru", "lru" or "probation:F" with 0 < F <= 1`},
 		{"MRU", Admission{}, `want "mru"`},
@@ -64,6 +74,7 @@ func TestAdmissionPlace(t *testing.T) {
 		{Admission{Mode: ModeMRU}, PlaceFront},
 		{Admission{Mode: ModeLRU}, PlaceBack},
 		{Admission{Mode: ModeProbation, Fraction: 0.5}, PlaceProbation},
+		{Admission{Mode: ModeGuess, Fraction: 0.5, TTL: time.Second}, PlaceGuess},
 	} {
 		if got := tc.a.Place(); got != tc.want {
 			t.Errorf("%v.Place() = %d, want %d", tc.a, got, tc.want)
@@ -86,9 +97,23 @@ func TestProbationBudget(t *testing.T) {
 		{Admission{Mode: ModeProbation, Fraction: 0.5}, math.MaxInt64, 1 << 62},
 		{Admission{Mode: ModeMRU}, 1000, 0},
 		{Admission{Mode: ModeLRU}, 1000, 0},
+		{Admission{Mode: ModeGuess, Fraction: 0.25, TTL: time.Second}, 1000, 0},
 	} {
 		if got := tc.a.ProbationBudget(tc.budget); got != tc.want {
 			t.Errorf("%v.ProbationBudget(%d) = %d, want %d", tc.a, tc.budget, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		a      Admission
+		budget int64
+		want   int64
+	}{
+		{Admission{Mode: ModeGuess, Fraction: 0.25, TTL: time.Second}, 1000, 250},
+		{Admission{Mode: ModeGuess, Fraction: 1, TTL: time.Second}, math.MaxInt64, math.MaxInt64},
+		{Admission{Mode: ModeProbation, Fraction: 0.25}, 1000, 0},
+	} {
+		if got := tc.a.GuessBudget(tc.budget); got != tc.want {
+			t.Errorf("%v.GuessBudget(%d) = %d, want %d", tc.a, tc.budget, got, tc.want)
 		}
 	}
 }
@@ -96,7 +121,7 @@ func TestProbationBudget(t *testing.T) {
 // FuzzParseAdmission: whatever parses is valid, and reads back as itself
 // through String.
 func FuzzParseAdmission(f *testing.F) {
-	for _, s := range []string{"mru", "lru", "probation:0.25", "probation:1", "probation:0x1p-2", "probation:NaN", "lru:1", ":", "probation:1e-320"} {
+	for _, s := range []string{"mru", "lru", "probation:0.25", "probation:1", "probation:0x1p-2", "probation:NaN", "lru:1", ":", "probation:1e-320", "guess:0.1:5s", "guess:1:1ns", "guess:0.5"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
