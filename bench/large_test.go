@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"fmt"
 	"runtime"
 	"testing"
@@ -27,16 +26,7 @@ func BenchmarkCycleLarge(b *testing.B) {
 		}
 		for _, k := range []int{8, 1024} {
 			prefix := fmt.Sprintf("n=%d/k=%d/ages=%s", n, k, ages)
-			b.Run(prefix+"/path=default", func(b *testing.B) {
-				x := fix()
-				p := newPipeline(b, cycleConfig(b, x, k))
-				checkCycle(b, p, x, k)
-				ctx := context.Background()
-				b.ReportAllocs()
-				for b.Loop() {
-					p.Run(ctx)
-				}
-			})
+			b.Run(prefix+"/path=default", func(b *testing.B) { benchDefault(b, fix(), k) })
 			b.Run(prefix+"/path=floor", func(b *testing.B) {
 				x := fix()
 				b.ReportAllocs()
