@@ -18,7 +18,7 @@
 //
 //	PUT  /v1/blocks/{namespace}/{key}   store a block (write route)
 //	GET  /v1/blocks/{namespace}/{key}   read a block: flat first, then cold
-//	HEAD /v1/blocks/{namespace}/{key}   the same, without the body
+//	HEAD /v1/blocks/{namespace}/{key}   its size, tier and metadata; fetches nothing
 //	POST /v1/hints                      announce blocks soon needed (write route); 202
 //	GET  /v1/status                     policies, last cycles, flat usage, hint figures
 //	GET  /metrics                       Prometheus metrics (Config.Gatherer)

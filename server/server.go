@@ -50,7 +50,7 @@ type Config struct {
 	// Store is the node's flat and cold tiers.
 	Store *store.Store
 	// Index is the node's metadata index: a PUT inserts the block, a GET
-	// or HEAD touches it.
+	// touches it (a HEAD reads its metadata only).
 	Index *index.Memory
 	// Hints are the hint intakes by namespace: a hinted block goes to the
 	// intake of its namespace, which wakes its pipeline. A hint for a
@@ -261,8 +261,10 @@ func (s *Server) handlerOf(rt Route) http.Handler {
 		switch rt.Pattern + " " + r.Method {
 		case "/v1/blocks/{namespace}/{key...} PUT":
 			err = s.putBlock(w, r)
-		case "/v1/blocks/{namespace}/{key...} GET", "/v1/blocks/{namespace}/{key...} HEAD":
+		case "/v1/blocks/{namespace}/{key...} GET":
 			err = s.getBlock(w, r)
+		case "/v1/blocks/{namespace}/{key...} HEAD":
+			err = s.headBlock(w, r)
 		case "/v1/hints POST":
 			err = s.postHints(w, r)
 		case "/v1/status GET":

@@ -70,6 +70,14 @@ func TestGetFromCold(t *testing.T) {
 	if err := n.st.PutCold(context.Background(), testNS, block.Key(h), payload); err != nil {
 		t.Fatal(err)
 	}
+	// A HEAD tells the size and the tier, and fetches nothing.
+	head := do(t, http.MethodHead, n.blockURL(testNS, h), nil)
+	if head.status != http.StatusOK || head.header.Get("Content-Length") != strconv.Itoa(len(payload)) || head.header.Get(server.HeaderTier) != "cold" {
+		t.Errorf("HEAD of a block only cold holds: %d, Content-Length %q, tier %q; want 200, %d, cold", head.status, head.header.Get("Content-Length"), head.header.Get(server.HeaderTier), len(payload))
+	}
+	if st := n.st.Stats(); st.ColdGets != 0 || st.FlatBlocks != 0 {
+		t.Errorf("after the HEAD: %d cold GETs, %d flat blocks; want nothing fetched", st.ColdGets, st.FlatBlocks)
+	}
 	for _, want := range []string{"cold", "flat"} {
 		get := do(t, http.MethodGet, n.blockURL(testNS, h), nil)
 		if get.status != http.StatusOK || !bytes.Equal(get.body, payload) || get.header.Get(server.HeaderTier) != want {

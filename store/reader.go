@@ -3,8 +3,10 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/wombatkv/prefetch/internal/usefulness"
@@ -127,4 +129,33 @@ func (s *Store) readerDirect(ctx context.Context, n name, via usefulness.Read) (
 		return nil, err
 	}
 	return &Reader{r: bytes.NewReader(data), size: int64(len(data)), left: int64(len(data)), data: data}, nil
+}
+
+// Stat returns the size of the block with key in namespace ns, and
+// whether flat holds it, without reading its payload or changing either
+// tier: from flat when it holds the block as published (its recency
+// unchanged), else from the size the cold object declares (one cold
+// request whose body is not read; not counted in Stats.ColdGets). It
+// returns an error wrapping [ErrNotFound] when neither tier holds it.
+func (s *Store) Stat(ctx context.Context, ns, key string) (size int64, inFlat bool, err error) {
+	n, err := parseName(ns, key)
+	if err != nil {
+		return 0, false, err
+	}
+	if s.closed.Load() {
+		return 0, false, ErrClosed
+	}
+	if size, ok := s.inFlat(n, 0); ok {
+		return size, true, nil
+	}
+	obj := n.object()
+	body, size, _, err := s.cold.NewReader(ctx, obj)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, false, fmt.Errorf("%w: %s", ErrNotFound, obj)
+		}
+		return 0, false, s.coldErr(ctx, "stat", obj, err)
+	}
+	body.Close()
+	return size, false, nil
 }

@@ -120,3 +120,32 @@ func TestNewReader(t *testing.T) {
 		mustEqual(t, "Get after the drop", b.payload, got)
 	})
 }
+
+// TestStat tells a block's size and tier without reading it: from flat,
+// from cold (flat unchanged, no GET counted), or ErrNotFound.
+func TestStat(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, Config{})
+	inFlat, onlyCold := newBlock(t, 3000), newBlock(t, 7000)
+	if err := s.Put(ctx, testNS, inFlat.key(), inFlat.payload); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutCold(ctx, testNS, onlyCold.key(), onlyCold.payload); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		b    testBlock
+		flat bool
+	}{{inFlat, true}, {onlyCold, false}} {
+		size, flat, err := s.Stat(ctx, testNS, tc.b.key())
+		if err != nil || size != int64(len(tc.b.payload)) || flat != tc.flat {
+			t.Errorf("Stat = %d, %v, %v; want %d, %v, nil", size, flat, err, len(tc.b.payload), tc.flat)
+		}
+	}
+	if st := s.Stats(); st.FlatBlocks != 1 || st.ColdGets != 0 {
+		t.Errorf("after Stat: %d flat blocks, %d cold GETs; want 1 and 0 (nothing fetched)", st.FlatBlocks, st.ColdGets)
+	}
+	if _, _, err := s.Stat(ctx, testNS, newBlock(t, 10).key()); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Stat of a block no tier holds: %v, want ErrNotFound", err)
+	}
+}
