@@ -107,7 +107,7 @@ func Builtin() []Policy {
 		},
 		{
 			Name:  PolicyOracleV3,
-			About: "clairvoyant: the K blocks not in flat and not in flight whose next use is soonest (v3 fetch)",
+			About: "clairvoyant: the K blocks not in flat and not in flight whose next use is soonest, at most MaxInFlight in flight (v3 fetch)",
 			Build: func(e *Env) (Built, error) {
 				cfg, err := presets.Config(presets.NameV3, e.PresetOptions())
 				if err != nil {
@@ -149,7 +149,7 @@ func Builtin() []Policy {
 		},
 		{
 			Name:     PolicyHintV3,
-			About:    "preset hints: event-driven (a hint wakes the worker), earliest deadline first among hinted blocks not in flat and not in flight, GET budget of K per cycle and GetsPerSecond with Burst (v3 fetch)",
+			About:    "preset hints: event-driven (a hint wakes the worker), leases hinted blocks already in flat, earliest deadline first among hinted blocks not in flat and not in flight, GET budget of K per cycle, MaxInFlight in flight and GetsPerSecond from a bucket Burst deep (v3 fetch)",
 			UsesLead: true,
 			Build: func(e *Env) (Built, error) {
 				o := e.PresetOptions()
@@ -161,7 +161,7 @@ func Builtin() []Policy {
 		},
 		{
 			Name:  PolicyWarmupV3,
-			About: "preset warmup (the background default): most recent blocks not in flat and not in flight, fetched only into flat's free room, admitted at the LRU end (v3 fetch)",
+			About: "preset warmup (the background default): most recent blocks not in flat and not in flight, fetched only into flat's free room with at most MaxInFlight in flight, admitted at the LRU end (v3 fetch)",
 			Build: func(e *Env) (Built, error) {
 				cfg, err := presets.Config(presets.NameWarmup, e.PresetOptions())
 				return Built{Config: cfg, Admission: Admission{Mode: AdmitLRU}}, err
