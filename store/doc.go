@@ -5,7 +5,11 @@
 // asks it [Store.ContainsFlat] (a filter.Flat), the in-flight filter asks
 // it [Store.InFlight] (a filter.InFlight), and the fetch stage calls
 // [Store.Materialize] (a fetch.Materializer) to pull a block from cold
-// into flat. The node itself writes through [Store.Put] (cold, then flat)
+// into flat; the hint preset leases hinted blocks flat already holds
+// through [Store.Lease] (a snapshot.Leaser: moved to the most recently
+// used end, or pinned until due, within [PinShare] of the budget), and
+// the GET budgets' cap in flight reads [Store.PendingGets] (a
+// filter.Pending). The node itself writes through [Store.Put] (cold, then flat)
 // and reads through [Store.Get] (flat, else cold, then published to flat).
 // Those contracts speak in [block] types, so the store imports nothing of
 // this module but package block: a node that embeds it does not build the
