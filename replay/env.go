@@ -47,9 +47,9 @@ var (
 // for each replay; its values serve that replay alone.
 type Env struct {
 	// Settings are the replay's settings, defaults filled in: a policy
-	// reads its budget (TopK, Interval, Limit, GetsPerSecond, Burst) and
-	// its scorer's weights and half-life from them, as the shipped
-	// policies do.
+	// reads its budget (TopK, Interval, Limit, GetsPerSecond, Burst,
+	// MaxInFlight), its lease (Lease) and its scorer's weights and
+	// half-life from them, as the shipped policies do.
 	Settings Settings
 	// Index is the node's metadata index: every block seen so far, with
 	// its last access, position and parent. A policy reads it; the lab
@@ -121,10 +121,11 @@ func (e *Env) Hints() *snapshot.Hints {
 }
 
 // PresetOptions returns the options of a preset over the node: Index,
-// Tiers, Model, Clock and GetTime, with the budget of Settings (TopK,
-// Interval, Limit, GetsPerSecond, Burst) and the presets' MyelonInstr
-// lines written to io.Discard, as a node writes them somewhere. Hints is
-// left nil: set it to [Env.Hints] for the hints preset.
+// Tiers, Model, Clock and GetTime, with the budget and lease of Settings
+// (TopK, Interval, Limit, GetsPerSecond, Burst, MaxInFlight, Lease) and
+// the presets' MyelonInstr lines written to io.Discard, as a node writes
+// them somewhere. Hints is left nil: set it to [Env.Hints] for the hints
+// preset.
 //
 //	cfg, err := presets.Config(presets.NameV3, env.PresetOptions())
 //	cfg.Scorer = myScorer
