@@ -89,3 +89,26 @@ func ExampleNewAlreadyFlat() {
 type flightSet map[block.Hash]bool
 
 func (s flightSet) InFlight(_ string, h block.Hash) bool { return s[h] }
+
+// ExampleBudget_maxInFlight: the cap counts the GETs in flight across the
+// worker (other cycles', other pipelines'), and a candidate it refuses
+// takes no token.
+func ExampleBudget_maxInFlight() {
+	inFlight := 6
+	b := &filter.Budget{Rate: 16, Burst: 16, MaxInFlight: 8, Pending: filter.PendingFunc(func(string) int { return inFlight })}
+	t0 := time.Unix(0, 0)
+	for i, n := range []int{6, 0} {
+		inFlight = n
+		cy := &pipeline.Cycle{Seq: uint64(i + 1), Now: t0}
+		passed := 0
+		for range 20 {
+			if b.Skip(context.Background(), cy, pipeline.Candidate{}) == "" {
+				passed++
+			}
+		}
+		fmt.Printf("%d in flight: %d GETs\n", n, passed)
+	}
+	// Output:
+	// 6 in flight: 2 GETs
+	// 0 in flight: 8 GETs
+}

@@ -100,3 +100,36 @@ func ExampleNewIndex() {
 	// Output:
 	// 01 0 true
 }
+
+// leaser is a flat tier of a few blocks that leases what it holds (a
+// store implements snapshot.Leaser).
+type leaser map[block.Hash]bool
+
+func (l leaser) Lease(_ string, h block.Hash, until time.Time, pin bool) bool {
+	if l[h] {
+		fmt.Printf("lease %s until %s, pin %v\n", h.String()[:2], until.UTC().Format("15:04:05"), pin)
+	}
+	return l[h]
+}
+
+// ExampleHints_SetLease: the block of each new hint is leased when the
+// hint first reaches a cycle, if flat holds it; pinned until its Due plus
+// the grace.
+func ExampleHints_SetLease() {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	h := snapshot.NewHints(snapshot.HintsConfig{Clock: func() time.Time { return now }})
+	if err := h.SetLease(snapshot.LeasePin, leaser{{1}: true}, time.Second); err != nil {
+		fmt.Println(err)
+		return
+	}
+	h.Add(snapshot.Hint{Hash: block.Hash{1}, Due: now.Add(2 * time.Second)},
+		snapshot.Hint{Hash: block.Hash{2}, Due: now.Add(2 * time.Second)})
+	for range 2 { // the second cycle leases nothing again
+		for range h.Candidates(context.Background(), &pipeline.Cycle{Now: now}) {
+		}
+	}
+	fmt.Println("leased:", h.Stats().Leased)
+	// Output:
+	// lease 01 until 12:00:03, pin true
+	// leased: 1
+}
