@@ -61,6 +61,7 @@ type figure struct {
 	y        map[point]float64
 	lo, hi   float64 // y range, shared by every panel
 	rate     string  // the GET rate cap of every line, when they share one
+	link     float64 // the shared link's bytes/s of every result, when they share one; 0: none
 }
 
 // point is one y value: a policy's share in one panel at one category.
@@ -203,6 +204,15 @@ func newFigure(results []replay.Result) (*figure, error) {
 	if len(rates) == 1 {
 		for r := range rates {
 			f.rate = fmt.Sprintf("%g GET/s", r)
+		}
+	}
+	if len(results) > 0 {
+		f.link = results[0].Settings.LinkBandwidthBPS
+		for _, r := range results {
+			if r.Settings.LinkBandwidthBPS != f.link {
+				f.link = 0 // merged runs of several links: the title cannot say one
+				break
+			}
 		}
 	}
 	for _, p := range f.policies {
@@ -386,6 +396,10 @@ func (f *figure) header(width vg.Length) *header {
 	}
 	if f.rate != "" {
 		title += "; every policy at most " + f.rate
+	}
+	if f.link > 0 {
+		bw := strings.NewReplacer("e+0", "e", "e+", "e").Replace(fmt.Sprintf("%g", f.link))
+		title += "; every GET on one shared link of " + bw + " B/s"
 	}
 	h := &header{}
 	line := ""
