@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/samber/lo"
 	"github.com/wombatkv/prefetch/policy"
 	"github.com/wombatkv/prefetch/replay"
 	"github.com/wombatkv/prefetch/stages/snapshot"
@@ -467,11 +468,7 @@ func loadPolicy(path string) (replay.Policy, fileRecord, error) {
 
 // policyNames returns the policies' names.
 func policyNames(ps []replay.Policy) []string {
-	names := make([]string, len(ps))
-	for i, p := range ps {
-		names[i] = p.Name
-	}
-	return names
+	return lo.Map(ps, func(p replay.Policy, _ int) string { return p.Name })
 }
 
 // lineError is a bad trace line, its ways out named by the flags that
@@ -528,13 +525,7 @@ func fraction(s string) (float64, error) {
 }
 
 func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
+	return lo.Compact(lo.Map(strings.Split(s, ","), func(p string, _ int) string { return strings.TrimSpace(p) }))
 }
 
 // isTerminal reports whether w is a terminal (a character device).

@@ -17,6 +17,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
+	"github.com/samber/lo"
 	"github.com/wombatkv/prefetch/replay"
 )
 
@@ -137,26 +138,16 @@ func newFigure(results []replay.Result) (*figure, error) {
 	}
 	var scs []scenario
 	var leads []float64
-	rates := map[float64]bool{}
-	for _, r := range results {
-		if !slices.Contains(f.traces, r.Trace) {
-			f.traces = append(f.traces, r.Trace)
-		}
-		if !slices.ContainsFunc(scs, func(s scenario) bool { return s.name == r.Scenario }) {
-			scs = append(scs, scenario{r.Scenario, strings.HasSuffix(r.Scenario, "+restart"),
-				float64(r.CapacityBytes) / float64(max(r.UniqueBytes, 1))})
-		}
-		if !slices.Contains(leads, r.Settings.LeadMs) {
-			leads = append(leads, r.Settings.LeadMs)
-		}
-		if reference(r.Policy) {
-			continue
-		}
-		if !slices.Contains(f.policies, r.Policy) {
-			f.policies = append(f.policies, r.Policy)
-		}
-		rates[r.Settings.MaxGetsPerS] = true
+	// Each in the order the results first name it.
+	f.traces = lo.Uniq(lo.Map(results, func(r replay.Result, _ int) string { return r.Trace }))
+	for _, r := range lo.UniqBy(results, func(r replay.Result) string { return r.Scenario }) {
+		scs = append(scs, scenario{r.Scenario, strings.HasSuffix(r.Scenario, "+restart"),
+			float64(r.CapacityBytes) / float64(max(r.UniqueBytes, 1))})
 	}
+	leads = lo.Uniq(lo.Map(results, func(r replay.Result, _ int) float64 { return r.Settings.LeadMs }))
+	ranked := lo.Reject(results, func(r replay.Result, _ int) bool { return reference(r.Policy) })
+	f.policies = lo.Uniq(lo.Map(ranked, func(r replay.Result, _ int) string { return r.Policy }))
+	rates := lo.Uniq(lo.Map(ranked, func(r replay.Result, _ int) float64 { return r.Settings.MaxGetsPerS }))
 	slices.Sort(leads)
 	// Plain capacities in increasing order, then the restarts.
 	slices.SortStableFunc(scs, func(a, b scenario) int {
@@ -202,9 +193,7 @@ func newFigure(results []replay.Result) (*figure, error) {
 		}
 	}
 	if len(rates) == 1 {
-		for r := range rates {
-			f.rate = fmt.Sprintf("%g GET/s", r)
-		}
+		f.rate = fmt.Sprintf("%g GET/s", rates[0])
 	}
 	if len(results) > 0 {
 		f.link = results[0].Settings.LinkBandwidthBPS
