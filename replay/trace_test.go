@@ -159,7 +159,7 @@ func TestParseAdmission(t *testing.T) {
 		{"probation:2", Admission{}, "fraction 2 is out of range"},
 		{"probation:x", Admission{}, "not a number"},
 		{"lru:0.5", Admission{}, "only probation takes a fraction"},
-		{"fifo", Admission{}, `replay: admission "fifo": want "mru", "lru" or "probation:F" with 0 < F <= 1`},
+		{"fifo", Admission{}, `replay: admission "fifo": want "mru", "lru", "probation:F" with 0 < F <= 1`},
 	} {
 		got, err := ParseAdmission(tc.in)
 		if tc.err != "" {

@@ -37,7 +37,7 @@ func TestConfigValidate(t *testing.T) {
 			want: []string{
 				`store: ColdURL = "/just/a/path", want a URL with a scheme (file:///path, mem://, or s3://bucket?region=... through store/gocloud)`,
 				"store: FlatBudget = -1, want > 0 bytes (0 means the default, 1073741824)",
-				`store: Admission = "fifo", want "mru", "lru" or "probation:F" with 0 < F <= 1, e.g. "probation:0.25" (empty means the default, "mru")`,
+				`store: Admission = "fifo", want "mru", "lru", "probation:F" with 0 < F <= 1 (e.g. "probation:0.25") or "guess:F:TTL" with 0 < F <= 1 and a TTL > 0 (e.g. "guess:0.1:5s") (empty means the default, "mru")`,
 			},
 		},
 		{
@@ -75,22 +75,22 @@ func TestConfigValidate(t *testing.T) {
 		{
 			name: "probation fraction out of range",
 			cfg:  Config{FlatDir: "/x", ColdURL: "mem://", Admission: "probation:1.5"},
-			want: []string{`store: Admission = "probation:1.5", fraction 1.5 is out of range, want "mru", "lru" or "probation:F" with 0 < F <= 1, e.g. "probation:0.25" (empty means the default, "mru")`},
+			want: []string{`store: Admission = "probation:1.5", fraction 1.5 is out of range, want "mru", "lru", "probation:F" with 0 < F <= 1 (e.g. "probation:0.25") or "guess:F:TTL" with 0 < F <= 1 and a TTL > 0 (e.g. "guess:0.1:5s") (empty means the default, "mru")`},
 		},
 		{
 			name: "probation fraction zero",
 			cfg:  Config{FlatDir: "/x", ColdURL: "mem://", Admission: "probation:0"},
-			want: []string{`store: Admission = "probation:0", fraction 0 is out of range, want "mru", "lru" or "probation:F" with 0 < F <= 1, e.g. "probation:0.25" (empty means the default, "mru")`},
+			want: []string{`store: Admission = "probation:0", fraction 0 is out of range, want "mru", "lru", "probation:F" with 0 < F <= 1 (e.g. "probation:0.25") or "guess:F:TTL" with 0 < F <= 1 and a TTL > 0 (e.g. "guess:0.1:5s") (empty means the default, "mru")`},
 		},
 		{
 			name: "probation fraction not a number",
 			cfg:  Config{FlatDir: "/x", ColdURL: "mem://", Admission: "probation:x"},
-			want: []string{`store: Admission = "probation:x", fraction "x" is not a number, want "mru", "lru" or "probation:F" with 0 < F <= 1, e.g. "probation:0.25" (empty means the default, "mru")`},
+			want: []string{`store: Admission = "probation:x", fraction "x" is not a number, want "mru", "lru", "probation:F" with 0 < F <= 1 (e.g. "probation:0.25") or "guess:F:TTL" with 0 < F <= 1 and a TTL > 0 (e.g. "guess:0.1:5s") (empty means the default, "mru")`},
 		},
 		{
 			name: "probation fraction NaN",
 			cfg:  Config{FlatDir: "/x", ColdURL: "mem://", Admission: "probation:NaN"},
-			want: []string{`store: Admission = "probation:NaN", fraction NaN is out of range, want "mru", "lru" or "probation:F" with 0 < F <= 1, e.g. "probation:0.25" (empty means the default, "mru")`},
+			want: []string{`store: Admission = "probation:NaN", fraction NaN is out of range, want "mru", "lru", "probation:F" with 0 < F <= 1 (e.g. "probation:0.25") or "guess:F:TTL" with 0 < F <= 1 and a TTL > 0 (e.g. "guess:0.1:5s") (empty means the default, "mru")`},
 		},
 	}
 	for _, tc := range tests {

@@ -100,8 +100,9 @@
 // The flat tier holds at most Config.FlatBudget payload bytes. Publishing
 // past it evicts the least recently used blocks first; Get marks a block
 // it reads as most recently used, and Config.Admission says where a
-// prefetched block enters ("mru", "lru" or "probation:F"). The recency order
-// is mirrored in the files' modification times, so [Open] rebuilds it.
+// prefetched block enters ("mru", "lru", "probation:F" or "guess:F:TTL").
+// The recency order is mirrored in the files' modification times, so
+// [Open] rebuilds it.
 //
 // # Prefetch accounting
 //

@@ -127,7 +127,7 @@ func parseDemoFlags(args []string, stderr io.Writer) (*demoFlags, error) {
 	fs.StringVar(&f.cold, "cold", "", "cold tier bucket URL: file:///dir, s3://bucket?region=..., mem:// (default: a temporary file:// bucket, removed at the end)")
 	fs.StringVar(&f.flat, "flat", "", "flat tier directory, kept at the end (default: a temporary directory, removed at the end); one that holds files must have room in --flat-budget for them and every block of the run")
 	fs.Var(&f.flatBudget, "flat-budget", "flat tier byte budget, least recently used blocks evicted past it (default 1GiB)")
-	fs.StringVar(&f.admission, "admission", store.DefaultAdmission, `where a prefetched block enters flat's LRU order: "mru", "lru" or "probation:F"`)
+	fs.StringVar(&f.admission, "admission", store.DefaultAdmission, `where a prefetched block enters flat's LRU order: "mru", "lru", "probation:F" or "guess:F:TTL"`)
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics while the demo runs (e.g. 127.0.0.1:9464)")
 	fs.BoolVar(&f.keep, "keep", false, "keep the temporary tiers, and the objects seeded in a --cold bucket")
 	fs.Var(&f.shadowArgs, "shadow", "a candidate policy to run in shadow beside the live one, fetching nothing: a preset name or a policy spec file; repeatable. The summary compares them")

@@ -92,7 +92,7 @@ func TestDemoPolicyErrors(t *testing.T) {
 		want []string
 	}{
 		{"a field misspelt", []string{"--policy", typo}, []string{typo + `: scorer.params.half_lif: unknown field, want one of half_life (did you mean "half_life"?)`}},
-		{"a bad admission", []string{"--policy", admission}, []string{`the admission of --policy ` + admission + ` = "fifo", want "mru", "lru" or "probation:F"`}},
+		{"a bad admission", []string{"--policy", admission}, []string{`the admission of --policy ` + admission + ` = "fifo", want "mru", "lru", "probation:F"`}},
 		{"no such file", []string{"--policy", filepath.Join(dir, "none.json")}, []string{"--policy " + filepath.Join(dir, "none.json") + ": no such file, want a policy spec file"}},
 		{"an empty name", []string{"--policy", ""}, []string{"--policy is empty, want the name of a policy spec file"}},
 		{"a preset too", []string{"--policy", good, "--preset", "v2"}, []string{"--preset and --policy both given, want one"}},

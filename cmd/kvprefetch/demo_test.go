@@ -383,7 +383,7 @@ func TestDemoUsageErrors(t *testing.T) {
 		{"zero block size", []string{"--block-size", "0"}, []string{"--block-size = 0, want >= 1 byte"}},
 		{"cold without a scheme", []string{"--cold", "/data/cold"}, []string{`--cold = "/data/cold", want a URL with a scheme`}},
 		{"unknown cold scheme", []string{"--cold", "gopher://x", "--blocks", "1"}, []string{`open the cold tier "gopher://x"`, "check --cold"}},
-		{"bad admission", []string{"--admission", "fifo"}, []string{`--admission = "fifo", want "mru", "lru" or "probation:F"`}},
+		{"bad admission", []string{"--admission", "fifo"}, []string{`--admission = "fifo", want "mru", "lru", "probation:F"`}},
 		{"bad namespace", []string{"--namespace", "../x"}, []string{`--namespace: block: bad namespace "../x"`}},
 		{"bad limit", []string{"--limit", "0"}, []string{"--limit = 0, want >= 1"}},
 		{"several at once", []string{"--top-k", "0", "--cycles", "0"}, []string{"--top-k = 0, want >= 1", "--cycles = 0, want >= 1"}},

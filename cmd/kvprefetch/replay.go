@@ -220,7 +220,7 @@ func parseReplay(args []string, stderr io.Writer) (*replayRun, error) {
 		restart   = fs.String("restart", "0.2", "capacity of the restart scenario (flat emptied at the time midpoint); 0 for none")
 		lead      = fs.Duration("lead", 0, "how long before it is served a request becomes visible as a hint")
 		leads     = fs.String("sweep-lead", "", "comma-separated lead times to replay the hint policies at (e.g. 0,250ms,500ms,1s,2s,5s); overrides --lead")
-		admission = fs.String("admission", "mru", "where a prefetched block enters the flat LRU: mru, lru or probation:F (policies that set their own keep it)")
+		admission = fs.String("admission", "mru", "where a prefetched block enters the flat LRU: mru, lru, probation:F or guess:F:TTL (policies that set their own keep it)")
 		jsonOut   = fs.String("json", "", "write the results and their provenance as JSON to `FILE` (- for stdout)")
 		csvOut    = fs.String("csv", "", "write the results as CSV to `FILE` (- for stdout), the provenance in # lines above")
 		plotOut   = fs.String("plot", "", "draw share of the oracle against capacity (or lead, with --sweep-lead) to `FILE.png`")

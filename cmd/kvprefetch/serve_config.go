@@ -109,7 +109,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		flat       = fs.String("flat", "", "the flat tier's `DIR` (required)")
 		cold       = fs.String("cold", "", "the cold tier's `URL`: file:///dir, mem://, s3://bucket?region=... (required)")
 		flatBudget = sizeFlag(store.DefaultFlatBudget)
-		admission  = fs.String("admission", "", "where prefetched blocks enter flat's order: mru, lru, probation:F (default: the background policy's, else mru)")
+		admission  = fs.String("admission", "", "where prefetched blocks enter flat's order: mru, lru, probation:F, guess:F:TTL (default: the background policy's, else mru)")
 		namespace  = fs.String("namespace", pipeline.DefaultNamespace, "the `NAMESPACE` the pipelines prefetch")
 		tokenFile  = fs.String("token-file", "", "a `FILE` holding the bearer token the write and hint routes require (default: none required)")
 		snapshot   = fs.String("snapshot", "", "the index snapshot `FILE` (default: "+snapshotName+" in the flat directory)")

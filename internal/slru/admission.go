@@ -33,7 +33,7 @@ const (
 const wantGuess = `want "guess:F:TTL" with 0 < F <= 1 and a TTL > 0, e.g. "guess:0.1:5s"`
 
 // want is what an admission may be, for the errors.
-const want = `want "mru", "lru" or "probation:F" with 0 < F <= 1, e.g. "probation:0.25"`
+const want = `want "mru", "lru", "probation:F" with 0 < F <= 1 (e.g. "probation:0.25") or "guess:F:TTL" with 0 < F <= 1 and a TTL > 0 (e.g. "guess:0.1:5s")`
 
 // Admission is where a prefetched entry enters the order: a mode, and for
 // ModeProbation the probation list's share of the budget.

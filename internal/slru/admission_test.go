@@ -40,8 +40,8 @@ func TestParseAdmission(t *testing.T) {
 		{"guess:0.1:soon", Admission{}, `TTL "soon" is not a duration`},
 		{"guess:0.1:0s", Admission{}, "TTL 0s is out of range"},
 		{"guess:0.1:-1s", Admission{}, "TTL -1s is out of range"},
-		{"fifo", Admission{}, `want "mru", "lru" or "probation:F" with 0 < F <= 1`},
-		{"", Admission{}, `want "mru", "lru" or "probation:F" with 0 < F <= 1`},
+		{"fifo", Admission{}, `want "mru", "lru", "probation:F" with 0 < F <= 1`},
+		{"", Admission{}, `want "mru", "lru", "probation:F" with 0 < F <= 1`},
 		{"MRU", Admission{}, `want "mru"`},
 	}
 	for _, tc := range tests {

@@ -1,6 +1,6 @@
 // Package slru is the flat tier's replacement policy, written once: a
 // byte-weighted segmented LRU ([Order]) and the admission setting
-// ([Admission], "mru", "lru" or "probation:F") that says where a
+// ([Admission], "mru", "lru", "probation:F" or "guess:F:TTL") that says where a
 // prefetched block enters it.
 //
 // The store's flat tier (store.Config.Admission) and the replay lab's
