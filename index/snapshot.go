@@ -170,6 +170,16 @@ func SaveSnapshot(path string, r Reader) (n int, err error) {
 // stays bounded whatever the file's size: the file is read twice, a chunk
 // at a time.
 func LoadSnapshot(path string, x *Memory) (int, error) {
+	// A snapshot is a plain file: anything else (a fifo, whose open would
+	// block, a device, a directory) is refused before it is opened, and
+	// the file opened must be the one checked.
+	li, err := os.Stat(path)
+	if err != nil {
+		return 0, fmt.Errorf("index: load snapshot: %w", err)
+	}
+	if !li.Mode().IsRegular() {
+		return 0, fmt.Errorf("%w %s: a %v, not a plain file", ErrBadSnapshot, path, li.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("index: load snapshot: %w", err)
@@ -178,6 +188,9 @@ func LoadSnapshot(path string, x *Memory) (int, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return 0, fmt.Errorf("index: load snapshot: %w", err)
+	}
+	if !os.SameFile(li, fi) {
+		return 0, fmt.Errorf("%w %s: replaced while it was opened", ErrBadSnapshot, path)
 	}
 	count, err := checkSnapshot(f, fi.Size(), path)
 	if err != nil {
