@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"math"
+	"time"
 )
 
 // Hash is a block's 256-bit content hash (BLAKE3 in the node). Hashes order
@@ -73,3 +74,24 @@ func (m Meta) Size() (n int64, ok bool) {
 
 // IsChainHead reports whether the block starts a chain (Seq 0).
 func (m Meta) IsChainHead() bool { return m.Seq == 0 }
+
+// Nanos returns t in nanoseconds since the Unix epoch, as
+// [Meta.LastAccessNs] and every other instant of the module counts time,
+// clamped to the int64 range (from the year 1677 to 2262) beyond which
+// time.Time.UnixNano is undefined: math.MinInt64 before it, math.MaxInt64
+// after it.
+func Nanos(t time.Time) int64 {
+	switch {
+	case t.Before(minNanos):
+		return math.MinInt64
+	case t.After(maxNanos):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// The instants Nanos clamps to.
+var (
+	minNanos = time.Unix(0, math.MinInt64)
+	maxNanos = time.Unix(0, math.MaxInt64)
+)

@@ -54,7 +54,7 @@ func (s *Store) Lease(ns string, h block.Hash, until time.Time, pin bool) bool {
 	}
 	s.rec.o.Advance(now.UnixNano())
 	if pin {
-		if s.rec.o.Pin(hd, until.UnixNano()) {
+		if s.rec.o.Pin(hd, block.Nanos(until)) {
 			s.lease.Pinned++
 			return true
 		}

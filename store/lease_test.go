@@ -171,3 +171,30 @@ func TestGuessAdmission(t *testing.T) {
 		}
 	})
 }
+
+// TestLeaseFarFuture: a pin until a time beyond 2262 (where UnixNano is
+// undefined) holds, as one until the end of time would, within the pin
+// budget; it does not wrap into the past and end at once.
+func TestLeaseFarFuture(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, Config{FlatBudget: 400})
+	a := newBlock(t, 100)
+	if err := s.Put(ctx, testNS, a.key(), a.payload); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Lease(testNS, a.hash, time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), true) {
+		t.Fatal("Lease = false, want true: flat holds the block")
+	}
+	for range 4 { // three blocks fill the rest of flat; a fourth evicts, not a
+		b := newBlock(t, 100)
+		if err := s.Put(ctx, testNS, b.key(), b.payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := s.Stats().Lease; st.Pinned != 1 || st.PinnedBytes != 100 {
+		t.Errorf("Stats.Lease = %+v, want the block pinned (1, 100 bytes)", st)
+	}
+	if _, err := s.Get(ctx, testNS, a.key()); err != nil || !s.ContainsFlat(ctx, testNS, a.hash) {
+		t.Errorf("the pinned block left flat (Get: %v)", err)
+	}
+}

@@ -32,24 +32,9 @@ type Hint struct {
 	Due time.Time
 }
 
-// The instants a hint's Due is clamped to: UnixNano is defined only
-// between them.
-var (
-	minDue = time.Unix(0, math.MinInt64)
-	maxDue = time.Unix(0, math.MaxInt64)
-)
-
-// dueNanos returns t in nanoseconds since the Unix epoch, clamped to the
-// range where that is defined.
-func dueNanos(t time.Time) int64 {
-	switch {
-	case t.Before(minDue):
-		return math.MinInt64
-	case t.After(maxDue):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
+// maxDue is the last instant a hint's Due is told apart from a later one
+// (block.Nanos clamps beyond it).
+var maxDue = time.Unix(0, math.MaxInt64)
 
 // DefaultHintCapacity is the default bound of a [Hints] intake.
 const DefaultHintCapacity = 4096
@@ -191,11 +176,11 @@ func (h *Hints) Add(hints ...Hint) {
 	if len(hints) == 0 {
 		return
 	}
-	added := dueNanos(h.clock())
+	added := block.Nanos(h.clock())
 	h.mu.Lock()
 	for _, x := range hints {
 		h.arrived++
-		e := hintEntry{hash: x.Hash, meta: x.Meta, due: dueNanos(x.Due), arrival: h.arrived, added: added}
+		e := hintEntry{hash: x.Hash, meta: x.Meta, due: block.Nanos(x.Due), arrival: h.arrived, added: added}
 		if h.n == len(h.ring) && len(h.ring) < h.capacity {
 			h.grow()
 		}
@@ -269,7 +254,7 @@ func (h *Hints) Rank(hash block.Hash) (int, bool) {
 // first, then in the arrival order of that hint, with its metadata (from Lookup when set; a
 // block Lookup does not know is held back).
 func (h *Hints) Candidates(_ context.Context, cy *pipeline.Cycle) iter.Seq2[block.Hash, block.Meta] {
-	now := dueNanos(cy.Now)
+	now := block.Nanos(cy.Now)
 	grace := int64(h.grace)
 	h.mu.Lock()
 	clear(h.due)

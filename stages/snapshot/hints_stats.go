@@ -154,7 +154,7 @@ func (h *Hints) Stats() HintStats {
 // (HintStats.AlreadyFlat). A hint dropped before the end of the cycle
 // that served it counts as dropped only.
 func (h *Hints) Observe(o *pipeline.Outcome) {
-	end := dueNanos(h.clock())
+	end := block.Nanos(h.clock())
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	a := &h.acct
