@@ -110,13 +110,12 @@ func newRun(m *model, capacity int64, adm Admission) *run {
 	}
 	r.where = r.flat.Segments()
 	r.setAdmission(adm)
-	r.flat.SetPinBudget(int64(float64(capacity) * DefaultPinShare))
 	return r
 }
 
-// DefaultPinShare is the share of flat that leases may pin (the store's
-// own bound).
-const DefaultPinShare = 0.25
+// DefaultPinShare is the share of flat that leases may pin: the store's
+// own bound, store.PinShare.
+const DefaultPinShare = slru.PinShare
 
 // setAdmission sets where prefetched blocks enter flat, and the probation
 // segment's budget that follows from it, as the store sets them from
@@ -125,7 +124,7 @@ func (r *run) setAdmission(adm Admission) {
 	a := slru.Admission(adm)
 	r.adm, r.place = adm, a.Place()
 	r.flat.SetBudget(r.capacity, a.ProbationBudget(r.capacity))
-	r.flat.SetGuess(a.GuessBudget(r.capacity), int64(a.TTL))
+	r.flat.SetTimed(r.capacity, a)
 }
 
 // note tells the oracle, if any, that block b may have become one a GET
@@ -166,11 +165,9 @@ func (r *run) Lease(_ string, h block.Hash, until time.Time, pin bool) bool {
 		return false
 	}
 	r.leases++
-	if pin && r.flat.Pin(b, until.UnixNano()) {
+	if r.flat.Lease(b, block.Nanos(until), pin) {
 		r.pins++
-		return true
 	}
-	r.flat.Touch(b)
 	return true
 }
 

@@ -14,9 +14,11 @@ import (
 
 // Tiers is a shadow's simulated flat tier: what the candidate's stages
 // are built over in place of the node's store. It answers the filters'
-// questions (ContainsFlat, InFlight, FreeBytes) from the simulation, and
-// its Materialize records a would-be GET and returns at once: it does no
-// I/O, ever. It is safe for concurrent use.
+// questions (ContainsFlat, InFlight, FreeBytes, PendingGets) from the
+// simulation and grants the hint intake's leases (Lease) as the store
+// does, so a hint policy in shadow keeps its cap on GETs in flight and its
+// lease; its Materialize records a would-be GET and returns at once: it
+// does no I/O, ever. It is safe for concurrent use.
 type Tiers struct {
 	ns    string
 	clock func() time.Time
@@ -50,7 +52,7 @@ type landing struct {
 }
 
 func newTiers(ns string, budget int64, adm slru.Admission, getCost time.Duration, clock func() time.Time) *Tiers {
-	return &Tiers{
+	t := &Tiers{
 		ns:         ns,
 		clock:      clock,
 		place:      adm.Place(),
@@ -59,6 +61,8 @@ func newTiers(ns string, budget int64, adm slru.Admission, getCost time.Duration
 		pending:    make(map[block.Hash]*landing),
 		getDefault: getCost,
 	}
+	t.flat.SetTimed(budget, adm) // guesses' TTL and leases' pins, as the store's
+	return t
 }
 
 // ContainsFlat reports whether the simulated flat tier holds block h (a
@@ -84,6 +88,38 @@ func (t *Tiers) InFlight(ns string, h block.Hash) bool {
 	defer t.mu.Unlock()
 	t.land(t.clock())
 	_, ok := t.pending[h]
+	return ok
+}
+
+// PendingGets returns the would-be GETs in flight in namespace ns
+// (filter.Pending), for a candidate's cap on GETs in flight, as the store
+// counts its prefetches' GETs.
+func (t *Tiers) PendingGets(ns string) int {
+	if ns != t.ns {
+		return 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.land(t.clock())
+	return len(t.pending)
+}
+
+// Lease leases block h of namespace ns until until, as the store does
+// (snapshot.Leaser): if the simulated tier holds it, it moves to the most
+// recently used end, or with pin is pinned until until within
+// slru.PinShare of the budget. It counts as no read. It reports whether
+// the tier held h.
+func (t *Tiers) Lease(ns string, h block.Hash, until time.Time, pin bool) bool {
+	if ns != t.ns {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.land(t.clock())
+	hd, ok := t.inFlat(h)
+	if ok {
+		t.flat.Lease(hd, block.Nanos(until), pin)
+	}
 	return ok
 }
 
@@ -171,14 +207,17 @@ func (t *Tiers) read(h block.Hash, size int64, now time.Time) {
 }
 
 // land admits the would-be GETs that have landed by now, each marked as
-// published when it landed. Call with mu held.
+// published when it landed, the tier's clock advanced to each landing
+// (pins end, guesses age) and then to now. Call with mu held.
 func (t *Tiers) land(now time.Time) {
 	for len(t.landing) > 0 && !t.landing[0].at.After(now) {
 		l := heap.Pop(&t.landing).(*landing)
 		delete(t.pending, l.h)
 		t.pendB -= l.size
+		t.flat.Advance(block.Nanos(l.at))
 		t.admit(l.h, l.size, t.place, t.tally.Published(l.at), l.at)
 	}
+	t.flat.Advance(block.Nanos(now))
 }
 
 // inFlat returns block h's handle when the simulated tier holds it.

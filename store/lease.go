@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/internal/slru"
 )
 
 // Leases and the GETs in flight: what the hint preset asks of the flat
@@ -13,7 +14,7 @@ import (
 // PinShare is the share of FlatBudget that leases may pin at once: pins
 // can never hold all of flat, so a block up to the rest of the budget
 // always fits without unpinning anything.
-const PinShare = 0.25
+const PinShare = slru.PinShare
 
 // LeaseStats counts the leases of hinted blocks ([Store.Lease]).
 type LeaseStats struct {

@@ -43,13 +43,9 @@ func newRecency(budget, probBudget int64) *recency {
 	return &recency{o: slru.New(0, budget, probBudget), ids: make(map[string]int32)}
 }
 
-// timed sets the lists bound by time of an index of budget bytes: the
-// guess list as adm says (a "guess:F:TTL" admission), and PinShare of the
-// budget for the leases' pins.
-func (r *recency) timed(budget int64, adm slru.Admission) {
-	r.o.SetGuess(adm.GuessBudget(budget), int64(adm.TTL))
-	r.o.SetPinBudget(int64(float64(budget) * PinShare))
-}
+// timed sets the lists bound by time of an index of budget bytes, as
+// every tier sets them (slru.Order.SetTimed).
+func (r *recency) timed(budget int64, adm slru.Admission) { r.o.SetTimed(budget, adm) }
 
 // pinned returns the bytes the leases pin.
 func (r *recency) pinned() int64 { return r.o.SegmentBytes(slru.Pinned) }

@@ -11,6 +11,33 @@ import (
 // admits, pins or evicts: the store with its wall clock, the lab with its
 // virtual one, both in nanoseconds.
 
+// PinShare is the share of a tier's budget that leases may pin at once
+// (store.PinShare, the lab's and the shadows' tiers alike): pins can never
+// hold all of a tier, so an entry up to the rest of the budget always fits
+// without unpinning anything.
+const PinShare = 0.25
+
+// SetTimed sets the lists bound by time of an order of budget bytes as
+// every tier sets them: the guess list as adm says (a "guess:F:TTL"
+// admission), and PinShare of the budget for the leases' pins.
+func (o *Order) SetTimed(budget int64, adm Admission) {
+	o.SetGuess(adm.GuessBudget(budget), int64(adm.TTL))
+	o.SetPinBudget(int64(float64(budget) * PinShare))
+}
+
+// Lease is a hinted entry's lease (snapshot.Leaser, as every tier grants
+// it): with pin, h is pinned until the deadline until (nanoseconds, as
+// Advance's clock) if the pin budget has room, and it reports true;
+// otherwise h moves to the most recently used end of the main list, as a
+// read would move it, and it reports false. Advance the clock first.
+func (o *Order) Lease(h int32, until int64, pin bool) (pinned bool) {
+	if pin && o.Pin(h, until) {
+		return true
+	}
+	o.Touch(h)
+	return false
+}
+
 // SetPinBudget sets the most bytes [Order.Pin] may hold pinned (clamped to
 // 0..the budget; 0, the default, pins nothing). A bound below the budget
 // is what keeps pins from taking all of the order: an entry up to the
