@@ -132,8 +132,15 @@ func newPipeline(b *testing.B, cfg pipeline.Config) *pipeline.Pipeline {
 // benchDefault times the v1 preset's cycle over x with top k, after
 // checking that it selects what the seed's approach selects.
 func benchDefault(b *testing.B, x *index.Memory, k int) {
-	p := newPipeline(b, cycleConfig(b, x, k))
-	checkCycle(b, p, x, k)
+	want, scored := SeedCycle(x, Now, Model(0), k)
+	benchCycle(b, cycleConfig(b, x, k), pipeline.PathPruned, want, scored)
+}
+
+// benchCycle times the cycles of a pipeline of cfg, after checking that
+// one takes path and selects want, having scored scored entries.
+func benchCycle(b *testing.B, cfg pipeline.Config, path pipeline.ScanPath, want []pipeline.Candidate, scored int) {
+	p := newPipeline(b, cfg)
+	checkCycleAgainst(b, p, path, want, scored)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -264,27 +271,15 @@ func BenchmarkCycle(b *testing.B) {
 					cfg := cycleConfig(b, x, k)
 					cfg.Sources = []pipeline.Source{pipeline.SourceFunc(
 						func(context.Context, *pipeline.Cycle) iter.Seq2[block.Hash, block.Meta] { return x.All() })}
-					p := newPipeline(b, cfg)
 					want, scored := SeedCycle(x, Now, Model(0), k)
-					checkCycleAgainst(b, p, pipeline.PathScored, want, scored)
-					ctx := context.Background()
-					b.ReportAllocs()
-					for b.Loop() {
-						p.Run(ctx)
-					}
+					benchCycle(b, cfg, pipeline.PathScored, want, scored)
 				})
 				b.Run(prefix+"/path=func-scorer", func(b *testing.B) {
 					x := fixtureIndex(n, ages)
 					cfg := cycleConfig(b, x, k)
 					cfg.Scorer = readmeScorer()
-					p := newPipeline(b, cfg)
 					want, scored := referenceCycle(cfg, k)
-					checkCycleAgainst(b, p, pipeline.PathScored, want, scored)
-					ctx := context.Background()
-					b.ReportAllocs()
-					for b.Loop() {
-						p.Run(ctx)
-					}
+					benchCycle(b, cfg, pipeline.PathScored, want, scored)
 				})
 				b.Run(prefix+"/path=row-floor", func(b *testing.B) {
 					x := fixtureIndex(n, ages)
@@ -297,27 +292,15 @@ func BenchmarkCycle(b *testing.B) {
 					x := fixtureIndex(n, ages)
 					cfg := cycleConfig(b, x, k)
 					cfg.Scorer = score.Weighted{{Weight: 1, Scorer: cfg.Scorer}}
-					p := newPipeline(b, cfg)
 					want, scored := SeedCycle(x, Now, Model(0), k)
-					checkCycleAgainst(b, p, pipeline.PathPruned, want, scored)
-					ctx := context.Background()
-					b.ReportAllocs()
-					for b.Loop() {
-						p.Run(ctx)
-					}
+					benchCycle(b, cfg, pipeline.PathPruned, want, scored)
 				})
 				b.Run(prefix+"/path=extra-source", func(b *testing.B) {
 					x := fixtureIndex(n, ages)
 					cfg := cycleConfig(b, x, k)
 					cfg.Sources = append(cfg.Sources, extraSource(x))
-					p := newPipeline(b, cfg)
 					want, scored := referenceCycle(cfg, k)
-					checkCycleAgainst(b, p, pipeline.PathPruned, want, scored)
-					ctx := context.Background()
-					b.ReportAllocs()
-					for b.Loop() {
-						p.Run(ctx)
-					}
+					benchCycle(b, cfg, pipeline.PathPruned, want, scored)
 				})
 				b.Run(prefix+"/path=default", func(b *testing.B) { benchDefault(b, fixtureIndex(n, ages), k) })
 				b.Run(prefix+"/path=floor", func(b *testing.B) {
@@ -357,14 +340,8 @@ func BenchmarkScoredPath(b *testing.B) {
 			if where == "stream" {
 				cfg.Sources = []pipeline.Source{snapshot.NewIndex(plainReader{x})}
 			}
-			p := newPipeline(b, cfg)
 			want, scored := referenceCycle(cfg, k)
-			checkCycleAgainst(b, p, pipeline.PathScored, want, scored)
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				p.Run(ctx)
-			}
+			benchCycle(b, cfg, pipeline.PathScored, want, scored)
 		})
 	}
 	b.Run(prefix+"/where=in-place", func(b *testing.B) {
@@ -410,14 +387,6 @@ func inPlaceCycle(x *index.Memory, sc pipeline.Scorer, k int, dst []pipeline.Can
 			return true
 		})
 	})
-}
-
-// checkCycle fails b unless a cycle of p takes the pruned path and selects
-// what the seed's approach selects over x, and scores every entry.
-func checkCycle(b *testing.B, p *pipeline.Pipeline, x index.Reader, k int) {
-	b.Helper()
-	want, scored := SeedCycle(x, Now, Model(0), k)
-	checkCycleAgainst(b, p, pipeline.PathPruned, want, scored)
 }
 
 // checkCycleAgainst fails b unless a cycle of p takes path and selects the

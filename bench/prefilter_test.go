@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -16,7 +15,7 @@ import (
 //   - prefilter=backoff: the v2/v3 pre-filter, a filter.Backoff (an
 //     InlineFilter), remembering one failed block so that it is not empty;
 //   - prefilter=backoff-opaque: the same filter behind a pipeline.FilterFunc,
-//     which hides that it is inline, so the cycle takes the general path:
+//     which hides that it is inline, so the cycle takes the scored path:
 //     what every v2/v3 cycle cost before pre-filters joined the fast path.
 func BenchmarkPreFilter(b *testing.B) {
 	const n, k = 1_000_000, 8
@@ -27,26 +26,22 @@ func BenchmarkPreFilter(b *testing.B) {
 			Fetches: []pipeline.FetchResult{{Reason: pipeline.FailMiss}}})
 		return f
 	}
+	want, scored := SeedCycle(x, Now, Model(0), k)
 	for _, tc := range []struct {
 		name string
 		pre  func() pipeline.Filter
+		path pipeline.ScanPath
 	}{
-		{"none", nil},
-		{"backoff", func() pipeline.Filter { return backoff() }},
-		{"backoff-opaque", func() pipeline.Filter { return pipeline.FilterFunc(backoff().Skip) }},
+		{"none", nil, pipeline.PathPruned},
+		{"backoff", func() pipeline.Filter { return backoff() }, pipeline.PathPruned},
+		{"backoff-opaque", func() pipeline.Filter { return pipeline.FilterFunc(backoff().Skip) }, pipeline.PathScored},
 	} {
 		b.Run(fmt.Sprintf("n=%d/k=%d/ages=%s/prefilter=%s", n, k, Random, tc.name), func(b *testing.B) {
 			cfg := cycleConfig(b, x, k)
 			if tc.pre != nil {
 				cfg.PreFilters = []pipeline.Filter{tc.pre()}
 			}
-			p := newPipeline(b, cfg)
-			checkCycle(b, p, x, k)
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				p.Run(ctx)
-			}
+			benchCycle(b, cfg, tc.path, want, scored)
 		})
 	}
 }

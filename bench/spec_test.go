@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"testing"
@@ -125,13 +124,7 @@ func BenchmarkSpecCycle(b *testing.B) {
 			cfg  pipeline.Config
 		}{{"go", goCfg}, {"spec", c.specCfg(b)}} {
 			b.Run(fmt.Sprintf("policy=%s/from=%s", c.policy, side.from), func(b *testing.B) {
-				p := newPipeline(b, side.cfg)
-				checkCycleAgainst(b, p, c.wantPath, want, scored)
-				ctx := context.Background()
-				b.ReportAllocs()
-				for b.Loop() {
-					p.Run(ctx)
-				}
+				benchCycle(b, side.cfg, c.wantPath, want, scored)
 			})
 		}
 	}
