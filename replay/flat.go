@@ -25,9 +25,7 @@ const inNone = slru.None
 func (r *run) dropVictims(now int64) {
 	for _, v := range r.victims {
 		r.note(v)
-		if r.tally.Evicted(&r.marks[v], at(now)) {
-			r.evictedUnread++
-		}
+		r.tally.Evicted(&r.marks[v], at(now))
 	}
 }
 
@@ -48,7 +46,6 @@ func (r *run) admit(b int32, now int64) {
 	mark := r.tally.Published(at(now))
 	if !ok {
 		r.tally.Evicted(&mark, at(now))
-		r.evictedUnread++
 		return
 	}
 	r.marks[b] = mark
@@ -63,9 +60,7 @@ func (r *run) touch(b int32) { r.flat.Touch(b) }
 func (r *run) emptyFlat(now int64) {
 	for b := range r.flat.All() {
 		r.note(b)
-		if r.tally.Removed(&r.marks[b], at(now)) {
-			r.evictedUnread++
-		}
+		r.tally.Removed(&r.marks[b], at(now))
 	}
 	r.flat.Clear()
 }

@@ -356,6 +356,10 @@ func replayOne(ctx context.Context, m *model, s Settings, j *job, runIdle bool) 
 	if b.p != nil {
 		interval = b.p.Config().Interval
 	}
+	// What became of the prefetched blocks is the store's accounting's;
+	// the lab's useful counts the late ones too.
+	st := r.tally.Stats()
+	useful := int(st.Useful + st.Late)
 	res := j.out
 	*res = Result{
 		Trace:              m.name,
@@ -381,9 +385,9 @@ func replayOne(ctx context.Context, m *model, s Settings, j *job, runIdle bool) 
 		PrefetchBytes:      r.getBytes,
 		FailedGets:         r.failed,
 		MaxInFlight:        r.maxPend,
-		Useful:             r.useful,
-		Prefetch:           r.tally.Stats(),
-		Wasted:             r.gets - r.useful,
+		Useful:             useful,
+		Prefetch:           st,
+		Wasted:             r.gets - useful,
 		HintsDropped:       r.hintDropped,
 		Settings: RunSettings{
 			K:                     s.TopK,
@@ -404,7 +408,7 @@ func replayOne(ctx context.Context, m *model, s Settings, j *job, runIdle bool) 
 		res.Skipped = r.skipped
 	}
 	if r.gets > 0 {
-		res.Precision = float64(r.useful) / float64(r.gets)
+		res.Precision = float64(useful) / float64(r.gets)
 	}
 	return nil
 }

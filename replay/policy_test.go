@@ -291,6 +291,9 @@ func TestPrefetchAccounting(t *testing.T) {
 	for _, r := range res {
 		p := r.Prefetch
 		name := r.Scenario + " " + r.Policy
+		// Result.Useful is derived from the accounting: this pins its
+		// definition (the late prefetches count as useful); the checks
+		// below compare the accounting with the lab's own counters.
 		if got := int(p.Useful + p.Late); got != r.Useful {
 			t.Errorf("%s: accounting useful+late %d, lab useful %d", name, got, r.Useful)
 		}

@@ -70,12 +70,10 @@ type run struct {
 	stalls, prefix   []int64
 	gets             int
 	getBytes         int64
-	useful           int
 	cycles           int // the model's cycles, those skipped as idle included
 	ran              int // the cycles the pipeline ran
 	skipped          map[string]int
 	failed           int
-	evictedUnread    int
 	canceled         int
 	redundant        int
 	hintDropped      uint64

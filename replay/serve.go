@@ -35,9 +35,7 @@ func (r *run) serve(i int) {
 		case r.where[b] != inNone:
 			r.hits++
 			r.touch(b)
-			if r.tally.Hit(&r.marks[b], at(t)) == usefulness.ReadPrefetched {
-				r.useful++
-			}
+			r.tally.Hit(&r.marks[b], at(t))
 			if missed {
 				prefix += cost
 			}
@@ -52,7 +50,6 @@ func (r *run) serve(i int) {
 			r.tally.Read(usefulness.ReadJoined)
 			stall += wait
 			r.lateWait += wait
-			r.useful++
 			r.pend[b] = false
 			r.gen[b]++
 			r.pendBytes -= m.size[b]

@@ -68,7 +68,8 @@ func tallyOf(r *run) tally {
 		}
 		return out
 	}
-	return tally{r.hits, r.late, r.cold, r.gets, r.useful, d(r.stalls), d(r.prefix)}
+	st := r.tally.Stats()
+	return tally{r.hits, r.late, r.cold, r.gets, int(st.Useful + st.Late), d(r.stalls), d(r.prefix)}
 }
 
 func TestGetCost(t *testing.T) {
@@ -258,8 +259,8 @@ func TestCompletionOrderAndWaste(t *testing.T) {
 	// and evicts 3 (unread: wasted).
 	serveAll(r, 3, 5)
 	got := tallyOf(r)
-	if got.GETs != 3 || got.Useful != 0 || r.evictedUnread != 3 || got.Cold != 1 {
-		t.Errorf("GETs %d, useful %d, evicted unread %d, cold %d; want 3, 0, 3, 1", got.GETs, got.Useful, r.evictedUnread, got.Cold)
+	if wasted := r.tally.Stats().Wasted(); got.GETs != 3 || got.Useful != 0 || wasted != 3 || got.Cold != 1 {
+		t.Errorf("GETs %d, useful %d, evicted unread %d, cold %d; want 3, 0, 3, 1", got.GETs, got.Useful, wasted, got.Cold)
 	}
 }
 
@@ -317,8 +318,8 @@ func TestAdmission(t *testing.T) {
 			if diff := cmp.Diff(tc.wantFlat, got); diff != "" {
 				t.Errorf("flat (next evicted first) mismatch (-want +got):\n%s", diff)
 			}
-			if r.evictedUnread != tc.wantEvict {
-				t.Errorf("evicted unread = %d, want %d", r.evictedUnread, tc.wantEvict)
+			if wasted := r.tally.Stats().Wasted(); wasted != uint64(tc.wantEvict) {
+				t.Errorf("evicted unread = %d, want %d", wasted, tc.wantEvict)
 			}
 		})
 	}
