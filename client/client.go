@@ -1,7 +1,8 @@
 // Package client is a small Go client of `kvprefetch serve` (package
 // server): put, get and head blocks, send hints, read the status. It
-// imports nothing of the module but block, so an engine's Go sidecar
-// builds no store and no pipeline.
+// imports nothing of the module but block and the wire format it shares
+// with the server (server/wire), so an engine's Go sidecar builds no store
+// and no pipeline.
 //
 //	c, err := client.New("http://127.0.0.1:8420", client.Options{})
 //	err = c.Put(ctx, "tp-default", h, payload, block.Meta{Parent: p, Seq: 3})
@@ -12,18 +13,17 @@ package client
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/server/wire"
 )
 
 // Options configure [New]. Zero fields mean the defaults.
@@ -82,16 +82,6 @@ func (e *Error) Is(target error) bool {
 	return target == ErrNotFound && e.StatusCode == http.StatusNotFound
 }
 
-// The metadata headers (package server documents them).
-const (
-	headerParent   = "X-Kv-Parent"
-	headerPosition = "X-Kv-Position"
-	headerModel    = "X-Kv-Model"
-	headerLayout   = "X-Kv-Layout"
-	headerFlags    = "X-Kv-Flags"
-	headerTier     = "X-Kv-Tier"
-)
-
 // Block is a block read back: its payload, the metadata the server's
 // index holds (PayloadBytes is the payload's size; LastAccessNs is not
 // sent) and the tier it came from ("flat" or "cold").
@@ -113,19 +103,7 @@ func (c *Client) Put(ctx context.Context, ns string, h block.Hash, payload []byt
 		return fmt.Errorf("client: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
-	if m.Parent != (block.Hash{}) {
-		req.Header.Set(headerParent, m.Parent.String())
-	}
-	req.Header.Set(headerPosition, strconv.FormatUint(uint64(m.Seq), 10))
-	if !m.Model.IsZero() {
-		req.Header.Set(headerModel, hex.EncodeToString(m.Model[:]))
-	}
-	if m.Layout != (block.LayoutTag{}) {
-		req.Header.Set(headerLayout, hex.EncodeToString(m.Layout[:]))
-	}
-	if m.Flags != 0 {
-		req.Header.Set(headerFlags, strconv.FormatUint(uint64(m.Flags), 10))
-	}
+	wire.SetMeta(req.Header, m)
 	resp, err := c.do(req)
 	if err != nil {
 		return err
@@ -158,7 +136,7 @@ func (c *Client) Get(ctx context.Context, ns string, h block.Hash) (*Block, erro
 		return nil, err
 	}
 	m.PayloadBytes = uint64(len(payload))
-	return &Block{Payload: payload, Meta: m, Tier: resp.Header.Get(headerTier)}, nil
+	return &Block{Payload: payload, Meta: m, Tier: resp.Header.Get(wire.HeaderTier)}, nil
 }
 
 // Head is Get without the payload: the block's metadata (PayloadBytes is
@@ -178,33 +156,14 @@ func (c *Client) Head(ctx context.Context, ns string, h block.Hash) (*Block, err
 		return nil, err
 	}
 	m.PayloadBytes = uint64(max(resp.ContentLength, 0))
-	return &Block{Meta: m, Tier: resp.Header.Get(headerTier)}, nil
+	return &Block{Meta: m, Tier: resp.Header.Get(wire.HeaderTier)}, nil
 }
 
-// metaOf reads the metadata headers of an answer.
+// metaOf reads the metadata headers of an answer (wire.ParseMeta).
 func metaOf(hdr http.Header) (block.Meta, error) {
-	var m block.Meta
-	for _, f := range []struct {
-		name string
-		dst  []byte
-	}{{headerParent, m.Parent[:]}, {headerModel, m.Model[:]}, {headerLayout, m.Layout[:]}} {
-		if v := hdr.Get(f.name); v != "" {
-			if n, err := hex.Decode(f.dst, []byte(v)); err != nil || n != len(f.dst) {
-				return m, fmt.Errorf("client: answer header %s = %q: want %d hex digits", f.name, v, 2*len(f.dst))
-			}
-		}
-	}
-	for _, f := range []struct {
-		name string
-		dst  *uint32
-	}{{headerPosition, &m.Seq}, {headerFlags, &m.Flags}} {
-		if v := hdr.Get(f.name); v != "" {
-			n, err := strconv.ParseUint(v, 10, 32)
-			if err != nil {
-				return m, fmt.Errorf("client: answer header %s = %q: want a decimal uint32", f.name, v)
-			}
-			*f.dst = uint32(n)
-		}
+	m, err := wire.ParseMeta(hdr)
+	if err != nil {
+		return m, fmt.Errorf("client: answer headers: %w", err)
 	}
 	return m, nil
 }
@@ -222,28 +181,16 @@ type HintGroup struct {
 
 // HintResult is the server's answer to hints: how many it accepted and
 // how many were dropped, by reason.
-type HintResult struct {
-	Accepted  int            `json:"accepted"`
-	Dropped   int            `json:"dropped"`
-	DroppedBy map[string]int `json:"dropped_by,omitempty"`
-}
-
-type wireGroup struct {
-	Namespace string   `json:"namespace,omitempty"`
-	Blocks    []string `json:"blocks"`
-	Due       string   `json:"due,omitempty"`
-	LeadMs    *int64   `json:"lead_ms,omitempty"`
-	Priority  int      `json:"priority,omitempty"`
-}
+type HintResult = wire.HintResult
 
 // Hint sends hint groups in one request (POST /v1/hints). The server
 // answers at once; its hint pipeline fetches the blocks into flat.
 func (c *Client) Hint(ctx context.Context, groups ...HintGroup) (HintResult, error) {
 	batch := struct {
-		Hints []wireGroup `json:"hints"`
-	}{Hints: make([]wireGroup, 0, len(groups))}
+		Hints []wire.HintGroup `json:"hints"`
+	}{Hints: make([]wire.HintGroup, 0, len(groups))}
 	for _, g := range groups {
-		w := wireGroup{Namespace: g.Namespace, Blocks: make([]string, len(g.Blocks)), Priority: g.Priority}
+		w := wire.HintGroup{Namespace: g.Namespace, Blocks: make([]string, len(g.Blocks)), Priority: g.Priority}
 		for i, h := range g.Blocks {
 			w.Blocks[i] = h.String()
 		}

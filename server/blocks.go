@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,20 +9,22 @@ import (
 
 	"github.com/wombatkv/prefetch/block"
 	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/server/wire"
 	"github.com/wombatkv/prefetch/store"
 )
 
-// The metadata headers of a block (see the package doc).
+// The metadata headers of a block (see the package doc and package wire,
+// where they are defined with their codec).
 const (
-	HeaderParent   = "X-Kv-Parent"
-	HeaderPosition = "X-Kv-Position"
-	HeaderModel    = "X-Kv-Model"
-	HeaderLayout   = "X-Kv-Layout"
-	HeaderFlags    = "X-Kv-Flags"
+	HeaderParent   = wire.HeaderParent
+	HeaderPosition = wire.HeaderPosition
+	HeaderModel    = wire.HeaderModel
+	HeaderLayout   = wire.HeaderLayout
+	HeaderFlags    = wire.HeaderFlags
 	// HeaderTier says where a GET or HEAD found the block: "flat" or
 	// "cold". A PUT's answer says "flat" when the block went to both
 	// tiers, "cold" when flat could not take it.
-	HeaderTier = "X-Kv-Tier"
+	HeaderTier = wire.HeaderTier
 )
 
 // blockName parses and validates the {namespace} and {key} of r's path
@@ -49,41 +50,19 @@ func parseBlockRef(s string) (block.Hash, error) {
 	return block.ParseKey(s)
 }
 
-// parseMeta reads a block's metadata from its headers.
+// parseMeta reads a block's metadata from its headers (wire.ParseMeta),
+// each bad header a bad_header error naming it, joined.
 func parseMeta(hdr http.Header) (block.Meta, error) {
-	var m block.Meta
-	fixed := func(name string, dst []byte) error {
-		v := hdr.Get(name)
-		if v == "" {
-			return nil
-		}
-		if len(v) != 2*len(dst) {
-			return badRequest(CodeBadHeader, name, "%s: %d characters, want %d lowercase hex digits", name, len(v), 2*len(dst))
-		}
-		if _, err := hex.Decode(dst, []byte(v)); err != nil || hex.EncodeToString(dst) != v {
-			return badRequest(CodeBadHeader, name, "%s = %.80q: want %d lowercase hex digits", name, v, 2*len(dst))
-		}
-		return nil
+	m, err := wire.ParseMeta(hdr)
+	if err == nil {
+		return m, nil
 	}
-	u32 := func(name string, dst *uint32) error {
-		v := hdr.Get(name)
-		if v == "" {
-			return nil
-		}
-		n, err := strconv.ParseUint(v, 10, 32)
-		if err != nil {
-			return badRequest(CodeBadHeader, name, "%s = %.80q: want a decimal integer from 0 to %d", name, v, uint32(1<<32-1))
-		}
-		*dst = uint32(n)
-		return nil
+	var errs []error
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		he := e.(*wire.HeaderError)
+		errs = append(errs, badRequest(CodeBadHeader, he.Header, "%s", he.Msg))
 	}
-	return m, errors.Join(
-		fixed(HeaderParent, m.Parent[:]),
-		u32(HeaderPosition, &m.Seq),
-		fixed(HeaderModel, m.Model[:]),
-		fixed(HeaderLayout, m.Layout[:]),
-		u32(HeaderFlags, &m.Flags),
-	)
+	return m, errors.Join(errs...)
 }
 
 // firstAPIError returns the first *apiError joined in err (parseMeta's
@@ -95,23 +74,6 @@ func firstAPIError(err error) error {
 		}
 	}
 	return err
-}
-
-// setMeta writes m as headers.
-func setMeta(hdr http.Header, m block.Meta) {
-	if m.Parent != (block.Hash{}) {
-		hdr.Set(HeaderParent, m.Parent.String())
-	}
-	hdr.Set(HeaderPosition, strconv.FormatUint(uint64(m.Seq), 10))
-	if !m.Model.IsZero() {
-		hdr.Set(HeaderModel, hex.EncodeToString(m.Model[:]))
-	}
-	if m.Layout != (block.LayoutTag{}) {
-		hdr.Set(HeaderLayout, hex.EncodeToString(m.Layout[:]))
-	}
-	if m.Flags != 0 {
-		hdr.Set(HeaderFlags, strconv.FormatUint(uint64(m.Flags), 10))
-	}
 }
 
 // PutResult is the JSON answer of a PUT.
@@ -218,7 +180,7 @@ func (s *Server) getBlock(w http.ResponseWriter, r *http.Request) error {
 	}
 	hdr := w.Header()
 	if m, ok := s.cfg.Index.Get(h); ok {
-		setMeta(hdr, m)
+		wire.SetMeta(hdr, m)
 	}
 	setBlockHeaders(hdr, tier, br.Size())
 	w.WriteHeader(http.StatusOK)
@@ -245,7 +207,7 @@ func (s *Server) headBlock(w http.ResponseWriter, r *http.Request) error {
 	}
 	hdr := w.Header()
 	if m, ok := s.cfg.Index.Get(h); ok {
-		setMeta(hdr, m)
+		wire.SetMeta(hdr, m)
 	}
 	tier := "cold"
 	if inFlat {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/server/wire"
 )
 
 var testNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -118,7 +119,7 @@ func TestParseMeta(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := http.Header{}
-	setMeta(back, m)
+	wire.SetMeta(back, m)
 	if diff := cmp.Diff(hdr, back); diff != "" {
 		t.Errorf("headers after a round trip mismatch (-want +got):\n%s", diff)
 	}
@@ -193,7 +194,7 @@ func FuzzParseMeta(f *testing.F) {
 			return
 		}
 		back := http.Header{}
-		setMeta(back, m)
+		wire.SetMeta(back, m)
 		m2, err := parseMeta(back)
 		if err != nil || m2 != m {
 			t.Fatalf("round trip: %+v -> %v -> %+v, %v", m, back, m2, err)

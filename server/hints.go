@@ -15,24 +15,13 @@ import (
 	"time"
 
 	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/server/wire"
 	"github.com/wombatkv/prefetch/stages/snapshot"
 )
 
 // HintGroup is one group of a POST /v1/hints batch: blocks of one
-// namespace due at one time.
-type HintGroup struct {
-	// Namespace is the blocks' namespace (empty: Config.DefaultNamespace).
-	Namespace string `json:"namespace,omitempty"`
-	// Blocks are block keys, or their 64 lowercase hex digits alone.
-	Blocks []string `json:"blocks"`
-	// Due is when a request will read the blocks, RFC 3339; or LeadMs,
-	// in how many milliseconds from now. At most one of them; with
-	// neither, Config.DefaultLead from now.
-	Due    string `json:"due,omitempty"`
-	LeadMs *int64 `json:"lead_ms,omitempty"`
-	// Priority orders the groups of one request: higher first.
-	Priority int `json:"priority,omitempty"`
-}
+// namespace due at one time (the wire format's, shared with the clients).
+type HintGroup = wire.HintGroup
 
 // HintBatch is the native body of POST /v1/hints.
 type HintBatch struct {
@@ -59,19 +48,8 @@ type DynamoHint struct {
 	Priority   int         `json:"priority,omitempty"`
 }
 
-// HintResult is the answer of POST /v1/hints (202).
-type HintResult struct {
-	// Accepted counts the hints added to an intake.
-	Accepted int `json:"accepted"`
-	// Dropped counts the hints lost: those of a namespace without a hint
-	// pipeline, and the pending hints the intakes dropped during this
-	// call to stay within their capacity (the oldest first, so not
-	// necessarily this request's).
-	Dropped int `json:"dropped"`
-	// DroppedBy splits Dropped by reason: "no_hint_pipeline",
-	// "intake_full".
-	DroppedBy map[string]int `json:"dropped_by,omitempty"`
-}
+// HintResult is the answer of POST /v1/hints (202), the wire format's.
+type HintResult = wire.HintResult
 
 // The reasons of HintResult.DroppedBy.
 const (
