@@ -163,15 +163,15 @@ func (s *Server) getBlock(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tier := "cold"
-	if s.cfg.Store.ContainsFlat(r.Context(), ns, h) {
-		tier = "flat"
-	}
 	br, err := s.cfg.Store.NewReader(r.Context(), ns, block.Key(h))
 	if err != nil {
 		return storeError(err)
 	}
 	defer br.Close()
+	tier := "cold"
+	if br.InFlat() {
+		tier = "flat"
+	}
 	// A read touches the index; a block it does not know (written
 	// before a lost snapshot, or by another node) enters it with its
 	// size, so that the background policies see it.

@@ -21,6 +21,9 @@ type Reader struct {
 	size int64
 	left int64  // bytes not yet read
 	data []byte // the payload, when it is in memory
+	// inFlat says flat held the block as published when NewReader was
+	// called: it was read without a cold GET.
+	inFlat bool
 	// From flat: the file, and what a failed read drops.
 	f *os.File
 	s *Store
@@ -30,6 +33,11 @@ type Reader struct {
 
 // Size returns the payload's size in bytes.
 func (r *Reader) Size() int64 { return r.size }
+
+// InFlat reports whether flat held the block when NewReader was called,
+// so that it is read without a cold GET (a "flat" answer), rather than
+// fetched from cold for this read or another's (a "cold" one).
+func (r *Reader) InFlat() bool { return r.inFlat }
 
 // Read reads the payload. A flat file that cannot be read whole (it
 // shrank, or the disk failed) ends the read with an error, and the block
@@ -87,6 +95,7 @@ func (s *Store) NewReader(ctx context.Context, ns, key string) (*Reader, error) 
 		return nil, ErrClosed
 	}
 	if r, ok := s.readerFlat(n, usefulness.ReadFlat); ok {
+		r.inFlat = true
 		return r, nil
 	}
 	f, joined, err := s.shared(ctx, n, 0, placeFront, false)

@@ -41,8 +41,8 @@ func TestNewReader(t *testing.T) {
 		}
 		got, r := read(t, s, b.key())
 		mustEqual(t, "NewReader", b.payload, got)
-		if r.f == nil {
-			t.Error("a block in flat was read into memory, want streamed from its file")
+		if r.f == nil || !r.InFlat() {
+			t.Errorf("a block in flat: streamed from its file %v, InFlat %v; want both", r.f != nil, r.InFlat())
 		}
 		if st := s.Stats(); st.ColdGets != 0 || st.Prefetch.Reads.Flat != 1 {
 			t.Errorf("cold GETs %d, flat reads %d; want 0 and 1", st.ColdGets, st.Prefetch.Reads.Flat)
@@ -57,11 +57,14 @@ func TestNewReader(t *testing.T) {
 		}
 		got, r := read(t, s, b.key())
 		mustEqual(t, "NewReader", b.payload, got)
-		if r.f == nil {
-			t.Error("a block flat takes was read into memory, want streamed from flat")
+		if r.f == nil || r.InFlat() {
+			t.Errorf("a block fetched from cold: streamed from flat %v, InFlat %v; want true, false", r.f != nil, r.InFlat())
 		}
-		got, _ = read(t, s, b.key())
+		got, r = read(t, s, b.key())
 		mustEqual(t, "second NewReader", b.payload, got)
+		if !r.InFlat() {
+			t.Error("the second read: InFlat false, want true (the first published it)")
+		}
 		if st := s.Stats(); st.ColdGets != 1 || st.FlatBlocks != 1 {
 			t.Errorf("cold GETs %d, flat blocks %d; want 1 and 1", st.ColdGets, st.FlatBlocks)
 		}
