@@ -198,6 +198,3 @@ func (t *slotTable) drainAll() {
 func setSlot(a *slotArray, pos int, slot int32) {
 	a.w[pos] = a.word(a.w[pos]>>a.k, slot)
 }
-
-// bytes is the table's size in bytes.
-func (t *slotTable) bytes() int { return 4 * (len(t.cur.w) + len(t.old.w)) }
