@@ -5,15 +5,18 @@ import (
 	"math"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/wombatkv/prefetch/block"
 )
 
 // checkShards fails t unless every shard of x is consistent: its entry
 // count, its bounds and its zones' bounds at least every entry's time of
-// their kind, the hot columns equal to the rows, every chunk and zone but
-// the last full, and the slot table holding exactly one word per entry,
-// in Robin Hood order, each leading to its entry.
+// their kind, the hot columns equal to the rows, the counts column (only
+// in an index that keeps counts) as long and as large as the chunk's
+// others, every chunk and zone but the last full, and the slot table
+// holding exactly one word per entry, in Robin Hood order, each leading
+// to its entry.
 func checkShards(t testing.TB, x *Memory) {
 	t.Helper()
 	total := 0
@@ -24,8 +27,21 @@ func checkShards(t testing.TB, x *Memory) {
 		if n == 0 && len(s.hot) == 0 && len(s.slots.cur.w) == 0 {
 			continue
 		}
+		if x.halfLife == 0 && s.counts != nil || x.halfLife > 0 && len(s.counts) != len(s.hot) {
+			t.Fatalf("shard %d: %d count columns for %d chunks (half-life %v)", si, len(s.counts), len(s.hot), x.halfLife)
+		}
 		seen := 0
 		for hi, hc := range s.hot {
+			if x.halfLife > 0 {
+				if cs := s.counts[hi]; len(cs) != len(hc.last) || cap(cs) != cap(hc.last) {
+					t.Fatalf("shard %d chunk %d: counts of length %d, capacity %d; times %d, %d", si, hi, len(cs), cap(cs), len(hc.last), cap(hc.last))
+				}
+				for k, c := range s.counts[hi] {
+					if !(c >= 1) {
+						t.Fatalf("shard %d chunk %d entry %d: count %v, below 1", si, hi, k, c)
+					}
+				}
+			}
 			if hi < len(s.hot)-1 && len(hc.last) != hotSize {
 				t.Fatalf("shard %d: chunk %d of %d holds %d entries", si, hi, len(s.hot), len(hc.last))
 			}
@@ -109,9 +125,10 @@ func checkShards(t testing.TB, x *Memory) {
 
 // FuzzShardBounds runs random sequences of writes over a few dozen hashes,
 // most in one shard (so its columns and slot table grow, drain and shrink),
-// on a clock that moves both ways, and checks after every step that the
-// bounds hold every entry's time, the shard is consistent, and the index
-// holds what a map would.
+// on a clock that moves both ways, in an index without access counts and
+// in one that keeps them, and checks after every step that the bounds hold
+// every entry's time, the shard is consistent, and the index holds what a
+// map would, counts included.
 func FuzzShardBounds(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
 	f.Add([]byte("\x00\x10\x20\x30\x41\x51\x62\x72\x83\x93\xa4\xb4\xc5\xd5\xe6\xf6\x07\x17"))
@@ -121,67 +138,112 @@ func FuzzShardBounds(f *testing.F) {
 	}
 	f.Add(many)
 	f.Fuzz(func(t *testing.T, ops []byte) {
-		now := int64(1_000_000)
-		x := NewMemory(func() time.Time { return time.Unix(0, now) })
-		want := map[block.Hash]block.Meta{}
-		key := func(b byte, i int) block.Hash {
-			var h block.Hash
-			if b&1 == 0 { // one shard: only the middle bytes differ
-				binary.BigEndian.PutUint64(h[8:16], uint64(i))
-			} else {
-				binary.LittleEndian.PutUint64(h[:8], uint64(i)*0x9e3779b97f4a7c15+1)
-			}
-			return h
-		}
-		for step := 0; step+1 < len(ops); step += 2 {
-			op, arg := ops[step], ops[step+1]
-			h := key(op>>3, int(arg)|int(op>>4&1)<<8) // up to 512 hashes
-			switch op & 7 {
-			case 0, 1: // insert (the most common, to grow)
-				m := block.Meta{Seq: uint32(arg % 3), PayloadBytes: uint64(arg)}
-				x.Insert(h, m)
-				m.LastAccessNs = now
-				want[h] = m
-			case 2: // touch
-				if _, ok := want[h]; x.Touch(h) != ok {
-					t.Fatalf("step %d: Touch reports %v, want %v", step, !ok, ok)
-				}
-				if m, ok := want[h]; ok {
-					m.LastAccessNs = now
-					want[h] = m
-				}
-			case 3: // bulk load, lowering or raising a time
-				m := block.Meta{Seq: uint32(arg % 2), LastAccessNs: now - int64(arg)*1000}
-				x.BulkLoad(func(yield func(block.Hash, block.Meta) bool) { yield(h, m) })
-				want[h] = m
-			case 4, 5: // remove
-				if _, ok := want[h]; x.Remove(h) != ok {
-					t.Fatalf("step %d: Remove reports %v, want %v", step, !ok, ok)
-				}
-				delete(want, h)
-			case 6: // the clock moves, either way
-				now += int64(arg) - 100
-			case 7: // a scan, which tightens stale bounds
-				x.ScanColumns(func(Columns) bool { return true })
-			}
-			if len(want) < 100 || step%32 == 0 {
-				checkShards(t, x)
-			}
-		}
-		checkShards(t, x)
-		got := map[block.Hash]block.Meta{}
-		for h, m := range x.All() {
-			got[h] = m
-		}
-		if len(got) != len(want) {
-			t.Fatalf("All yields %d entries, want %d", len(got), len(want))
-		}
-		for h, m := range want {
-			if g, ok := x.Get(h); !ok || g != m {
-				t.Fatalf("Get(%x) = %+v, %v; want %+v", h[:16], g, ok, m)
-			}
+		for _, halfLife := range []time.Duration{0, 20 * time.Microsecond} {
+			fuzzShard(t, ops, halfLife)
 		}
 	})
+}
+
+// fuzzShard runs FuzzShardBounds's ops on an index that keeps counts of
+// the given half-life (or none), keeping a model of the counts too.
+func fuzzShard(t *testing.T, ops []byte, halfLife time.Duration) {
+	now := int64(1_000_000)
+	x, err := New(Options{Now: func() time.Time { return time.Unix(0, now) }, CountHalfLife: halfLife})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[block.Hash]block.Meta{}
+	counts := map[block.Hash]float32{} // as of the entry's last access
+	hl := float64(halfLife)
+	access := func(h block.Hash, t int64) {
+		c, ok := counts[h]
+		if !ok {
+			counts[h] = 1
+			return
+		}
+		if last := want[h].LastAccessNs; t > last {
+			counts[h] = float32(float64(c)*math.Exp2(-float64(t-last)/hl) + 1)
+		} else {
+			counts[h] = c + 1
+		}
+	}
+	checkCounts := func(step int) {
+		for h, m := range want {
+			got, ok := x.AccessCountAt(h, time.Unix(0, m.LastAccessNs))
+			if halfLife == 0 {
+				if ok {
+					t.Fatalf("step %d: a count in an index without counts", step)
+				}
+				continue
+			}
+			if w := float64(counts[h]); !ok || math.Abs(got-w) > 1e-5*w {
+				t.Fatalf("step %d: AccessCountAt(%x, its last access) = %v, %v; want %v", step, h[:16], got, ok, w)
+			}
+		}
+	}
+	key := func(b byte, i int) block.Hash {
+		var h block.Hash
+		if b&1 == 0 { // one shard: only the middle bytes differ
+			binary.BigEndian.PutUint64(h[8:16], uint64(i))
+		} else {
+			binary.LittleEndian.PutUint64(h[:8], uint64(i)*0x9e3779b97f4a7c15+1)
+		}
+		return h
+	}
+	for step := 0; step+1 < len(ops); step += 2 {
+		op, arg := ops[step], ops[step+1]
+		h := key(op>>3, int(arg)|int(op>>4&1)<<8) // up to 512 hashes
+		switch op & 7 {
+		case 0, 1: // insert (the most common, to grow)
+			m := block.Meta{Seq: uint32(arg % 3), PayloadBytes: uint64(arg)}
+			x.Insert(h, m)
+			access(h, now)
+			m.LastAccessNs = now
+			want[h] = m
+		case 2: // touch
+			if _, ok := want[h]; x.Touch(h) != ok {
+				t.Fatalf("step %d: Touch reports %v, want %v", step, !ok, ok)
+			}
+			if m, ok := want[h]; ok {
+				access(h, now)
+				m.LastAccessNs = now
+				want[h] = m
+			}
+		case 3: // bulk load, lowering or raising a time
+			m := block.Meta{Seq: uint32(arg % 2), LastAccessNs: now - int64(arg)*1000}
+			x.BulkLoad(func(yield func(block.Hash, block.Meta) bool) { yield(h, m) })
+			access(h, m.LastAccessNs)
+			want[h] = m
+		case 4, 5: // remove
+			if _, ok := want[h]; x.Remove(h) != ok {
+				t.Fatalf("step %d: Remove reports %v, want %v", step, !ok, ok)
+			}
+			delete(want, h)
+			delete(counts, h)
+		case 6: // the clock moves, either way
+			now += int64(arg) - 100
+		case 7: // a scan, which tightens stale bounds
+			x.ScanColumns(func(Columns) bool { return true })
+		}
+		if len(want) < 100 || step%32 == 0 {
+			checkShards(t, x)
+			checkCounts(step)
+		}
+	}
+	checkShards(t, x)
+	checkCounts(len(ops))
+	got := map[block.Hash]block.Meta{}
+	for h, m := range x.All() {
+		got[h] = m
+	}
+	if len(got) != len(want) {
+		t.Fatalf("All yields %d entries, want %d", len(got), len(want))
+	}
+	for h, m := range want {
+		if g, ok := x.Get(h); !ok || g != m {
+			t.Fatalf("Get(%x) = %+v, %v; want %+v", h[:16], g, ok, m)
+		}
+	}
 }
 
 // TestBoundsTighten: bounds fall back to the maximum once the entry that
@@ -241,4 +303,12 @@ func TestBoundsTighten(t *testing.T) {
 	}
 	x.ScanColumns(func(Columns) bool { t.Error("f called on an empty index"); return true })
 	checkShards(t, x)
+}
+
+// TestShardSize: a shard fills 3 cache lines exactly, the counts column
+// included (its slice header took part of the padding).
+func TestShardSize(t *testing.T) {
+	if got := unsafe.Sizeof(shard{}); got != 192 {
+		t.Errorf("a shard takes %d bytes, want 192: adjust its padding", got)
+	}
 }

@@ -10,6 +10,11 @@ import "github.com/wombatkv/prefetch/block"
 // looks at an entry's other columns only when it must: the dense Seqs
 // column first (4 bytes), an entry's row (Metas, 96 bytes) last.
 //
+// In an index that keeps access counts ([Options].CountHalfLife), Counts[i]
+// is entry i's count as of LastAccessNs[i] (see [Memory.AccessCount]), a
+// dense column of 4 bytes an entry, and [Columns.CountAt] decays it; in
+// any other index Counts is nil.
+//
 // Bounds bound the run's last accesses (a zone map): a scan that can tell
 // from them that no entry of the run matters to it passes over the run
 // without reading its columns.
@@ -21,11 +26,24 @@ type Columns struct {
 	Seqs         []uint32
 	Hashes       []block.Hash
 	Metas        []block.Meta
+	Counts       []float32
 	Bounds
+	halfLife float64 // the index's, in nanoseconds
 }
 
 // Len returns the number of entries in c.
 func (c Columns) Len() int { return len(c.LastAccessNs) }
+
+// CountAt returns entry i's access count decayed to nowNs (nanoseconds
+// since the Unix epoch), as [Memory.AccessCountAt] would: with H the
+// index's count half-life, Counts[i]·2^(−max(0, nowNs−LastAccessNs[i])/H).
+// It returns 0 when the index keeps no counts (Counts is nil).
+func (c Columns) CountAt(i int, nowNs int64) float64 {
+	if c.Counts == nil {
+		return 0
+	}
+	return decayed(c.Counts[i], c.LastAccessNs[i], nowNs, c.halfLife)
+}
 
 // Bounds are upper bounds on the last-access times of a set of entries
 // (a run of [Columns], or a shard of a [Memory]), one for the chain heads
@@ -65,7 +83,7 @@ func (b Bounds) Max() int64 { return max(b.HeadMax, b.TailMax) }
 func (x *Memory) ScanColumns(f func(Columns) bool) {
 	for i := range x.shards {
 		s := &x.shards[i]
-		if s.n.Load() != 0 && !s.scan(nil, f) {
+		if s.n.Load() != 0 && !s.scan(x, nil, f) {
 			return
 		}
 	}
@@ -109,7 +127,7 @@ func (x *Memory) ScanColumnsZoned(skip, skipRun func(n int, b Bounds) bool, f fu
 		if n == 0 || skip(int(n), Bounds{HeadMax: s.headMax.Load(), TailMax: s.tailMax.Load()}) {
 			continue
 		}
-		if !s.scan(skipRun, f) {
+		if !s.scan(x, skipRun, f) {
 			return
 		}
 	}
@@ -117,11 +135,11 @@ func (x *Memory) ScanColumnsZoned(skip, skipRun func(n int, b Bounds) bool, f fu
 
 // scan calls f with each of the shard's runs that skip, if not nil, does
 // not pass over, in insertion order, under the read lock.
-func (s *shard) scan(skip func(int, Bounds) bool, f func(Columns) bool) bool {
+func (s *shard) scan(x *Memory, skip func(int, Bounds) bool, f func(Columns) bool) bool {
 	s.rlock()
 	defer s.mu.RUnlock()
 	s.tighten()
-	for _, hc := range s.hot {
+	for hi, hc := range s.hot {
 		for zi := range hc.zones {
 			n := min(zoneSize, len(hc.last)-zi<<zoneBits) // len(hc.times(zi))
 			if skip != nil && skip(n, hc.bounds[zi]) {
@@ -129,7 +147,12 @@ func (s *shard) scan(skip func(int, Bounds) bool, f func(Columns) bool) bool {
 			}
 			last, seqs := hc.times(zi)
 			z := &hc.zones[zi]
-			if !f(Columns{LastAccessNs: last, Seqs: seqs, Hashes: z.hashes[:n:n], Metas: z.metas[:n:n], Bounds: hc.bounds[zi]}) {
+			c := Columns{LastAccessNs: last, Seqs: seqs, Hashes: z.hashes[:n:n], Metas: z.metas[:n:n], Bounds: hc.bounds[zi]}
+			if x.halfLife > 0 {
+				lo := zi << zoneBits
+				c.Counts, c.halfLife = s.counts[hi][lo:lo+n:lo+n], x.halfLife
+			}
+			if !f(c) {
 				return false
 			}
 		}

@@ -96,3 +96,32 @@ func ExampleNewMemory() {
 	// 02 true 1 22:14:20
 	// len 2 removed true len 1
 }
+
+// New with a CountHalfLife keeps a decayed access count per entry: each
+// Insert, BulkLoad entry and Touch adds 1, and the count halves every
+// half-life.
+func ExampleNew() {
+	now := time.Unix(1_700_000_000, 0)
+	x, err := index.New(index.Options{Now: func() time.Time { return now }, CountHalfLife: time.Minute})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	hot, cold := block.Hash{1}, block.Hash{2}
+	x.Insert(hot, block.Meta{})
+	x.Insert(cold, block.Meta{})
+	for range 3 {
+		now = now.Add(time.Minute)
+		x.Touch(hot)
+	}
+	for _, h := range []block.Hash{hot, cold} {
+		c, ok := x.AccessCount(h)
+		fmt.Println(h.String()[:2], c, ok)
+	}
+	_, err = index.New(index.Options{CountHalfLife: -time.Second})
+	fmt.Println(err)
+	// Output:
+	// 01 1.875 true
+	// 02 0.125 true
+	// index: CountHalfLife = -1s, want > 0 to keep access counts (0 keeps none)
+}

@@ -14,6 +14,13 @@
 // so a scan ranking by recency passes over the shards and runs that cannot
 // hold what it seeks, at a cost that follows what it selects rather than
 // what the index holds.
+//
+// [New] builds an index from [Options]; [NewMemory] and [NewMemoryShards]
+// are its shorthands. With Options.CountHalfLife set, the index also keeps
+// a decayed access count per entry, bumped by every Insert, BulkLoad entry
+// and Touch and halving every half-life, for a policy that ranks by
+// frequency ([Memory.AccessCount], [Columns].Counts; score.Frequency reads
+// it); it costs nothing in an index without counts, the default.
 package index
 
 import (

@@ -2,6 +2,8 @@ package index
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"hash/maphash"
 	"iter"
 	"math"
@@ -21,7 +23,7 @@ const shardBits = 12
 const MaxShards = 1 << shardBits
 
 // Memory is a concurrent in-memory metadata index. It is safe for concurrent
-// use; the zero value is not usable, call [NewMemory].
+// use; the zero value is not usable, call [New] or [NewMemory].
 //
 // Each shard keeps its entries in dense parallel columns (hashes,
 // metadata, and the hot fields last-access time and chain position): the
@@ -35,6 +37,12 @@ const MaxShards = 1 << shardBits
 // of its other entries, so that a scan can pass over what cannot matter
 // to it ([Memory.ScanColumnsBounded]).
 //
+// An index built with [Options].CountHalfLife also keeps a decayed access
+// count per entry (see [Memory.AccessCount]), in a fifth hot column of 4
+// bytes an entry: about 165 bytes an entry at 1e6 entries and 160 at 1e7.
+// An index without counts holds no trace of them: not a byte, and one
+// untaken branch a write.
+//
 // No write copies more than a few kilobytes while it holds a shard's lock,
 // whatever the shard's size: columns grow a chunk or a zone at a time, and
 // the slot table grows incrementally (see [Memory.Insert]).
@@ -45,6 +53,8 @@ type Memory struct {
 	seed   maphash.Seed
 	n      atomic.Int64
 	bufs   sync.Pool // *allBuf scratch for All
+	// halfLife is Options.CountHalfLife in nanoseconds; 0 keeps no counts.
+	halfLife float64
 }
 
 type shard struct {
@@ -65,7 +75,13 @@ type shard struct {
 	// the last is full.
 	hot   []*hotChunk
 	slots slotTable
-	_     [40]byte // to 192 bytes, 3 cache lines: mu and the atomics share one
+	// counts[hi] is hot[hi]'s access-count column, entry k's count at
+	// counts[hi][k], of the same length and capacity as hot[hi].last;
+	// nil in an index that keeps no counts. It lives here rather than in
+	// the chunk so that it costs nothing when off (a chunk of 5 slice
+	// headers would take the next size class).
+	counts [][]float32
+	_      [16]byte // to 192 bytes, 3 cache lines: mu and the atomics share one
 }
 
 // A shard's hot columns, the last-access times and chain positions a scan
@@ -217,17 +233,24 @@ func (s *shard) hashAt(i int32) *block.Hash {
 	return &hc.zones[zi].hashes[j]
 }
 
-// appendEntry adds an entry at slot n, the shard's entry count.
-func (s *shard) appendEntry(n int32, h *block.Hash, m *block.Meta) {
+// appendEntry adds an entry at slot n, the shard's entry count, with the
+// access count c if x keeps counts.
+func (s *shard) appendEntry(x *Memory, n int32, h *block.Hash, m *block.Meta, c float32) {
 	hi := int(n >> hotBits)
 	if hi == len(s.hot) {
 		s.hot = append(s.hot, &hotChunk{last: make([]int64, 0, hotCaps[0]), seqs: make([]uint32, 0, hotCaps[0])})
+		if x.halfLife > 0 {
+			s.counts = append(s.counts, make([]float32, 0, hotCaps[0]))
+		}
 	}
 	hc := s.hot[hi]
 	if k := len(hc.last); k == cap(hc.last) {
 		c := nextCap(hotCaps[:], k)
 		hc.last = append(make([]int64, 0, c), hc.last...)
 		hc.seqs = append(make([]uint32, 0, c), hc.seqs...)
+		if x.halfLife > 0 {
+			s.counts[hi] = append(make([]float32, 0, c), s.counts[hi]...)
+		}
 	}
 	zi := int(n&hotMask) >> zoneBits
 	if zi == len(hc.zones) {
@@ -245,6 +268,9 @@ func (s *shard) appendEntry(n int32, h *block.Hash, m *block.Meta) {
 	zb.raise(head, t)
 	hc.last = append(hc.last, t)
 	hc.seqs = append(hc.seqs, m.Seq)
+	if x.halfLife > 0 {
+		s.counts[hi] = append(s.counts[hi], c)
+	}
 	z.hashes = append(z.hashes, *h)
 	z.metas = append(z.metas, *m)
 }
@@ -265,11 +291,17 @@ func (s *shard) removeAt(x *Memory, i int32) {
 		setSlot(a, pos, i)
 		t, seq := lhc.last[lk], lhc.seqs[lk]
 		hc.last[k], hc.seqs[k] = t, seq
+		if x.halfLife > 0 {
+			s.counts[i>>hotBits][k] = s.counts[last>>hotBits][lk]
+		}
 		z.hashes[j], z.metas[j] = *moved, lz.metas[lj]
 		zb.raise(seq == 0, t)
 		lzLost = z != lz && t >= lzb.bound(seq == 0)
 	}
 	lhc.last, lhc.seqs = lhc.last[:lk], lhc.seqs[:lk]
+	if x.halfLife > 0 {
+		s.counts[last>>hotBits] = s.counts[last>>hotBits][:lk]
+	}
 	lz.hashes, lz.metas = lz.hashes[:lj], lz.metas[:lj]
 	if gone >= zb.bound(goneHead) {
 		hc.recompute(zi)
@@ -284,6 +316,10 @@ func (s *shard) removeAt(x *Memory, i int32) {
 		if lk == 0 {
 			s.hot[len(s.hot)-1] = nil
 			s.hot = s.hot[:len(s.hot)-1]
+			if x.halfLife > 0 {
+				s.counts[len(s.counts)-1] = nil
+				s.counts = s.counts[:len(s.counts)-1]
+			}
 		}
 	}
 }
@@ -327,36 +363,84 @@ func spinRLock(mu *sync.RWMutex) {
 	}
 }
 
-// allBuf is one shard's copy, made by All under the shard's read lock.
+// allBuf is one shard's copy, made by All (and WriteSnapshot) under the
+// shard's read lock.
 type allBuf struct {
 	hashes []block.Hash
 	metas  []block.Meta
+	counts []float32 // only when asked for, in an index that keeps counts
 }
 
-// NewMemory returns an empty index whose Insert and Touch stamp the time
-// read from now (nil means time.Now).
-func NewMemory(now func() time.Time) *Memory {
-	return NewMemoryShards(now, MaxShards)
+// Options configures an index built by [New]. The zero value is the
+// default index: the wall clock, MaxShards shards, no access counts.
+type Options struct {
+	// Now is the clock Insert and Touch stamp, and AccessCount decays to
+	// (nil means time.Now).
+	Now func() time.Time
+	// Shards is the number of shards, from 1 to MaxShards, rounded up to
+	// a power of two (0 means MaxShards). Every scan visits every shard,
+	// so a small index scans faster with fewer of them (the replay lab
+	// sizes its index to its trace); a writer waits behind a scan of its
+	// shard, so a large index that writers share keeps the default.
+	Shards int
+	// CountHalfLife, when above 0, has the index keep a decayed access
+	// count per entry, halving every CountHalfLife (see
+	// [Memory.AccessCount]); 0 keeps no counts, and costs nothing.
+	CountHalfLife time.Duration
 }
 
-// NewMemoryShards is [NewMemory] with shards shards, rounded up to a power
-// of two and clamped to [1, MaxShards]. Every scan visits every shard, so
-// a small index scans faster with fewer of them (the replay lab sizes its
-// index to its trace); a writer waits behind a scan of its shard, so a
-// large index that writers share keeps the default.
-func NewMemoryShards(now func() time.Time, shards int) *Memory {
-	if now == nil {
-		now = time.Now
+// Validate reports every problem with o at once (joined with
+// errors.Join), each naming the field, its value and what is allowed.
+// Zero fields are valid: they mean the defaults.
+func (o Options) Validate() error {
+	var errs []error
+	if o.Shards < 0 || o.Shards > MaxShards {
+		errs = append(errs, fmt.Errorf("index: Shards = %d, want 1 to %d, rounded up to a power of two (0 means the default, %d)", o.Shards, MaxShards, MaxShards))
+	}
+	if o.CountHalfLife < 0 {
+		errs = append(errs, fmt.Errorf("index: CountHalfLife = %v, want > 0 to keep access counts (0 keeps none)", o.CountHalfLife))
+	}
+	return errors.Join(errs...)
+}
+
+// New returns an empty index configured by o, or the error of
+// [Options.Validate] if o is not valid.
+func New(o Options) (*Memory, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Shards == 0 {
+		o.Shards = MaxShards
 	}
 	bits := uint(0)
-	for bits < shardBits && 1<<bits < shards {
+	for 1<<bits < o.Shards {
 		bits++
 	}
-	x := &Memory{shards: make([]shard, 1<<bits), bits: bits, now: now, seed: maphash.MakeSeed()}
+	x := &Memory{shards: make([]shard, 1<<bits), bits: bits, now: o.Now, seed: maphash.MakeSeed(), halfLife: float64(o.CountHalfLife)}
 	for i := range x.shards {
 		s := &x.shards[i]
 		s.headMax.Store(math.MinInt64)
 		s.tailMax.Store(math.MinInt64)
+	}
+	return x, nil
+}
+
+// NewMemory returns an empty index whose Insert and Touch stamp the time
+// read from now (nil means time.Now), with the default options otherwise:
+// New(Options{Now: now}).
+func NewMemory(now func() time.Time) *Memory {
+	return NewMemoryShards(now, MaxShards)
+}
+
+// NewMemoryShards is [NewMemory] with shards shards (see
+// [Options].Shards), clamped to [1, MaxShards] rather than refused.
+func NewMemoryShards(now func() time.Time, shards int) *Memory {
+	x, err := New(Options{Now: now, Shards: min(max(shards, 1), MaxShards)})
+	if err != nil {
+		panic(err) // not reached: the options are valid
 	}
 	return x
 }
@@ -377,30 +461,35 @@ func (x *Memory) shardOf(h *block.Hash) *shard {
 func (x *Memory) fingerprint(h *block.Hash) uint64 { return maphash.Comparable(x.seed, *h) }
 
 // Insert adds or replaces the entry for h and stamps its last access with
-// the index's clock, as a write on the request path does.
+// the index's clock, as a write on the request path does. In an index that
+// keeps counts it is an access (see [Memory.AccessCount]).
 //
 // It holds h's shard's write lock for a bounded time, whatever the
 // shard's size: to grow the shard's columns it copies at most 768
-// entries' hot columns (9 KB) or 16 entries' hashes and rows (2 KB), or
-// appends a chunk or a zone to a short list (at most 32 zones a chunk,
-// one chunk pointer per 1024 entries); it moves at most 64 words of a
-// growing slot table. The one step that grows with the shard is the
-// allocation of a new, zeroed slot table, 6.7 bytes per entry of the
-// shard (16 KB at 1e7 entries), once per growth by half.
+// entries' hot columns (9 KB, 12 KB with counts) or 16 entries' hashes
+// and rows (2 KB), or appends a chunk or a zone to a short list (at most
+// 32 zones a chunk, one chunk pointer per 1024 entries); it moves at most
+// 64 words of a growing slot table. The one step that grows with the
+// shard is the allocation of a new, zeroed slot table, 6.7 bytes per
+// entry of the shard (16 KB at 1e7 entries), once per growth by half.
 func (x *Memory) Insert(h block.Hash, m block.Meta) {
 	m.LastAccessNs = x.now().UnixNano()
-	x.put(&h, &m)
+	x.put(&h, &m, 0)
 }
 
 // BulkLoad adds or replaces every entry of seq, keeping the given last-access
-// times (a node restoring its index, a test building a fixture).
+// times (a node restoring its index, a test building a fixture). In an
+// index that keeps counts each entry is an access at its given time (see
+// [Memory.AccessCount]).
 func (x *Memory) BulkLoad(seq iter.Seq2[block.Hash, block.Meta]) {
 	for h, m := range seq {
-		x.put(&h, &m)
+		x.put(&h, &m, 0)
 	}
 }
 
-func (x *Memory) put(h *block.Hash, m *block.Meta) {
+// put adds or replaces the entry for h. In an index that keeps counts,
+// its count becomes c, or when c is 0, put is an access.
+func (x *Memory) put(h *block.Hash, m *block.Meta, c float32) {
 	s := x.shardOf(h)
 	fp := x.fingerprint(h)
 	t, head := m.LastAccessNs, m.Seq == 0
@@ -412,6 +501,13 @@ func (x *Memory) put(h *block.Hash, m *block.Meta) {
 		s.raise(head, t)
 		zb.raise(head, t)
 		hc.last[k], hc.seqs[k], hc.zones[zi].metas[j] = t, m.Seq, *m
+		if x.halfLife > 0 {
+			cs := &s.counts[i>>hotBits][k]
+			if c == 0 {
+				c = accessed(*cs, ot, t, x.halfLife)
+			}
+			*cs = c
+		}
 		if oh != head || t < ot {
 			if ot >= zb.bound(oh) {
 				hc.recompute(zi)
@@ -421,8 +517,11 @@ func (x *Memory) put(h *block.Hash, m *block.Meta) {
 		s.mu.Unlock()
 		return
 	}
+	if c == 0 {
+		c = 1
+	}
 	n := s.n.Load()
-	s.appendEntry(n, h, m)
+	s.appendEntry(x, n, h, m, c)
 	s.slots.add(fp, n)
 	s.n.Store(n + 1)
 	s.mu.Unlock()
@@ -430,6 +529,7 @@ func (x *Memory) put(h *block.Hash, m *block.Meta) {
 }
 
 // Touch sets the last access of h to now and reports whether h is present.
+// In an index that keeps counts it is an access (see [Memory.AccessCount]).
 func (x *Memory) Touch(h block.Hash) bool {
 	t := x.now().UnixNano()
 	s := x.shardOf(&h)
@@ -444,6 +544,10 @@ func (x *Memory) Touch(h block.Hash) bool {
 		zb.raise(head, t)
 		hc.last[k] = t
 		hc.zones[zi].metas[j].LastAccessNs = t
+		if x.halfLife > 0 {
+			cs := &s.counts[i>>hotBits][k]
+			*cs = accessed(*cs, ot, t, x.halfLife)
+		}
 		if t < ot { // a clock that stepped back
 			if ot >= zb.bound(head) {
 				hc.recompute(zi)
@@ -500,30 +604,47 @@ func (x *Memory) Len() int { return int(x.n.Load()) }
 // than once; each pass sees each entry at most once.
 func (x *Memory) All() iter.Seq2[block.Hash, block.Meta] {
 	return func(yield func(block.Hash, block.Meta) bool) {
-		b, _ := x.bufs.Get().(*allBuf)
-		if b == nil {
-			b = new(allBuf)
-		}
-		defer x.bufs.Put(b)
-		for i := range x.shards {
-			s := &x.shards[i]
-			if s.n.Load() == 0 {
-				continue
-			}
-			b.hashes, b.metas = b.hashes[:0], b.metas[:0]
-			s.rlock()
-			for _, hc := range s.hot {
-				for _, z := range hc.zones {
-					b.hashes = append(b.hashes, z.hashes...)
-					b.metas = append(b.metas, z.metas...)
-				}
-			}
-			s.mu.RUnlock()
+		x.copies(false, func(b *allBuf) bool {
 			for j := range b.hashes {
 				if !yield(b.hashes[j], b.metas[j]) {
-					return
+					return false
 				}
 			}
+			return true
+		})
+	}
+}
+
+// copies calls f with a copy of each shard that holds entries in turn,
+// until f returns false: made under the shard's read lock, with the
+// entries' counts too when counts is true and x keeps them, and handed
+// to f outside it.
+func (x *Memory) copies(counts bool, f func(*allBuf) bool) {
+	b, _ := x.bufs.Get().(*allBuf)
+	if b == nil {
+		b = new(allBuf)
+	}
+	defer x.bufs.Put(b)
+	counts = counts && x.halfLife > 0
+	for i := range x.shards {
+		s := &x.shards[i]
+		if s.n.Load() == 0 {
+			continue
+		}
+		b.hashes, b.metas, b.counts = b.hashes[:0], b.metas[:0], b.counts[:0]
+		s.rlock()
+		for hi, hc := range s.hot {
+			for _, z := range hc.zones {
+				b.hashes = append(b.hashes, z.hashes...)
+				b.metas = append(b.metas, z.metas...)
+			}
+			if counts {
+				b.counts = append(b.counts, s.counts[hi]...)
+			}
+		}
+		s.mu.RUnlock()
+		if !f(b) {
+			return
 		}
 	}
 }

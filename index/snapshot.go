@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -19,7 +20,8 @@ import (
 // the index it had: [SaveSnapshot] writes one atomically and
 // [LoadSnapshot] refuses one that is not whole.
 //
-// The format, version 1, all integers little-endian:
+// The format, all integers little-endian, is version 1 for an index
+// without access counts:
 //
 //	header   16 bytes: magic "KVPFIDX\n", version uint32 (1), record size uint32 (128)
 //	records  128 bytes each, in no particular order:
@@ -27,24 +29,30 @@ import (
 //	           payload_bytes uint64, last_access_ns int64, model [24], layout [16]
 //	trailer  40 bytes: record count uint64, SHA-256 of every byte before it [32]
 //
-// The count sits in the trailer because a snapshot streams the index
-// while the request path writes it: the number of entries is known at
-// the end. A file whose size is not header + count records + trailer, or
-// whose checksum differs, is truncated or corrupt.
+// and version 2 for an index that keeps them ([Options].CountHalfLife):
+// version 2, record size 132, each record version 1's followed by the
+// entry's access count as of its last access, a float32 (IEEE 754 bits,
+// uint32). The count sits in the trailer because a snapshot streams the
+// index while the request path writes it: the number of entries is known
+// at the end. A file whose size is not header + count records + trailer,
+// or whose checksum differs, is truncated or corrupt.
 
-// SnapshotVersion is the version of the snapshot format [SaveSnapshot]
-// writes and the only one [LoadSnapshot] reads.
-const SnapshotVersion = 1
+// SnapshotVersion is the newest version of the snapshot format, the one
+// [SaveSnapshot] writes for an index that keeps access counts; it writes
+// version 1, which every version of the module reads, for any other.
+// [LoadSnapshot] reads both.
+const SnapshotVersion = 2
 
 // ErrBadSnapshot is wrapped by the errors of [LoadSnapshot] for a file
-// that is not a whole snapshot of this version: not a snapshot at all,
-// another version, truncated, or corrupt.
+// that is not a whole snapshot of a version it reads: not a snapshot at
+// all, another version, truncated, or corrupt.
 var ErrBadSnapshot = errors.New("index: bad snapshot")
 
 const (
 	snapMagic   = "KVPFIDX\n"
 	headerLen   = 16
-	recordLen   = 128
+	recordLen   = 128 // version 1's
+	countedLen  = recordLen + 4
 	trailerLen  = 8 + sha256.Size
 	snapChunk   = 512 // records per read or write
 	minSnapshot = headerLen + trailerLen
@@ -52,28 +60,59 @@ const (
 
 // WriteSnapshot writes every entry of r to w in the snapshot format (see
 // [SaveSnapshot]) and returns how many it wrote. Entries inserted or
-// touched while it runs are written as [Reader.All] sees them.
+// touched while it runs are written as [Reader.All] sees them. It writes
+// version 2, with each entry's access count, when r is a [*Memory] that
+// keeps counts, and version 1 otherwise.
 func WriteSnapshot(w io.Writer, r Reader) (int, error) {
+	x, _ := r.(*Memory)
+	counted := x != nil && x.halfLife > 0
+	version, rl := uint32(1), recordLen
+	if counted {
+		version, rl = 2, countedLen
+	}
 	sum := sha256.New()
 	mw := io.MultiWriter(w, sum)
 	var hdr [headerLen]byte
 	copy(hdr[:], snapMagic)
-	binary.LittleEndian.PutUint32(hdr[8:], SnapshotVersion)
-	binary.LittleEndian.PutUint32(hdr[12:], recordLen)
+	binary.LittleEndian.PutUint32(hdr[8:], version)
+	binary.LittleEndian.PutUint32(hdr[12:], uint32(rl))
 	if _, err := mw.Write(hdr[:]); err != nil {
 		return 0, fmt.Errorf("index: write snapshot: %w", err)
 	}
-	buf := make([]byte, 0, snapChunk*recordLen)
+	buf := make([]byte, 0, snapChunk*rl)
 	n := 0
-	for h, m := range r.All() {
-		buf = appendRecord(buf, &h, &m)
+	var err error
+	added := func() bool { // counts a record written to buf, and writes a full buf
 		n++
 		if len(buf) == cap(buf) {
-			if _, err := mw.Write(buf); err != nil {
-				return 0, fmt.Errorf("index: write snapshot: %w", err)
+			if _, err = mw.Write(buf); err != nil {
+				return false
 			}
 			buf = buf[:0]
 		}
+		return true
+	}
+	if counted {
+		x.copies(true, func(b *allBuf) bool {
+			for j := range b.hashes {
+				buf = appendRecord(buf, &b.hashes[j], &b.metas[j])
+				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(b.counts[j]))
+				if !added() {
+					return false
+				}
+			}
+			return true
+		})
+	} else {
+		for h, m := range r.All() {
+			buf = appendRecord(buf, &h, &m)
+			if !added() {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("index: write snapshot: %w", err)
 	}
 	buf = binary.LittleEndian.AppendUint64(buf, uint64(n))
 	if _, err := mw.Write(buf); err != nil {
@@ -106,6 +145,20 @@ func decodeRecord(b []byte) (h block.Hash, m block.Meta) {
 	copy(m.Model[:], b[88:112])
 	copy(m.Layout[:], b[112:128])
 	return h, m
+}
+
+// decodeCount returns the access count of a version 2 record: one below 1
+// (the least a count can be) or not a number, which no index writes, as
+// 1, and an infinite one as the largest float32.
+func decodeCount(b []byte) float32 {
+	c := math.Float32frombits(binary.LittleEndian.Uint32(b[recordLen:]))
+	switch {
+	case !(c >= 1):
+		return 1
+	case c > math.MaxFloat32:
+		return math.MaxFloat32
+	}
+	return c
 }
 
 // SaveSnapshot writes every entry of r to the file path, atomically: to a
@@ -164,11 +217,18 @@ func SaveSnapshot(path string, r Reader) (n int, err error) {
 // last access (as [Memory.BulkLoad] does), and returns the number of
 // entries loaded. It first reads the whole file to check its size and
 // checksum, and loads nothing from a file that is not a whole snapshot of
-// [SnapshotVersion]: it returns an error wrapping [ErrBadSnapshot] that
-// says what is wrong (not a snapshot, another version, truncated,
-// corrupt). A missing file is an error wrapping fs.ErrNotExist. Memory
-// stays bounded whatever the file's size: the file is read twice, a chunk
-// at a time.
+// a version it reads (1 or [SnapshotVersion]): it returns an error
+// wrapping [ErrBadSnapshot] that says what is wrong (not a snapshot,
+// another version, truncated, corrupt). A missing file is an error
+// wrapping fs.ErrNotExist. Memory stays bounded whatever the file's size:
+// the file is read twice, a chunk at a time.
+//
+// In an index x that keeps access counts, an entry of a version 2
+// snapshot (written by an index that kept them) gets the count it had,
+// as of its last access, whatever half-life counted it; an entry of a
+// version 1 snapshot is an access, as in a BulkLoad (a new entry's count
+// starts at 1). Into an index without counts, a version 2 snapshot's
+// counts are dropped.
 func LoadSnapshot(path string, x *Memory) (int, error) {
 	// A snapshot is a plain file: anything else (a fifo, whose open would
 	// block, a device, a directory) is refused before it is opened, and
@@ -192,74 +252,77 @@ func LoadSnapshot(path string, x *Memory) (int, error) {
 	if !os.SameFile(li, fi) {
 		return 0, fmt.Errorf("%w %s: replaced while it was opened", ErrBadSnapshot, path)
 	}
-	count, err := checkSnapshot(f, fi.Size(), path)
+	count, rl, err := checkSnapshot(f, fi.Size(), path)
 	if err != nil {
 		return 0, err
 	}
 	// The file checked out: load it. A read error now (the disk failing
 	// between the two passes) leaves x with part of the snapshot, and is
 	// reported.
-	var rerr error
-	x.BulkLoad(func(yield func(block.Hash, block.Meta) bool) {
-		br := bufio.NewReaderSize(io.NewSectionReader(f, headerLen, count*recordLen), snapChunk*recordLen)
-		var rec [recordLen]byte
-		for range count {
-			if _, err := io.ReadFull(br, rec[:]); err != nil {
-				rerr = fmt.Errorf("index: load snapshot %s: %w", path, err)
-				return
-			}
-			if !yield(decodeRecord(rec[:])) {
-				return
-			}
+	br := bufio.NewReaderSize(io.NewSectionReader(f, headerLen, count*int64(rl)), snapChunk*rl)
+	rec := make([]byte, rl)
+	for range count {
+		if _, err := io.ReadFull(br, rec); err != nil {
+			return 0, fmt.Errorf("index: load snapshot %s: %w", path, err)
 		}
-	})
-	if rerr != nil {
-		return 0, rerr
+		h, m := decodeRecord(rec)
+		var c float32 // 0: an access, as in a BulkLoad
+		if rl == countedLen {
+			c = decodeCount(rec)
+		}
+		x.put(&h, &m, c)
 	}
 	return int(count), nil
 }
 
 // checkSnapshot checks the header, the size and the checksum of the
-// snapshot in r, of size bytes, and returns its record count.
-func checkSnapshot(r io.ReaderAt, size int64, path string) (int64, error) {
+// snapshot in r, of size bytes, and returns its record count and record
+// size.
+func checkSnapshot(r io.ReaderAt, size int64, path string) (int64, int, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w %s: %s", ErrBadSnapshot, path, fmt.Sprintf(format, args...))
 	}
 	var hdr [headerLen]byte
 	if _, err := r.ReadAt(hdr[:], 0); err != nil {
 		if errors.Is(err, io.EOF) {
-			return 0, bad("%d bytes, shorter than a snapshot's header and trailer (%d bytes): truncated or not a snapshot", size, minSnapshot)
+			return 0, 0, bad("%d bytes, shorter than a snapshot's header and trailer (%d bytes): truncated or not a snapshot", size, minSnapshot)
 		}
-		return 0, fmt.Errorf("index: load snapshot %s: %w", path, err)
+		return 0, 0, fmt.Errorf("index: load snapshot %s: %w", path, err)
 	}
 	if !bytes.Equal(hdr[:8], []byte(snapMagic)) {
-		return 0, bad("magic %q, want %q: not an index snapshot", hdr[:8], snapMagic)
+		return 0, 0, bad("magic %q, want %q: not an index snapshot", hdr[:8], snapMagic)
 	}
-	if v := binary.LittleEndian.Uint32(hdr[8:]); v != SnapshotVersion {
-		return 0, bad("format version %d, want %d (written by another version of the module)", v, SnapshotVersion)
+	var rl int
+	switch v := binary.LittleEndian.Uint32(hdr[8:]); v {
+	case 1:
+		rl = recordLen
+	case 2:
+		rl = countedLen
+	default:
+		return 0, 0, bad("format version %d, want 1 or %d (written by another version of the module)", v, SnapshotVersion)
 	}
-	if rl := binary.LittleEndian.Uint32(hdr[12:]); rl != recordLen {
-		return 0, bad("record size %d, want %d", rl, recordLen)
+	if got := binary.LittleEndian.Uint32(hdr[12:]); got != uint32(rl) {
+		return 0, 0, bad("record size %d, want %d (format version %d)", got, rl, binary.LittleEndian.Uint32(hdr[8:]))
 	}
-	if size < minSnapshot || (size-minSnapshot)%recordLen != 0 {
-		return 0, bad("%d bytes, not a %d-byte header, whole %d-byte records and a %d-byte trailer: truncated", size, headerLen, recordLen, trailerLen)
+	if size < minSnapshot || (size-minSnapshot)%int64(rl) != 0 {
+		return 0, 0, bad("%d bytes, not a %d-byte header, whole %d-byte records and a %d-byte trailer: truncated", size, headerLen, rl, trailerLen)
 	}
-	records := (size - minSnapshot) / recordLen
+	records := (size - minSnapshot) / int64(rl)
 	sum := sha256.New()
 	if err := hashRange(sum, r, size-sha256.Size); err != nil {
-		return 0, fmt.Errorf("index: load snapshot %s: %w", path, err)
+		return 0, 0, fmt.Errorf("index: load snapshot %s: %w", path, err)
 	}
 	var tr [trailerLen]byte
 	if _, err := r.ReadAt(tr[:], size-trailerLen); err != nil {
-		return 0, fmt.Errorf("index: load snapshot %s: %w", path, err)
+		return 0, 0, fmt.Errorf("index: load snapshot %s: %w", path, err)
 	}
 	if count := binary.LittleEndian.Uint64(tr[:8]); count != uint64(records) {
-		return 0, bad("trailer counts %d records, the file holds %d: truncated or corrupt", count, records)
+		return 0, 0, bad("trailer counts %d records, the file holds %d: truncated or corrupt", count, records)
 	}
 	if !bytes.Equal(sum.Sum(nil), tr[8:]) {
-		return 0, bad("SHA-256 differs from the trailer's: corrupt")
+		return 0, 0, bad("SHA-256 differs from the trailer's: corrupt")
 	}
-	return records, nil
+	return records, rl, nil
 }
 
 // hashRange writes the first n bytes of r to h.

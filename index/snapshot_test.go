@@ -106,8 +106,9 @@ func TestSnapshotRefused(t *testing.T) {
 		{"checksum flipped", mutate(func(b []byte) []byte { b[len(b)-1] ^= 0x80; return b }), "corrupt"},
 		{"count changed", mutate(func(b []byte) []byte { b[len(b)-40]++; return b }), "trailer counts 101 records"},
 		{"not a snapshot", []byte(strings.Repeat("{\"json\": true}\n", 20)), "not an index snapshot"},
-		{"another version", mutate(func(b []byte) []byte { b[8] = 2; return b }), "format version 2, want 1"},
-		{"another record size", mutate(func(b []byte) []byte { b[12] = 64; return b }), "record size 64, want 128"},
+		{"another version", mutate(func(b []byte) []byte { b[8] = 3; return b }), "format version 3, want 1 or 2"},
+		{"another record size", mutate(func(b []byte) []byte { b[12] = 64; return b }), "record size 64, want 128 (format version 1)"},
+		{"version 2 with version 1's records", mutate(func(b []byte) []byte { b[8] = 2; return b }), "record size 128, want 132 (format version 2)"},
 		{"trailing garbage", append(bytes.Clone(g), 0), "truncated"},
 	}
 	for _, tt := range tests {
