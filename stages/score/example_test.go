@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/index"
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/stages/score"
 	"github.com/wombatkv/prefetch/stages/snapshot"
@@ -70,4 +71,38 @@ func ExampleNewRFC0008() {
 	// 0.7000 successor, active model, 10 min ago
 	// 0.0156 successor, other model, 1 h ago
 	// 0.5000 custom
+}
+
+// ExampleNewFrequency ranks blocks by their decayed access counts, kept by
+// an index built with a count half-life (here a minute): the block read
+// four times a minute ago outranks the one read once just now.
+func ExampleNewFrequency() {
+	now := time.Unix(1_700_000_000, 0)
+	x, err := index.New(index.Options{Now: func() time.Time { return now }, CountHalfLife: time.Minute})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	popular, fresh := block.Hash{31: 1}, block.Hash{31: 2}
+	x.Insert(popular, block.Meta{}) // an access: count 1
+	for range 3 {
+		x.Touch(popular) // 2, 3, 4
+	}
+	now = now.Add(time.Minute)
+	x.Insert(fresh, block.Meta{})
+
+	s := score.NewFrequency(x)
+	if err := s.Validate(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, h := range []block.Hash{popular, fresh, {31: 3}} {
+		fmt.Printf("block %d: %g\n", h[31], s.Score(now, h, block.Meta{}))
+	}
+	fmt.Println(score.NewFrequency(index.NewMemory(nil)).Validate())
+	// Output:
+	// block 1: 2
+	// block 2: 1
+	// block 3: 0
+	// score: Frequency.Counts keeps no access counts (its CountHalfLife is 0), want an index built with index.Options.CountHalfLife > 0
 }
