@@ -108,6 +108,20 @@ func Builtin() *Registry {
 		return score.NewDeadline(env.Hints, getTime), nil
 	}), hints))
 
+	must(r.RegisterScorer("frequency", Typed(func(_ struct{}, env Env) (pipeline.Scorer, error) {
+		if env.Index == nil {
+			return nil, errors.New("frequency needs Env.Index (the index whose access counts it ranks by), which is nil")
+		}
+		counts, ok := env.Index.(score.AccessCounter)
+		if !ok {
+			return nil, fmt.Errorf("frequency needs an Env.Index that keeps access counts (an *index.Memory built with index.Options.CountHalfLife > 0), and %T does not", env.Index)
+		}
+		if hl, ok := counts.(interface{ CountHalfLife() time.Duration }); ok && hl.CountHalfLife() <= 0 {
+			return nil, errors.New("frequency needs an Env.Index that keeps access counts, and this one keeps none: build it with index.Options.CountHalfLife > 0 (in the replay lab, --count-half-life or Settings.CountHalfLife)")
+		}
+		return score.NewFrequency(counts), nil
+	})))
+
 	must(r.RegisterSelector("heap", Typed(func(struct{}, Env) (pipeline.Selector, error) { return topk.Heap{}, nil })))
 	must(r.RegisterSelector("quickselect", Typed(func(struct{}, Env) (pipeline.Selector, error) { return topk.Quickselect{}, nil })))
 	must(r.RegisterSelector("fullsort", Typed(func(struct{}, Env) (pipeline.Selector, error) { return topk.FullSort{}, nil })))

@@ -89,6 +89,10 @@
 //     blocks by deadline (score.Deadline), a GET of n bytes expected to
 //     take get_latency + n / get_bandwidth seconds; with neither,
 //     Env.GetTime, else score.DefaultGetTime; needs Hints.
+//   - "frequency": blocks by their decayed access count (score.Frequency);
+//     needs an Env.Index that keeps counts (index.Options.CountHalfLife;
+//     in the replay lab, --count-half-life). It looks each block up in
+//     the index, so a cycle scores every entry (no pruned path).
 //
 // Selectors: "heap", "quickselect", "fullsort" (topk.Heap, Quickselect,
 // FullSort: the same K in the same order, at different costs).

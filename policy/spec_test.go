@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wombatkv/prefetch/block"
+	"github.com/wombatkv/prefetch/index"
 	"github.com/wombatkv/prefetch/pipeline"
 	"github.com/wombatkv/prefetch/policy"
 	"github.com/wombatkv/prefetch/stages/emit"
@@ -54,7 +55,7 @@ func TestParseErrors(t *testing.T) {
 			  "fetcher": {"stage": "parallel", "params": {"limt": 3}}, "topk": 3}`,
 			[]string{
 				`policy.json: sources[1]: unknown source "hint", want one of hints, index, room-gate (did you mean "hints"?)`,
-				`policy.json: scorer.stage: unknown scorer "rfc008", want one of deadline, recency, rfc0008, weighted (did you mean "rfc0008"?)`,
+				`policy.json: scorer.stage: unknown scorer "rfc008", want one of deadline, frequency, recency, rfc0008, weighted (did you mean "rfc0008"?)`,
 				`policy.json: filters[0]: unknown filter "already_flat", want one of already-flat, backoff, budget, free-room, not-in-flight (did you mean "already-flat"?)`,
 				`policy.json: fetcher.params.limt: unknown field, want one of limit (did you mean "limit"?)`,
 				`policy.json: topk: unknown field, want one of about, admission, cycle_byte_budget, cycle_fetch_timeout, emitters, fetch_timeout, fetcher, filters, interval, namespace, pre_filters, scorer, selector, sources, top_k (did you mean "top_k"?)`,
@@ -72,7 +73,7 @@ func TestParseErrors(t *testing.T) {
 				`policy.json: cycle_fetch_timeout: want >= fetch_timeout (2s) (leave it out for the default, 2 x fetch_timeout), got 1s`,
 				`policy.json: admission: want where the store admits a prefetched block, e.g. "mru", "lru" or "probation:0.1" (leave it out for the store's default), got ""`,
 				`policy.json: sources: missing, want at least one source, e.g. ["index"]: one of hints, index, room-gate`,
-				`policy.json: scorer: missing, want a scorer, e.g. "rfc0008": one of deadline, recency, rfc0008, weighted`,
+				`policy.json: scorer: missing, want a scorer, e.g. "rfc0008": one of deadline, frequency, recency, rfc0008, weighted`,
 			},
 		},
 		{
@@ -91,7 +92,7 @@ func TestParseErrors(t *testing.T) {
 				`policy.json: emitters[0].params.format: missing, want "v1" (the dry run's line), "v2" or "v3"`,
 				`policy.json: emitters[1].params.level: want a level, "debug", "info", "warn" or "error" (an offset such as "info+2" is allowed), got "loud"`,
 				`policy.json: emitters[2].params.format: want "v1" (the dry run's line), "v2" or "v3", got "v4"`,
-				`policy.json: scorer: missing, want a scorer, e.g. "rfc0008": one of deadline, recency, rfc0008, weighted`,
+				`policy.json: scorer: missing, want a scorer, e.g. "rfc0008": one of deadline, frequency, recency, rfc0008, weighted`,
 			},
 		},
 		{
@@ -100,7 +101,7 @@ func TestParseErrors(t *testing.T) {
 			  {"weight": "x"}, {"scorer": "nope"}, {"scorer": {"stage": "recency", "params": {"half_life": "-1s"}}}]}}}`,
 			[]string{
 				`policy.json: scorer.params.terms[0].weight: want a number, got "x"`,
-				`policy.json: scorer.params.terms[1].scorer: unknown scorer "nope", want one of deadline, recency, rfc0008, weighted`,
+				`policy.json: scorer.params.terms[1].scorer: unknown scorer "nope", want one of deadline, frequency, recency, rfc0008, weighted`,
 				`policy.json: scorer.params.terms[2].scorer.params.half_life: want > 0 (leave it out for the default, 10m0s), got -1s`,
 			},
 		},
@@ -140,7 +141,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			"a stage object without its name",
 			`{"sources": ["index"], "scorer": {"params": {}}}`,
-			[]string{`policy.json: scorer.stage: missing, want the scorer's name, one of deadline, recency, rfc0008, weighted`},
+			[]string{`policy.json: scorer.stage: missing, want the scorer's name, one of deadline, frequency, recency, rfc0008, weighted`},
 		},
 		{
 			"a key twice",
@@ -324,6 +325,36 @@ func TestBuildErrors(t *testing.T) {
 		})
 	}
 
+	// The frequency scorer needs an index that keeps access counts.
+	counting, err := index.New(index.Options{CountHalfLife: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  policy.Env
+		want []string
+	}{
+		{"no index", policy.Env{}, []string{`f.json: sources[0]: index needs Env.Index (the metadata index to rank), which is nil`, `f.json: scorer: frequency needs Env.Index (the index whose access counts it ranks by), which is nil`}},
+		{"an index without counts", policy.Env{Index: sharedIndex}, []string{`f.json: scorer: frequency needs an Env.Index that keeps access counts, and this one keeps none: build it with index.Options.CountHalfLife > 0 (in the replay lab, --count-half-life or Settings.CountHalfLife)`}},
+		{"a reader that cannot count", policy.Env{Index: readerOnly{sharedIndex}}, []string{`f.json: scorer: frequency needs an Env.Index that keeps access counts (an *index.Memory built with index.Options.CountHalfLife > 0), and policy_test.readerOnly does not`}},
+		{"an index with counts", policy.Env{Index: counting}, nil},
+	} {
+		s, err := policy.Parse("f.json", []byte(`{"sources": ["index"], "scorer": "frequency"}`), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := s.Build(tc.env)
+		if diff := cmp.Diff(tc.want, errLines(err)); diff != "" {
+			t.Errorf("%s: errors mismatch (-want +got):\n%s", tc.name, diff)
+		}
+		if err == nil {
+			if f, ok := cfg.Scorer.(*score.Frequency); !ok || f.Counts != score.AccessCounter(counting) {
+				t.Errorf("%s: scorer = %#v, want a *score.Frequency over the index", tc.name, cfg.Scorer)
+			}
+		}
+	}
+
 	// Not required: left out over a store that tracks nothing in flight.
 	s, err := policy.Parse("b.json", []byte(`{"sources": ["index"], "scorer": "recency", "filters": ["not-in-flight", "already-flat"]}`), nil)
 	if err != nil {
@@ -337,6 +368,9 @@ func TestBuildErrors(t *testing.T) {
 		t.Errorf("filters mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// readerOnly is an index.Reader and nothing more.
+type readerOnly struct{ index.Reader }
 
 // freqParams are the params of the test's own scorer.
 type freqParams struct {
@@ -400,7 +434,7 @@ func TestCustomStages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"acme/freq", "deadline", "recency", "rfc0008", "weighted"}, r.Names(pipeline.StageScorer)); diff != "" {
+	if diff := cmp.Diff([]string{"acme/freq", "deadline", "frequency", "recency", "rfc0008", "weighted"}, r.Names(pipeline.StageScorer)); diff != "" {
 		t.Errorf("Names(scorer) mismatch (-want +got):\n%s", diff)
 	}
 
@@ -445,7 +479,7 @@ func TestCustomStages(t *testing.T) {
 	// The builtin registry knows nothing of the team's stages, and a
 	// registry's additions are its own.
 	_, err = policy.Parse("team.json", []byte(`{"sources": ["index"], "scorer": "acme/freq"}`), nil)
-	if diff := cmp.Diff([]string{`team.json: scorer: unknown scorer "acme/freq", want one of deadline, recency, rfc0008, weighted`}, errLines(err)); diff != "" {
+	if diff := cmp.Diff([]string{`team.json: scorer: unknown scorer "acme/freq", want one of deadline, frequency, recency, rfc0008, weighted`}, errLines(err)); diff != "" {
 		t.Errorf("errors mismatch (-want +got):\n%s", diff)
 	}
 }

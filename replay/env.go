@@ -83,7 +83,15 @@ type Env struct {
 const labEntriesPerShard = 512
 
 func newEnv(r *run, s Settings) *Env {
-	r.idx = index.NewMemoryShards(r.clock, len(r.m.ids)/labEntriesPerShard)
+	x, err := index.New(index.Options{
+		Now:           r.clock,
+		Shards:        min(max(len(r.m.ids)/labEntriesPerShard, 1), index.MaxShards),
+		CountHalfLife: s.CountHalfLife,
+	})
+	if err != nil {
+		panic(err) // not reached: Settings.Validate checked CountHalfLife
+	}
+	r.idx = x
 	return &Env{
 		Settings: s,
 		Index:    r.idx,

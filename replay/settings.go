@@ -84,6 +84,12 @@ type Settings struct {
 	// also recency-v3's.
 	Weights  [3]float64
 	HalfLife time.Duration
+	// CountHalfLife, when above 0, has the lab's index keep a decayed
+	// access count per block with that half-life
+	// (index.Options.CountHalfLife), for a policy that ranks by it
+	// (score.Frequency, the "frequency" scorer of a policy file). 0, the
+	// default, keeps none, as a node's index keeps none unless asked.
+	CountHalfLife time.Duration
 }
 
 // WithDefaults returns s with its zero fields set to the defaults.
@@ -186,6 +192,9 @@ func (s Settings) Validate() error {
 	}
 	if s.HalfLife <= 0 {
 		bad("HalfLife = %v, want > 0 (0 means the default, %v)", s.HalfLife, DefaultHalfLife)
+	}
+	if s.CountHalfLife < 0 {
+		bad("CountHalfLife = %v, want >= 0 (0 means the index keeps no access counts)", s.CountHalfLife)
 	}
 	return errors.Join(errs...)
 }
