@@ -39,9 +39,11 @@ const MaxShards = 1 << shardBits
 //
 // An index built with [Options].CountHalfLife also keeps a decayed access
 // count per entry (see [Memory.AccessCount]), in a fifth hot column of 4
-// bytes an entry: about 165 bytes an entry at 1e6 entries and 160 at 1e7.
-// An index without counts holds no trace of them: not a byte, and one
-// untaken branch a write.
+// bytes an entry: about 165 bytes an entry at 1e6 entries and 159 at 1e7.
+// Its Touch does some 30 ns more work (the decay's math.Exp2), which does
+// not show in Touch's or Insert's latency at 1e7 entries
+// (bench/RESULTS.md). An index without counts holds no trace of them: not
+// a byte, and one untaken branch a write.
 //
 // No write copies more than a few kilobytes while it holds a shard's lock,
 // whatever the shard's size: columns grow a chunk or a zone at a time, and
@@ -498,13 +500,18 @@ func (x *Memory) put(h *block.Hash, m *block.Meta, c float32) {
 		hc, k, zi, j := s.loc(i)
 		zb := &hc.bounds[zi]
 		ot, oh := hc.last[k], hc.seqs[k] == 0
+		var cs *float32
+		var oc float32
+		if x.halfLife > 0 { // read before raise's barrier, as in Touch
+			cs = &s.counts[i>>hotBits][k]
+			oc = *cs
+		}
 		s.raise(head, t)
 		zb.raise(head, t)
 		hc.last[k], hc.seqs[k], hc.zones[zi].metas[j] = t, m.Seq, *m
-		if x.halfLife > 0 {
-			cs := &s.counts[i>>hotBits][k]
+		if cs != nil {
 			if c == 0 {
-				c = accessed(*cs, ot, t, x.halfLife)
+				c = accessed(oc, ot, t, x.halfLife)
 			}
 			*cs = c
 		}
@@ -540,13 +547,21 @@ func (x *Memory) Touch(h block.Hash) bool {
 		hc, k, zi, j := s.loc(i)
 		zb := &hc.bounds[zi]
 		head, ot := hc.seqs[k] == 0, hc.last[k]
+		var cs *float32
+		var c float32
+		if x.halfLife > 0 {
+			// Read before raise, whose atomic store is a full barrier
+			// on amd64, so that the count's cache miss overlaps those
+			// of the other hot columns rather than following them.
+			cs = &s.counts[i>>hotBits][k]
+			c = *cs
+		}
 		s.raise(head, t)
 		zb.raise(head, t)
 		hc.last[k] = t
 		hc.zones[zi].metas[j].LastAccessNs = t
-		if x.halfLife > 0 {
-			cs := &s.counts[i>>hotBits][k]
-			*cs = accessed(*cs, ot, t, x.halfLife)
+		if cs != nil {
+			*cs = accessed(c, ot, t, x.halfLife)
 		}
 		if t < ot { // a clock that stepped back
 			if ot >= zb.bound(head) {
