@@ -27,30 +27,51 @@ import (
 // BenchmarkIndexMemory builds an index of N entries with Insert and
 // reports the heap it holds per entry (B/entry: heap in use after the
 // inserts, less before, over N, both read after a full GC) and the time
-// per Insert (ns/entry). One op is one whole build: run it with
-// -benchtime=1x.
+// per Insert (ns/entry), for the default index (counts=off) and one that
+// keeps access counts (counts=on, index.Options.CountHalfLife). One op is
+// one whole build: run it with -benchtime=1x.
 func BenchmarkIndexMemory(b *testing.B) {
 	for _, n := range []int{1e6, 1e7} {
-		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-			var perEntry, perInsert float64
-			for b.Loop() {
-				before := heapInUse()
-				x := index.NewMemory(fixedClock)
-				start := time.Now()
-				for h, m := range Entries(n, Random, Now) {
-					x.Insert(h, m)
+		for _, counts := range []string{"off", "on"} {
+			b.Run(fmt.Sprintf("n=%d/counts=%s", n, counts), func(b *testing.B) {
+				var perEntry, perInsert float64
+				for b.Loop() {
+					before := heapInUse()
+					x := newCountingIndex(b, counts, fixedClock)
+					start := time.Now()
+					for h, m := range Entries(n, Random, Now) {
+						x.Insert(h, m)
+					}
+					perInsert = float64(time.Since(start)) / float64(n)
+					perEntry = float64(heapInUse()-before) / float64(n)
+					if x.Len() != n {
+						b.Fatalf("Len %d after %d inserts", x.Len(), n)
+					}
+					runtime.KeepAlive(x)
 				}
-				perInsert = float64(time.Since(start)) / float64(n)
-				perEntry = float64(heapInUse()-before) / float64(n)
-				if x.Len() != n {
-					b.Fatalf("Len %d after %d inserts", x.Len(), n)
-				}
-				runtime.KeepAlive(x)
-			}
-			b.ReportMetric(perEntry, "B/entry")
-			b.ReportMetric(perInsert, "ns/entry")
-		})
+				b.ReportMetric(perEntry, "B/entry")
+				b.ReportMetric(perInsert, "ns/entry")
+			})
+		}
 	}
+}
+
+// countHalfLife is the half-life of the access counts of the counts=on
+// benchmarks: RFC 0008's recency half-life.
+const countHalfLife = 10 * time.Minute
+
+// newCountingIndex returns an empty index on clock: the default one
+// (counts "off") or one that keeps access counts (counts "on").
+func newCountingIndex(b *testing.B, counts string, clock func() time.Time) *index.Memory {
+	o := index.Options{Now: clock}
+	if counts == "on" {
+		o.CountHalfLife = countHalfLife
+	}
+	x, err := index.New(o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return x
 }
 
 func heapInUse() uint64 {
@@ -69,30 +90,41 @@ func heapInUse() uint64 {
 // shards that can hold a newcomer, as a cycle over ScanColumnsZoned does;
 // scan=busy, the control, keeps the other goroutine busy without touching
 // the index (on a machine of two shared cores, that alone moves the tail).
-// It reports the
+// Each runs on the default index (counts=off) and on one that keeps
+// access counts (counts=on: every Touch and Insert also decays and bumps
+// a count), one index alive at a time. It reports the
 // latency quantiles of the single calls (p50-ns, p99-ns, p9999-ns, max-ns),
 // the scans completed per second meanwhile, and the GC cycles that ran
 // during the timed loop (gcs). Insert adds new random hashes, so the index
 // grows by b.N over the run: bound the run with -benchtime=Nx.
 func BenchmarkIndexRequestPath(b *testing.B) {
 	const n = 1e7
-	fix := sync.OnceValues(func() (*index.Memory, []block.Hash) {
-		x := NewIndex(n, Random, time.Now)
-		// Every 8th hash, shuffled: 1.25e6 distinct entries to touch.
-		var hs []block.Hash
-		i := 0
-		for h := range x.All() {
-			if i++; i%8 == 0 {
-				hs = append(hs, h)
-			}
-		}
-		rand.New(rand.NewPCG(1, 2)).Shuffle(len(hs), func(i, j int) { hs[i], hs[j] = hs[j], hs[i] })
-		return x, hs
-	})
 	defer runtime.GC() // after fix is dropped
+	for _, counts := range []string{"off", "on"} {
+		fix := sync.OnceValues(func() (*index.Memory, []block.Hash) {
+			x := newCountingIndex(b, counts, time.Now) // NewIndex's, with counts=off
+			x.BulkLoad(Entries(n, Random, time.Now()))
+			// Every 8th hash, shuffled: 1.25e6 distinct entries to touch.
+			var hs []block.Hash
+			i := 0
+			for h := range x.All() {
+				if i++; i%8 == 0 {
+					hs = append(hs, h)
+				}
+			}
+			rand.New(rand.NewPCG(1, 2)).Shuffle(len(hs), func(i, j int) { hs[i], hs[j] = hs[j], hs[i] })
+			return x, hs
+		})
+		benchRequestPath(b, n, counts, fix)
+		fix = nil // one 1e7-entry index at a time
+		runtime.GC()
+	}
+}
+
+func benchRequestPath(b *testing.B, n int, counts string, fix func() (*index.Memory, []block.Hash)) {
 	for _, op := range []string{"touch", "insert"} {
 		for _, scan := range []string{"off", "busy", "full", "zoned"} {
-			b.Run(fmt.Sprintf("n=%d/op=%s/scan=%s", int(n), op, scan), func(b *testing.B) {
+			b.Run(fmt.Sprintf("n=%d/op=%s/scan=%s/counts=%s", n, op, scan, counts), func(b *testing.B) {
 				x, hs := fix()
 				runtime.GC()
 				var stop atomic.Bool
@@ -129,6 +161,37 @@ func BenchmarkIndexRequestPath(b *testing.B) {
 				b.ReportMetric(float64(gc1.NumGC-gc0.NumGC), "gcs")
 				if scan != "off" {
 					b.ReportMetric(float64(scans.Load())/elapsed.Seconds(), "scans/s")
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkIndexTouch times Touch alone, back to back, on an index of N
+// entries with and without access counts, on a clock that advances a
+// nanosecond a call (so that every Touch decays its entry's count, and
+// reading the clock costs next to nothing). At N = 1e3 the index fits in
+// the cache and the difference is the count's arithmetic; at N = 1e6 it
+// does not, and the difference adds the count column's cache miss.
+func BenchmarkIndexTouch(b *testing.B) {
+	for _, n := range []int{1e3, 1e6} {
+		for _, counts := range []string{"off", "on"} {
+			b.Run(fmt.Sprintf("n=%d/counts=%s", n, counts), func(b *testing.B) {
+				ns := Now.UnixNano()
+				x := newCountingIndex(b, counts, func() time.Time { ns++; return time.Unix(0, ns) })
+				var hs []block.Hash
+				for h, m := range Entries(n, Random, Now) {
+					x.BulkLoad(func(yield func(block.Hash, block.Meta) bool) { yield(h, m) })
+					hs = append(hs, h)
+				}
+				rand.New(rand.NewPCG(1, 2)).Shuffle(len(hs), func(i, j int) { hs[i], hs[j] = hs[j], hs[i] })
+				i := 0
+				b.ReportAllocs()
+				for b.Loop() {
+					x.Touch(hs[i])
+					if i++; i == len(hs) {
+						i = 0
+					}
 				}
 			})
 		}
