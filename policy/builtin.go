@@ -117,7 +117,7 @@ func Builtin() *Registry {
 			return nil, fmt.Errorf("frequency needs an Env.Index that keeps access counts (an *index.Memory built with index.Options.CountHalfLife > 0), and %T does not", env.Index)
 		}
 		if hl, ok := counts.(interface{ CountHalfLife() time.Duration }); ok && hl.CountHalfLife() <= 0 {
-			return nil, errors.New("frequency needs an Env.Index that keeps access counts, and this one keeps none: build it with index.Options.CountHalfLife > 0 (in the replay lab, --count-half-life or Settings.CountHalfLife)")
+			return nil, errors.New("frequency needs an Env.Index that keeps access counts, and this one keeps none: build it with index.Options.CountHalfLife > 0 (kvprefetch replay, serve and demo: --count-half-life; the lab: Settings.CountHalfLife)")
 		}
 		return score.NewFrequency(counts), nil
 	})))

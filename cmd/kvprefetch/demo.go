@@ -28,7 +28,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	}
 
 	start := time.Now()
-	node := generateNode(f.seed, f.blocks, int64(f.blockSize), start)
+	node := generateNode(f.seed, f.blocks, int64(f.blockSize), start, f.countHL)
 
 	// The pipeline is built before the tiers exist, so that a config error
 	// is reported before anything is created; its store is filled in once

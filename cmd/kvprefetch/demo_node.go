@@ -25,9 +25,14 @@ type demoNode struct {
 // shared system prompts (chain heads, popular ones reused more) extended
 // by conversations, across three models, last accessed up to an hour
 // before now.
-func generateNode(seed uint64, n int, size int64, now time.Time) *demoNode {
+// Its index keeps access counts with half-life countHL when above 0.
+func generateNode(seed uint64, n int, size int64, now time.Time, countHL time.Duration) *demoNode {
 	rng := rand.New(rand.NewPCG(seed, 0x6b76707265666574))
-	node := &demoNode{index: index.NewMemory(nil), models: make([]block.ModelDigest, 3)}
+	x, err := index.New(index.Options{CountHalfLife: countHL})
+	if err != nil {
+		panic(err) // not reached: parseDemoFlags checked the half-life
+	}
+	node := &demoNode{index: x, models: make([]block.ModelDigest, 3)}
 	for i := range node.models {
 		node.models[i][0] = byte(i + 1)
 	}

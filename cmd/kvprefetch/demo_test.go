@@ -140,7 +140,7 @@ func checkFlatNS(t *testing.T, flat, ns string, seed uint64, blocks int, size in
 		t.Fatal(err)
 	}
 	defer s.Close()
-	node := generateNode(seed, blocks, size, time.Now())
+	node := generateNode(seed, blocks, size, time.Now(), 0)
 	found := 0
 	for _, h := range node.hashes {
 		key := "wombatkv/v1/block/b3=" + h.String()
@@ -386,6 +386,7 @@ func TestDemoUsageErrors(t *testing.T) {
 		{"bad admission", []string{"--admission", "fifo"}, []string{`--admission = "fifo", want "mru", "lru", "probation:F"`}},
 		{"bad namespace", []string{"--namespace", "../x"}, []string{`--namespace: block: bad namespace "../x"`}},
 		{"bad limit", []string{"--limit", "0"}, []string{"--limit = 0, want >= 1"}},
+		{"negative count half-life", []string{"--count-half-life", "-1s"}, []string{"--count-half-life = -1s, want >= 0 (0: the index keeps no access counts)"}},
 		{"several at once", []string{"--top-k", "0", "--cycles", "0"}, []string{"--top-k = 0, want >= 1", "--cycles = 0, want >= 1"}},
 		{"bad metrics address", []string{"--metrics-addr", "nowhere", "--blocks", "1"}, []string{`--metrics-addr "nowhere"`, "want HOST:PORT"}},
 		// The next ones would run (at a cost, before the checks) were they

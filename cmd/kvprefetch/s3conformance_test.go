@@ -79,7 +79,7 @@ func TestS3ConformanceDemo(t *testing.T) {
 	}
 	defer s.Close()
 	found := 0
-	for _, h := range generateNode(seed, blocks, size, time.Now()).hashes {
+	for _, h := range generateNode(seed, blocks, size, time.Now(), 0).hashes {
 		got, err := s.Get(ctx, ns, block.Key(h))
 		switch {
 		case errors.Is(err, store.ErrNotFound):

@@ -83,7 +83,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		}
 	}()
 
-	idx := index.NewMemory(nil)
+	idx, err := index.New(index.Options{CountHalfLife: c.countHalfLife})
+	if err != nil {
+		return fmt.Errorf("serve: %w", err) // not reached: validate checked the half-life
+	}
 	restoreIndex(c.snapshot, idx, log)
 
 	reg := prometheus.NewRegistry()

@@ -47,6 +47,9 @@ type serveConfig struct {
 	shutdownTimeout  time.Duration
 	maxBlockBytes    int64
 	maxHintBlocks    int
+	// countHalfLife, above 0, has the index keep decayed access counts
+	// (index.Options.CountHalfLife), for a policy ranking by them.
+	countHalfLife time.Duration
 	// background and hints name each pipeline's policy: a preset name
 	// (policy.PresetNames), a spec file, "none", or (from the config
 	// file) an inline spec.
@@ -75,6 +78,7 @@ type serveFile struct {
 	ShutdownTimeout  string          `json:"shutdown_timeout"`
 	MaxBlockBytes    json.RawMessage `json:"max_block_bytes"`
 	MaxHintBlocks    int             `json:"max_hint_blocks"`
+	CountHalfLife    string          `json:"count_half_life"`
 	Background       json.RawMessage `json:"background"`
 	Hints            json.RawMessage `json:"hints"`
 }
@@ -119,6 +123,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		maxHints   = fs.Int("max-hint-blocks", server.DefaultMaxHintBlocks, "the most blocks one hint request may name")
 		background = fs.String("background", defaultBackground, "the background `POLICY`: a preset ("+strings.Join(policy.PresetNames(), ", ")+"), a spec file, or none")
 		hints      = fs.String("hints", defaultHintPolicy, "the hint `POLICY`: a preset, a spec file, or none")
+		countHL    = fs.Duration("count-half-life", 0, "have the index keep a decayed access count per block with this half-life, for a policy that ranks by it (the \"frequency\" scorer); 0: none")
 	)
 	fs.Var(&flatBudget, "flat-budget", "the flat tier's byte budget (e.g. 1GiB)")
 	fs.Var(&maxBlock, "max-block-bytes", "the largest block a PUT takes (the flat budget caps it too)")
@@ -159,6 +164,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	set("max-hint-blocks", func() { c.maxHintBlocks = *maxHints })
 	set("background", func() { c.background = policyRef{name: *background, from: "--background"} })
 	set("hints", func() { c.hints = policyRef{name: *hints, from: "--hints"} })
+	set("count-half-life", func() { c.countHalfLife = *countHL })
 	if c.snapshot == "" && c.flat != "" {
 		c.snapshot = filepath.Join(c.flat, snapshotName)
 	}
@@ -178,7 +184,7 @@ func (c *serveConfig) readFile(path string) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return fmt.Errorf("serve: --config %s: %w (the fields: listen, flat, cold, flat_budget, admission, namespace, token_file, snapshot, snapshot_interval, shutdown_timeout, max_block_bytes, max_hint_blocks, background, hints)", path, err)
+		return fmt.Errorf("serve: --config %s: %w (the fields: listen, flat, cold, flat_budget, admission, namespace, token_file, snapshot, snapshot_interval, shutdown_timeout, max_block_bytes, max_hint_blocks, count_half_life, background, hints)", path, err)
 	}
 	var errs []error
 	bad := func(field string, err error) {
@@ -232,6 +238,7 @@ func (c *serveConfig) readFile(path string) error {
 	}
 	dur("snapshot_interval", &c.snapshotInterval, f.SnapshotInterval)
 	dur("shutdown_timeout", &c.shutdownTimeout, f.ShutdownTimeout)
+	dur("count_half_life", &c.countHalfLife, f.CountHalfLife)
 	if f.MaxHintBlocks != 0 {
 		c.maxHintBlocks = f.MaxHintBlocks
 	}
@@ -286,6 +293,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.shutdownTimeout <= 0 {
 		bad("--shutdown-timeout = %v, want > 0", c.shutdownTimeout)
+	}
+	if c.countHalfLife < 0 {
+		bad("--count-half-life = %v, want >= 0 (0: the index keeps no access counts)", c.countHalfLife)
 	}
 	return errors.Join(errs...)
 }

@@ -216,6 +216,9 @@ func TestServeUsageErrors(t *testing.T) {
 		{"config unknown field", []string{"serve", "--config", cfg(`{"flat":"x","colt":"y"}`)}, `unknown field "colt"`},
 		{"config bad size", []string{"serve", "--config", cfg(`{"flat":"x","cold":"mem://","flat_budget":"lots"}`)}, "flat_budget"},
 		{"config bad inline policy", []string{"serve", "--config", cfg(`{"flat":"x","cold":"mem://","hints":{"sources":["hints"],"scorer":"deadlin"}}`)}, "deadlin"},
+		{"bad count half-life", []string{"serve", "--flat", dir + "/f", "--cold", cold, "--count-half-life", "-1s"}, "--count-half-life = -1s, want >= 0"},
+		{"config bad count half-life", []string{"serve", "--config", cfg(`{"flat":"x","cold":"mem://","count_half_life":"soon"}`)}, `count_half_life: "soon": want a duration`},
+		{"a frequency policy without counts", []string{"serve", "--flat", dir + "/f", "--cold", cold, "--background", "../../docs/policies/warmup-frequency.json"}, "frequency needs an Env.Index that keeps access counts"},
 		{"empty token file", []string{"serve", "--flat", dir + "/f", "--cold", cold, "--token-file", empty}, "is empty"},
 		{"stray argument", []string{"serve", "--flat", dir + "/f", "extra"}, `unexpected argument "extra"`},
 	}
@@ -369,6 +372,24 @@ func TestServeConfigFile(t *testing.T) {
 	}
 	if code, _, _ := c.do(http.MethodPut, "/v1/blocks/tp-default/"+h.String(), bytes.NewReader(p[:100]), "Authorization", "Bearer tkn"); code != http.StatusCreated {
 		t.Errorf("PUT with the token: %d, want 201", code)
+	}
+}
+
+// TestServeAccessCounts: with --count-half-life the index keeps access
+// counts, and a background policy that ranks by them runs.
+func TestServeAccessCounts(t *testing.T) {
+	dir := t.TempDir()
+	s := startServe(t, "--flat", dir+"/flat", "--cold", "file://"+dir+"/cold?create_dir=true",
+		"--count-half-life", "5m", "--background", "../../docs/policies/warmup-frequency.json")
+	c := newServeClient(t, s.url)
+	st := c.status()
+	if len(st.Policies) == 0 || !strings.Contains(st.Policies[0].About, "decayed access count") {
+		t.Errorf("status policies = %+v, want the frequency warm-up first", st.Policies)
+	}
+	c.put(1, 1000)
+	c.check(1, 1000, false)
+	if err := s.stop(t); err != nil {
+		t.Errorf("serve: %v", err)
 	}
 }
 
