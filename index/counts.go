@@ -59,8 +59,14 @@ func (x *Memory) AccessCountAt(h block.Hash, at time.Time) (count float64, ok bo
 }
 
 // CountHalfLife returns the half-life of the index's access counts
-// ([Options].CountHalfLife), 0 when it keeps none.
-func (x *Memory) CountHalfLife() time.Duration { return time.Duration(x.halfLife) }
+// ([Options].CountHalfLife), 0 when it keeps none (or x is nil, so that a
+// check of a nil *Memory held in an interface reports no counts).
+func (x *Memory) CountHalfLife() time.Duration {
+	if x == nil {
+		return 0
+	}
+	return time.Duration(x.halfLife)
+}
 
 // decayed returns the count c stored as of last, decayed to now with the
 // half-life h (in nanoseconds): c·2^(−max(0, now−last)/h).

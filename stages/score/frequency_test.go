@@ -68,6 +68,7 @@ func TestFrequencyValidate(t *testing.T) {
 		{"nil", nil, "score: Frequency.Counts is nil, want the index (an index.Memory built with index.Options.CountHalfLife > 0)"},
 		{"no Counts", score.NewFrequency(nil), "score: Frequency.Counts is nil, want the index (an index.Memory built with index.Options.CountHalfLife > 0)"},
 		{"an index without counts", score.NewFrequency(index.NewMemory(nil)), "score: Frequency.Counts keeps no access counts (its CountHalfLife is 0), want an index built with index.Options.CountHalfLife > 0"},
+		{"a nil index", score.NewFrequency((*index.Memory)(nil)), "score: Frequency.Counts keeps no access counts (its CountHalfLife is 0), want an index built with index.Options.CountHalfLife > 0"},
 		{"an index with counts", score.NewFrequency(counting), ""},
 		{"another counter", score.NewFrequency(fixedCounts{}), ""},
 	} {

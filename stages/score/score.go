@@ -4,7 +4,9 @@
 // [RFC0008] is the seed's formula with every weight and the half-life
 // configurable; [Recency] is its recency term alone; [Weighted] sums other
 // scorers with weights, for experiments; [Deadline] ranks hinted blocks by
-// when their requests are due (the hint preset's scorer). Every scorer
+// when their requests are due (the hint preset's scorer); [Frequency]
+// ranks blocks by how often they were read lately, the decayed access
+// counts an index.Memory keeps with index.Options.CountHalfLife. Every scorer
 // reads time only from the cycle's clock reading it is handed, so it runs
 // unchanged on the replay lab's virtual clock.
 //
