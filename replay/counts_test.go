@@ -45,6 +45,9 @@ func TestWarmupFrequency(t *testing.T) {
 	if diff := cmp.Diff(want, rowsOf(res)); diff != "" {
 		t.Errorf("results mismatch (-want +got):\n%s", diff)
 	}
+	if got := res[2].Settings.CountHalfLifeS; got != 3600 {
+		t.Errorf("Settings.CountHalfLifeS = %v, want 3600 (the run's record of its counts)", got)
+	}
 
 	// Without counts the spec cannot be built, and says why.
 	_, err = Run(context.Background(), tr, Config{

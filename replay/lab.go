@@ -75,6 +75,9 @@ type RunSettings struct {
 	Burst            int     `json:"burst"`
 	Lease            string  `json:"lease,omitempty"`
 	LinkBandwidthBPS float64 `json:"link_bandwidth_bytes_per_s,omitempty"`
+	// CountHalfLifeS is the index's access-count half-life in seconds
+	// (0: the index kept no counts).
+	CountHalfLifeS float64 `json:"count_half_life_s,omitempty"`
 }
 
 // Result is one replay: a trace under one scenario, lead time and policy.
@@ -401,6 +404,7 @@ func replayOne(ctx context.Context, m *model, s Settings, j *job, runIdle bool) 
 			Burst:                 s.Burst,
 			Lease:                 string(s.Lease),
 			LinkBandwidthBPS:      s.LinkBandwidth,
+			CountHalfLifeS:        s.CountHalfLife.Seconds(),
 		},
 		Elapsed: time.Since(start),
 	}
