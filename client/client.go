@@ -243,22 +243,9 @@ type Status struct {
 		About  string `json:"about"`
 		Cycles uint64 `json:"cycles"`
 	} `json:"policies"`
-	Flat struct {
-		Blocks      int   `json:"blocks"`
-		Bytes       int64 `json:"bytes"`
-		BudgetBytes int64 `json:"budget_bytes"`
-	} `json:"flat"`
-	Index struct {
-		Entries int `json:"entries"`
-	} `json:"index"`
-	Hints map[string]struct {
-		Added       uint64 `json:"added"`
-		Dropped     uint64 `json:"dropped"`
-		Expired     uint64 `json:"expired"`
-		Fetched     uint64 `json:"fetched"`
-		AlreadyFlat uint64 `json:"already_flat"`
-		Pending     int    `json:"pending"`
-	} `json:"hints"`
+	Flat  wire.FlatStatus            `json:"flat"`
+	Index wire.IndexStatus           `json:"index"`
+	Hints map[string]wire.HintStatus `json:"hints"`
 }
 
 // Status reads the server's status.

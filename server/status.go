@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wombatkv/prefetch/pipeline"
+	"github.com/wombatkv/prefetch/server/wire"
 	"github.com/wombatkv/prefetch/stages/snapshot"
 	"github.com/wombatkv/prefetch/store"
 )
@@ -95,16 +96,10 @@ type PolicyStatus struct {
 }
 
 // FlatStatus is the flat tier's usage.
-type FlatStatus struct {
-	Blocks      int   `json:"blocks"`
-	Bytes       int64 `json:"bytes"`
-	BudgetBytes int64 `json:"budget_bytes"`
-}
+type FlatStatus = wire.FlatStatus
 
 // IndexStatus is the index's size.
-type IndexStatus struct {
-	Entries int `json:"entries"`
-}
+type IndexStatus = wire.IndexStatus
 
 // Usefulness is the store's prefetch accounting in brief: of the blocks
 // prefetched, how many a read wanted while flat held them (useful) or
@@ -136,14 +131,7 @@ func usefulness(p store.PrefetchStats) Usefulness {
 
 // HintStatus is one intake's figures: snapshot.HintStats without its
 // histograms.
-type HintStatus struct {
-	Added       uint64 `json:"added"`
-	Dropped     uint64 `json:"dropped"`
-	Expired     uint64 `json:"expired"`
-	Fetched     uint64 `json:"fetched"`
-	AlreadyFlat uint64 `json:"already_flat"`
-	Pending     int    `json:"pending"`
-}
+type HintStatus = wire.HintStatus
 
 // Status returns what GET /v1/status answers.
 func (s *Server) Status() Status {

@@ -13,16 +13,18 @@ import (
 	"testing"
 )
 
-// helperArgs carries the command line of the kvprefetch process that
-// TestDemoSignals runs: this test binary, through TestDemoHelperProcess.
+// helperArgs carries the command line of a kvprefetch process that a
+// test runs as a child (TestDemoSignals, TestServeKill9): this test
+// binary, through TestHelperProcess.
 const helperArgs = "KVPREFETCH_TEST_HELPER_ARGS"
 
-// TestDemoHelperProcess is not a test: it runs main with the arguments in
-// $KVPREFETCH_TEST_HELPER_ARGS (one a line), for TestDemoSignals.
-func TestDemoHelperProcess(t *testing.T) {
+// TestHelperProcess is not a test: it runs main with the arguments in
+// $KVPREFETCH_TEST_HELPER_ARGS (one a line), for the tests that run
+// kvprefetch as a child process.
+func TestHelperProcess(t *testing.T) {
 	args, ok := os.LookupEnv(helperArgs)
 	if !ok {
-		t.Skip("the kvprefetch process of TestDemoSignals")
+		t.Skip("the kvprefetch process of TestDemoSignals and TestServeKill9")
 	}
 	os.Args = append([]string{"kvprefetch"}, strings.Split(args, "\n")...)
 	main() // exits
@@ -36,7 +38,7 @@ func TestDemoSignals(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			tmp := t.TempDir()
 			args := []string{"demo", "--cycles", "1000000", "--interval", "5ms", "--blocks", "50", "--block-size", "1KiB"}
-			cmd := exec.Command(os.Args[0], "-test.run=^TestDemoHelperProcess$")
+			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
 			cmd.Env = append(os.Environ(), "TMPDIR="+tmp, helperArgs+"="+strings.Join(args, "\n"))
 			cmd.Stdout = io.Discard
 			stderr, err := cmd.StderrPipe()

@@ -22,22 +22,6 @@ import (
 	"github.com/wombatkv/prefetch/store"
 )
 
-// serveHelperArgs carries the command line of the kvprefetch process
-// that the kill tests run: this test binary, through
-// TestServeHelperProcess.
-const serveHelperArgs = "KVPREFETCH_SERVE_HELPER_ARGS"
-
-// TestServeHelperProcess is not a test: it runs main with the arguments
-// in $KVPREFETCH_SERVE_HELPER_ARGS (one a line), for TestServeKill9.
-func TestServeHelperProcess(t *testing.T) {
-	args, ok := os.LookupEnv(serveHelperArgs)
-	if !ok {
-		t.Skip("the kvprefetch serve process of TestServeKill9")
-	}
-	os.Args = append([]string{"kvprefetch"}, strings.Split(args, "\n")...)
-	main() // exits
-}
-
 // serveProcess is `kvprefetch serve` in a process of its own.
 type serveProcess struct {
 	cmd  *exec.Cmd
@@ -47,8 +31,8 @@ type serveProcess struct {
 
 func startServeProcess(t *testing.T, args ...string) *serveProcess {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestServeHelperProcess$")
-	cmd.Env = append(os.Environ(), serveHelperArgs+"="+strings.Join(append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), "\n"))
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	cmd.Env = append(os.Environ(), helperArgs+"="+strings.Join(append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), "\n"))
 	p := &serveProcess{cmd: cmd, logs: new(lockedBuffer)}
 	cmd.Stderr = p.logs
 	stdout, err := cmd.StdoutPipe()

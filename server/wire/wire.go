@@ -1,7 +1,8 @@
 // Package wire is the wire format of `kvprefetch serve` that the server
 // (package server) and its clients (package client) share: the headers
-// that carry a block's metadata, their codec, and the JSON of a hint group
-// and of the answer to hints. It imports nothing of the module but block,
+// that carry a block's metadata, their codec, the JSON of a hint group
+// and of the answer to hints, and the parts of GET /v1/status a client
+// reads. It imports nothing of the module but block,
 // so a client that uses it builds no store and no pipeline.
 package wire
 
@@ -130,4 +131,27 @@ type HintResult struct {
 	// DroppedBy splits Dropped by reason: "no_hint_pipeline",
 	// "intake_full".
 	DroppedBy map[string]int `json:"dropped_by,omitempty"`
+}
+
+// FlatStatus is the flat tier's usage, in GET /v1/status.
+type FlatStatus struct {
+	Blocks      int   `json:"blocks"`
+	Bytes       int64 `json:"bytes"`
+	BudgetBytes int64 `json:"budget_bytes"`
+}
+
+// IndexStatus is the index's size, in GET /v1/status.
+type IndexStatus struct {
+	Entries int `json:"entries"`
+}
+
+// HintStatus is one intake's figures in GET /v1/status:
+// snapshot.HintStats without its histograms.
+type HintStatus struct {
+	Added       uint64 `json:"added"`
+	Dropped     uint64 `json:"dropped"`
+	Expired     uint64 `json:"expired"`
+	Fetched     uint64 `json:"fetched"`
+	AlreadyFlat uint64 `json:"already_flat"`
+	Pending     int    `json:"pending"`
 }
