@@ -116,10 +116,11 @@ func Builtin() *Registry {
 		if !ok {
 			return nil, fmt.Errorf("frequency needs an Env.Index that keeps access counts (an *index.Memory built with index.Options.CountHalfLife > 0), and %T does not", env.Index)
 		}
-		if hl, ok := counts.(interface{ CountHalfLife() time.Duration }); ok && hl.CountHalfLife() <= 0 {
-			return nil, errors.New("frequency needs an Env.Index that keeps access counts, and this one keeps none: build it with index.Options.CountHalfLife > 0 (kvprefetch replay, serve and demo: --count-half-life; the lab: Settings.CountHalfLife)")
+		s := score.NewFrequency(counts)
+		if err := s.Validate(); err != nil { // an index that keeps none: say how to ask for them
+			return nil, fmt.Errorf("frequency: %w (kvprefetch replay, serve and demo: --count-half-life; the lab: Settings.CountHalfLife)", err)
 		}
-		return score.NewFrequency(counts), nil
+		return s, nil
 	})))
 
 	must(r.RegisterSelector("heap", Typed(func(struct{}, Env) (pipeline.Selector, error) { return topk.Heap{}, nil })))

@@ -336,7 +336,7 @@ func TestBuildErrors(t *testing.T) {
 		want []string
 	}{
 		{"no index", policy.Env{}, []string{`f.json: sources[0]: index needs Env.Index (the metadata index to rank), which is nil`, `f.json: scorer: frequency needs Env.Index (the index whose access counts it ranks by), which is nil`}},
-		{"an index without counts", policy.Env{Index: sharedIndex}, []string{`f.json: scorer: frequency needs an Env.Index that keeps access counts, and this one keeps none: build it with index.Options.CountHalfLife > 0 (kvprefetch replay, serve and demo: --count-half-life; the lab: Settings.CountHalfLife)`}},
+		{"an index without counts", policy.Env{Index: sharedIndex}, []string{`f.json: scorer: frequency: score: Frequency.Counts keeps no access counts (its CountHalfLife is 0), want an index built with index.Options.CountHalfLife > 0 (kvprefetch replay, serve and demo: --count-half-life; the lab: Settings.CountHalfLife)`}},
 		{"a reader that cannot count", policy.Env{Index: readerOnly{sharedIndex}}, []string{`f.json: scorer: frequency needs an Env.Index that keeps access counts (an *index.Memory built with index.Options.CountHalfLife > 0), and policy_test.readerOnly does not`}},
 		{"an index with counts", policy.Env{Index: counting}, nil},
 	} {

@@ -55,7 +55,7 @@ func TestWarmupFrequency(t *testing.T) {
 		Scenarios: []Scenario{{Fraction: 2.0 / 3, Restart: true}},
 		Policies:  []Policy{FromSpec(spec)},
 	})
-	if want := "keeps none: build it with index.Options.CountHalfLife > 0 (kvprefetch replay, serve and demo: --count-half-life"; err == nil || !strings.Contains(err.Error(), want) {
+	if want := "keeps no access counts (its CountHalfLife is 0), want an index built with index.Options.CountHalfLife > 0 (kvprefetch replay, serve and demo: --count-half-life"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("without CountHalfLife: err = %v, want it to contain %q", err, want)
 	}
 }

@@ -100,7 +100,7 @@ func TestDemoPolicyErrors(t *testing.T) {
 		{"--lead without hints", []string{"--preset", "v3", "--lead", "2s"}, []string{"--lead: preset v3 reads no hints"}},
 		{"--lead of a policy without hints", []string{"--policy", good, "--lead", "2s"}, []string{"--lead: policy " + good + " reads no hints"}},
 		{"--lead zero", []string{"--preset", "hints", "--lead", "0s"}, []string{"--lead = 0s, want > 0"}},
-		{"a frequency policy without counts", []string{"--policy", "../../docs/policies/warmup-frequency.json"}, []string{"scorer: frequency needs an Env.Index that keeps access counts, and this one keeps none", "--count-half-life"}},
+		{"a frequency policy without counts", []string{"--policy", "../../docs/policies/warmup-frequency.json"}, []string{"scorer: frequency: score: Frequency.Counts keeps no access counts", "--count-half-life"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -218,7 +218,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"config bad inline policy", []string{"serve", "--config", cfg(`{"flat":"x","cold":"mem://","hints":{"sources":["hints"],"scorer":"deadlin"}}`)}, "deadlin"},
 		{"bad count half-life", []string{"serve", "--flat", dir + "/f", "--cold", cold, "--count-half-life", "-1s"}, "--count-half-life = -1s, want >= 0"},
 		{"config bad count half-life", []string{"serve", "--config", cfg(`{"flat":"x","cold":"mem://","count_half_life":"soon"}`)}, `count_half_life: "soon": want a duration`},
-		{"a frequency policy without counts", []string{"serve", "--flat", dir + "/f", "--cold", cold, "--background", "../../docs/policies/warmup-frequency.json"}, "frequency needs an Env.Index that keeps access counts"},
+		{"a frequency policy without counts", []string{"serve", "--flat", dir + "/f", "--cold", cold, "--background", "../../docs/policies/warmup-frequency.json"}, "frequency: score: Frequency.Counts keeps no access counts"},
 		{"empty token file", []string{"serve", "--flat", dir + "/f", "--cold", cold, "--token-file", empty}, "is empty"},
 		{"stray argument", []string{"serve", "--flat", dir + "/f", "extra"}, `unexpected argument "extra"`},
 	}
