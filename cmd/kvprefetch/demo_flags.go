@@ -125,7 +125,7 @@ func parseDemoFlags(args []string, stderr io.Writer) (*demoFlags, error) {
 	fs.Var(&f.blockSize, "block-size", "payload size of each block: bytes, or a number with a unit (64KiB, 2MiB, 1MB); at most "+sizeFlag(maxBlockSize).String()+", and no more than --flat-budget")
 	fs.DurationVar(&f.latency, "latency", 0, "latency added to each fetch, to mimic a distant cold tier")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the generated node")
-	fs.DurationVar(&f.countHL, "count-half-life", 0, "have the index keep a decayed access count per block with this half-life, for a policy that ranks by it (the \"frequency\" scorer); 0: none")
+	countHalfLifeFlag(fs, &f.countHL)
 	fs.StringVar(&f.cold, "cold", "", "cold tier bucket URL: file:///dir, s3://bucket?region=..., mem:// (default: a temporary file:// bucket, removed at the end)")
 	fs.StringVar(&f.flat, "flat", "", "flat tier directory, kept at the end (default: a temporary directory, removed at the end); one that holds files must have room in --flat-budget for them and every block of the run")
 	fs.Var(&f.flatBudget, "flat-budget", "flat tier byte budget, least recently used blocks evicted past it (default 1GiB)")
@@ -249,8 +249,8 @@ func (f *demoFlags) validate() error {
 	if f.latency < 0 {
 		bad("--latency = %v, want >= 0", f.latency)
 	}
-	if f.countHL < 0 {
-		bad("--count-half-life = %v, want >= 0 (0: the index keeps no access counts)", f.countHL)
+	if msg := checkCountHalfLife(f.countHL); msg != "" {
+		bad("%s", msg)
 	}
 	cfg := store.Config{FlatDir: "flat", ColdURL: f.cold, FlatBudget: int64(f.flatBudget), Admission: f.admission}
 	if cfg.ColdURL == "" {

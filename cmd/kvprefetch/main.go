@@ -18,7 +18,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"github.com/wombatkv/prefetch/index"
 	"github.com/wombatkv/prefetch/internal/joined"
 )
 
@@ -88,6 +90,21 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return usagef("%s: unexpected argument %q (flags go before it? run %s -h)", fs.Name(), fs.Arg(0), fs.Name())
 	}
 	return nil
+}
+
+// countHalfLifeFlag defines --count-half-life on fs, into d: the flag of replay,
+// serve and demo that has their index keep a decayed access count per
+// block (index.Options.CountHalfLife); checkCountHalfLife says what is
+// wrong with its value, or "".
+func countHalfLifeFlag(fs *flag.FlagSet, d *time.Duration) {
+	fs.DurationVar(d, "count-half-life", 0, "have the index keep a decayed access count per block with this half-life, for a policy that ranks by it (the \"frequency\" scorer); 0: none")
+}
+
+func checkCountHalfLife(d time.Duration) string {
+	if (index.Options{CountHalfLife: d}).Validate() != nil {
+		return fmt.Sprintf("--count-half-life = %v, want >= 0 (0: the index keeps no access counts)", d)
+	}
+	return ""
 }
 
 // errHelp is returned after -h printed the flags: exit status 0.

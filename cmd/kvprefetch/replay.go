@@ -245,8 +245,9 @@ func parseReplay(args []string, stderr io.Writer) (*replayRun, error) {
 		linkBW      = fs.Float64("link-bandwidth", 0, "put every GET (requests' loads first, then prefetches) on one shared link of `B` bytes per second; 0: none, each GET its own --get-bandwidth")
 		halfLife    = fs.Duration("half-life", replay.DefaultHalfLife, "RFC 0008's recency half-life (rfc0008 and recency policies)")
 		weights     = fs.String("rfc-weights", "1,0.3,0.2", "RFC 0008's weights: recency,chain-head,model")
-		countHL     = fs.Duration("count-half-life", 0, "have the lab's index keep a decayed access count per block with this half-life, for a policy file that ranks by it (the \"frequency\" scorer); 0: none")
 	)
+	var countHL time.Duration
+	countHalfLifeFlag(fs, &countHL)
 	fs.Var(&traces, "trace", "Mooncake JSONL trace `FILE` to replay (repeatable)")
 	var policyFiles listFlag
 	fs.Var(&policyFiles, "policy", "also replay the policy spec `FILE` (JSON, see package policy; repeatable), named by its base name")
@@ -291,8 +292,8 @@ func parseReplay(args []string, stderr io.Writer) (*replayRun, error) {
 			bad(c.name, "> 0", c.v)
 		}
 	}
-	if *countHL < 0 {
-		bad("count-half-life", ">= 0 (0: no counts)", *countHL)
+	if msg := checkCountHalfLife(countHL); msg != "" {
+		errs = append(errs, errors.New("replay: "+msg))
 	}
 	for _, c := range []struct {
 		name string
@@ -331,7 +332,7 @@ func parseReplay(args []string, stderr io.Writer) (*replayRun, error) {
 			Lead: *lead, Admission: adm,
 			GetsPerSecond: *rate, Burst: *burst, MaxInFlight: *maxInFlight,
 			Lease: snapshot.LeaseMode(*lease), LinkBandwidth: *linkBW,
-			HalfLife: *halfLife, CountHalfLife: *countHL,
+			HalfLife: *halfLife, CountHalfLife: countHL,
 		},
 		Parallelism: *parallel,
 	}

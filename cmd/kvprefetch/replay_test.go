@@ -77,7 +77,7 @@ func TestReplayUsage(t *testing.T) {
 		{"zero get-bandwidth", append(syn, "--get-bandwidth", "0"), 2, "--get-bandwidth = 0, want a finite number > 0"},
 		{"zero gets-per-second", append(syn, "--gets-per-second", "0"), 2, "--gets-per-second = 0, want a finite number > 0"},
 		{"zero half-life", append(syn, "--half-life", "0s"), 2, "--half-life = 0s, want > 0"},
-		{"negative count half-life", append(syn, "--count-half-life", "-1s"), 2, "--count-half-life = -1s, want >= 0 (0: no counts)"},
+		{"negative count half-life", append(syn, "--count-half-life", "-1s"), 2, "--count-half-life = -1s, want >= 0 (0: the index keeps no access counts)"},
 		{"zero weights", append(syn, "--rfc-weights", "0,0,0"), 2, "want at least one weight other than 0"},
 		{"zero seed", append(syn, "--seed", "0"), 2, "--seed = 0, want >= 1 (default 1)"},
 		{"zero synthetic-requests", []string{"replay", "--synthetic", "--synthetic-requests", "0"}, 2, "--synthetic-requests = 0, want >= 1 (default 4000)"},

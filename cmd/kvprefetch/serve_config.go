@@ -123,8 +123,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		maxHints   = fs.Int("max-hint-blocks", server.DefaultMaxHintBlocks, "the most blocks one hint request may name")
 		background = fs.String("background", defaultBackground, "the background `POLICY`: a preset ("+strings.Join(policy.PresetNames(), ", ")+"), a spec file, or none")
 		hints      = fs.String("hints", defaultHintPolicy, "the hint `POLICY`: a preset, a spec file, or none")
-		countHL    = fs.Duration("count-half-life", 0, "have the index keep a decayed access count per block with this half-life, for a policy that ranks by it (the \"frequency\" scorer); 0: none")
 	)
+	var countHL time.Duration
+	countHalfLifeFlag(fs, &countHL)
 	fs.Var(&flatBudget, "flat-budget", "the flat tier's byte budget (e.g. 1GiB)")
 	fs.Var(&maxBlock, "max-block-bytes", "the largest block a PUT takes (the flat budget caps it too)")
 	if err := parseFlags(fs, args); err != nil {
@@ -164,7 +165,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	set("max-hint-blocks", func() { c.maxHintBlocks = *maxHints })
 	set("background", func() { c.background = policyRef{name: *background, from: "--background"} })
 	set("hints", func() { c.hints = policyRef{name: *hints, from: "--hints"} })
-	set("count-half-life", func() { c.countHalfLife = *countHL })
+	set("count-half-life", func() { c.countHalfLife = countHL })
 	if c.snapshot == "" && c.flat != "" {
 		c.snapshot = filepath.Join(c.flat, snapshotName)
 	}
@@ -294,8 +295,8 @@ func (c *serveConfig) validate() error {
 	if c.shutdownTimeout <= 0 {
 		bad("--shutdown-timeout = %v, want > 0", c.shutdownTimeout)
 	}
-	if c.countHalfLife < 0 {
-		bad("--count-half-life = %v, want >= 0 (0: the index keeps no access counts)", c.countHalfLife)
+	if msg := checkCountHalfLife(c.countHalfLife); msg != "" {
+		bad("%s", msg)
 	}
 	return errors.Join(errs...)
 }
